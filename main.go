@@ -1,0 +1,113 @@
+// Command sbx is a rootless-first sandbox: it runs a command in new
+// namespaces, started by an ordinary user, with no setuid binary of its own
+// and no daemon.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/sbx-sandbox/sbx/nsexec"
+	"github.com/sbx-sandbox/sbx/sandbox"
+	"github.com/sbx-sandbox/sbx/usermap"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type cli struct {
+	Run     runCmd     `cmd:"" help:"Run a command in a new sandbox."`
+	Version versionCmd `cmd:"" help:"Print the version of sbx."`
+}
+
+type runCmd struct {
+	UID      *uint32  `name:"uid" placeholder:"N" help:"Run as user id N inside; the caller's uid is mapped to it (default: the caller's own)."`
+	GID      *uint32  `name:"gid" placeholder:"N" help:"Run as group id N inside; the caller's gid is mapped to it (default: the caller's own)."`
+	Map      string   `name:"map" default:"auto" enum:"auto,single" placeholder:"auto|single" help:"Id maps: auto maps 0..65535 from /etc/subuid and /etc/subgid via newuidmap/newgidmap when possible, else single; single maps only the caller's ids (setgroups denied)."`
+	Hostname string   `name:"hostname" placeholder:"NAME" default:"sbx" help:"Hostname inside."`
+	Env      []string `name:"env" short:"e" placeholder:"KEY=VAL" help:"Set an environment variable (KEY alone copies the caller's value). Repeatable."`
+	ClearEnv bool     `name:"clearenv" help:"Start from an empty environment instead of the caller's."`
+	Workdir  string   `name:"workdir" short:"w" placeholder:"DIR" help:"Working directory inside (default: the current directory)."`
+	Command  []string `arg:"" optional:"" passthrough:"" name:"command" help:"The command and its arguments, after --."`
+}
+
+func (r *runCmd) Run() error {
+	args := r.Command
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	} else if len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		// kong hands an unknown flag over as the start of the command.
+		return fmt.Errorf("unknown flag %s (see sbx run --help; put the command after --)", args[0])
+	}
+	cfg, err := sandbox.NewConfig(sandbox.Options{
+		Args:     args,
+		UID:      r.UID,
+		GID:      r.GID,
+		MapMode:  usermap.Mode(r.Map),
+		Hostname: r.Hostname,
+		Env:      r.Env,
+		ClearEnv: r.ClearEnv,
+		Workdir:  r.Workdir,
+	})
+	if err != nil {
+		return err
+	}
+	code, err := sandbox.Run(cfg)
+	if err != nil {
+		return &sandbox.ExitError{Code: code, Err: err}
+	}
+	os.Exit(code)
+	return nil
+}
+
+type versionCmd struct{}
+
+func (versionCmd) Run() error {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	fmt.Printf("sbx %s\n", v)
+	return nil
+}
+
+func main() {
+	if nsexec.IsInit() {
+		sandbox.Init()
+		return
+	}
+	if os.Getenv(nsexec.InitPipeEnv) != "" {
+		fail(sandbox.ExitSbxFailed, errors.New(nsexec.InitPipeEnv+" is internal to sbx: unset it"))
+	}
+	var c cli
+	parser, err := kong.New(&c,
+		kong.Name("sbx"),
+		kong.Description("A rootless sandbox: run a command in new namespaces as an ordinary user.\n\nExample: sbx run -- sh"),
+		kong.Exit(func(code int) { os.Exit(code) }),
+	)
+	if err != nil {
+		fail(sandbox.ExitSbxFailed, err)
+	}
+	kctx, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		fail(sandbox.ExitSbxFailed, fmt.Errorf("%v (see sbx --help)", err))
+	}
+	if err := kctx.Run(); err != nil {
+		code := sandbox.ExitSbxFailed
+		var ee *sandbox.ExitError
+		if errors.As(err, &ee) {
+			code = ee.Code
+		}
+		fail(code, err)
+	}
+}
+
+func fail(code int, err error) {
+	fmt.Fprintf(os.Stderr, "sbx: %v\n", err)
+	os.Exit(code)
+}

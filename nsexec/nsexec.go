@@ -1,0 +1,36 @@
+// Package nsexec is the part of sbx that runs before the Go runtime: a cgo
+// constructor (nsexec.c) that creates the sandbox's namespaces in staged,
+// single-threaded processes, and the Go side that speaks to it.
+//
+// The sbx parent re-executes its own binary with the environment variable
+// _SBX_INITPIPE naming an inherited socket, writes a bootstrap frame (see
+// Bootstrap) and reads reports (see ReadReport). In every other invocation
+// the constructor returns at once.
+package nsexec
+
+/*
+#cgo CFLAGS: -Wall -Wextra -Werror -std=gnu11 -O2
+#include "nsexec.h"
+*/
+import "C"
+
+import "os"
+
+// InitPipeEnv is the environment variable that makes the constructor run.
+const InitPipeEnv = "_SBX_INITPIPE"
+
+// IsInit reports whether this process is the Go init of a new sandbox, set
+// up by the constructor and waiting for its configuration.
+func IsInit() bool {
+	return C.sbx_role == C.SBX_ROLE_INIT
+}
+
+// InitSocket returns the socket to the sbx parent, in the Go init only.
+// It is close-on-exec: a successful exec of the command closes it, which
+// the parent reads as success.
+func InitSocket() *os.File {
+	if !IsInit() {
+		return nil
+	}
+	return os.NewFile(uintptr(C.sbx_init_fd), "sbx-init-socket")
+}

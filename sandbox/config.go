@@ -1,0 +1,216 @@
+// Package sandbox runs a command in a sandbox: the configuration, the
+// parent side that starts and waits for it (Run), and the Go init that
+// builds the sandbox's view of the system and execs the command (Init).
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/sbx-sandbox/sbx/usermap"
+)
+
+// Mount types of sbx's own, next to the kernel's "proc", "tmpfs" and
+// "bind" in Spec.Mounts.
+const (
+	// MountDev is the minimal /dev: a tmpfs with the safe host devices bound
+	// in, a fresh devpts, /dev/shm and the usual symlinks.
+	MountDev = "sbx-dev"
+)
+
+// Config is everything a sandbox is made of. Spec holds what the OCI
+// runtime spec has words for; the rest is sbx's own.
+type Config struct {
+	// Spec: Process (args, env, cwd, user), Hostname, Root, Mounts (the view
+	// operations, applied in order), Linux.Namespaces.
+	Spec specs.Spec
+	// MapMode chooses single or multi-range id maps.
+	MapMode usermap.Mode
+	// UID and GID, if set, are the ids the command runs as inside.
+	UID, GID *uint32
+}
+
+// DefaultPath is the PATH inside when the environment has none.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Options are the user's choices for a new sandbox, as the CLI collects them.
+type Options struct {
+	Args     []string
+	UID, GID *uint32
+	MapMode  usermap.Mode
+	Hostname string
+	Env      []string // KEY=VAL, or KEY to copy the caller's value
+	ClearEnv bool
+	Workdir  string
+}
+
+// defaultNamespaces are created for every sandbox.
+var defaultNamespaces = []specs.LinuxNamespaceType{
+	specs.UserNamespace, specs.MountNamespace, specs.PIDNamespace,
+	specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace,
+	specs.CgroupNamespace,
+}
+
+// internalEnv are variables of sbx's own that never reach the command.
+var internalEnv = []string{"_SBX_INITPIPE"}
+
+// NewConfig turns options into a validated configuration with the default
+// view: host / read-only, fresh /proc, minimal /dev, fresh /tmp and the
+// current directory bound read-write.
+func NewConfig(o Options) (*Config, error) {
+	if len(o.Args) == 0 || o.Args[0] == "" {
+		return nil, errors.New("no command given: put it after --, e.g. sbx run -- sh")
+	}
+	if o.MapMode == "" {
+		o.MapMode = usermap.Auto
+	}
+	if _, err := usermap.ParseMode(string(o.MapMode)); err != nil {
+		return nil, err
+	}
+	hostname := o.Hostname
+	if hostname == "" {
+		hostname = "sbx"
+	}
+	if err := checkHostname(hostname); err != nil {
+		return nil, err
+	}
+	env, err := buildEnv(os.Environ(), o.Env, o.ClearEnv)
+	if err != nil {
+		return nil, err
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("get the current directory: %w", err)
+	}
+	workdir := cwd
+	if o.Workdir != "" {
+		if !filepath.IsAbs(o.Workdir) {
+			return nil, fmt.Errorf("--workdir %q: the directory must be an absolute path inside the sandbox", o.Workdir)
+		}
+		workdir = filepath.Clean(o.Workdir)
+	}
+
+	spec := specs.Spec{
+		Version: specs.Version,
+		Process: &specs.Process{
+			Args: o.Args,
+			Env:  env,
+			Cwd:  workdir,
+		},
+		Hostname: hostname,
+		Root:     &specs.Root{Path: "/", Readonly: true},
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: MountDev},
+			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
+		},
+		Linux: &specs.Linux{},
+	}
+	if cwd != "/" {
+		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: cwd, Type: "bind", Source: cwd, Options: []string{"rbind", "rw"}})
+	}
+	for _, ns := range defaultNamespaces {
+		spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: ns})
+	}
+	return &Config{Spec: spec, MapMode: o.MapMode, UID: o.UID, GID: o.GID}, nil
+}
+
+// buildEnv makes the command's environment: the caller's (unless clear),
+// without sbx's internal variables, then the -e settings in order.
+func buildEnv(host, settings []string, clear bool) ([]string, error) {
+	vals := map[string]string{}
+	var order []string
+	set := func(k, v string) {
+		if _, ok := vals[k]; !ok {
+			order = append(order, k)
+		}
+		vals[k] = v
+	}
+	if !clear {
+		for _, kv := range host {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || isInternalEnv(k) {
+				continue
+			}
+			set(k, v)
+		}
+	}
+	for _, s := range settings {
+		k, v, hasValue := strings.Cut(s, "=")
+		if k == "" || strings.ContainsRune(k, 0) || strings.ContainsRune(v, 0) {
+			return nil, fmt.Errorf("--env %q: want KEY=VALUE (or KEY to copy the caller's value)", s)
+		}
+		if isInternalEnv(k) {
+			return nil, fmt.Errorf("--env %q: %s is internal to sbx", s, k)
+		}
+		if !hasValue {
+			hv, ok := os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+			v = hv
+		}
+		set(k, v)
+	}
+	env := make([]string, 0, len(order))
+	for _, k := range order {
+		env = append(env, k+"="+vals[k])
+	}
+	return env, nil
+}
+
+func isInternalEnv(k string) bool {
+	for _, i := range internalEnv {
+		if k == i {
+			return true
+		}
+	}
+	return false
+}
+
+func checkHostname(h string) error {
+	if len(h) > hostNameMax {
+		return fmt.Errorf("--hostname %q: longer than %d bytes", h, hostNameMax)
+	}
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+			return fmt.Errorf("--hostname %q: only letters, digits, '-', '_' and '.' are allowed", h)
+		}
+	}
+	return nil
+}
+
+// cloneFlags turns the namespace list into CLONE_NEW* flags.
+func cloneFlags(nss []specs.LinuxNamespace) (uint32, error) {
+	var flags uint32
+	for _, ns := range nss {
+		if ns.Path != "" {
+			return 0, fmt.Errorf("joining the %s namespace at %s is not supported by sbx run", ns.Type, ns.Path)
+		}
+		f, ok := namespaceFlags[ns.Type]
+		if !ok {
+			return 0, fmt.Errorf("unknown namespace type %q", ns.Type)
+		}
+		flags |= f
+	}
+	return flags, nil
+}
+
+var namespaceFlags = map[specs.LinuxNamespaceType]uint32{
+	specs.UserNamespace:    unix.CLONE_NEWUSER,
+	specs.MountNamespace:   unix.CLONE_NEWNS,
+	specs.PIDNamespace:     unix.CLONE_NEWPID,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+}
+
+// hostNameMax is the kernel's limit for sethostname(2).
+const hostNameMax = 64

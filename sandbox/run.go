@@ -1,0 +1,280 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sbx-sandbox/sbx/nsexec"
+	"github.com/sbx-sandbox/sbx/usermap"
+)
+
+// Exit codes, as podman has them.
+const (
+	ExitSbxFailed     = 125
+	ExitCannotExecute = 126
+	ExitNotFound      = 127
+)
+
+// ForwardedSignals are passed on from the sbx parent to the command.
+var ForwardedSignals = []os.Signal{
+	unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT,
+	unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH,
+}
+
+// InitError is what the Go init sends instead of exec'ing the command.
+type InitError struct {
+	Message string `json:"message"`
+	Code    int    `json:"code"`
+}
+
+func (e *InitError) Error() string { return e.Message }
+
+// ExitError carries the exit code sbx should end with, next to the error.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Run starts the sandbox, waits for the command and returns its exit code
+// (128+N if a signal N killed it). An error means the sandbox could not be
+// started; its exit code is ExitSbxFailed unless an *ExitError says other.
+func Run(cfg *Config) (int, error) {
+	req, err := usermap.Detect(cfg.MapMode, cfg.UID, cfg.GID)
+	if err != nil {
+		return ExitSbxFailed, err
+	}
+	plan, err := usermap.Build(req)
+	if err != nil {
+		return ExitSbxFailed, err
+	}
+	flags, err := cloneFlags(cfg.Spec.Linux.Namespaces)
+	if err != nil {
+		return ExitSbxFailed, err
+	}
+	cfg.Spec.Linux.UIDMappings = plan.UIDMappings
+	cfg.Spec.Linux.GIDMappings = plan.GIDMappings
+	cfg.Spec.Process.User.UID = req.UID
+	cfg.Spec.Process.User.GID = req.GID
+
+	boot := nsexec.Bootstrap{
+		CloneFlags:    flags,
+		UIDMappings:   plan.UIDMappings,
+		GIDMappings:   plan.GIDMappings,
+		UIDMapHelper:  plan.UIDMapHelper,
+		GIDMapHelper:  plan.GIDMapHelper,
+		SetgroupsDeny: plan.SetgroupsDeny,
+		Pdeathsig:     uint32(unix.SIGKILL),
+	}
+	p, err := start(&boot, cfg)
+	if err != nil {
+		return ExitSbxFailed, err
+	}
+	return p.wait()
+}
+
+// process is a started sandbox, seen from the sbx parent.
+type process struct {
+	sock  *os.File // our end of the init socket
+	stage *exec.Cmd
+	init  int // host pid of the sandbox's pid 1 (stage 2)
+	sigs  chan os.Signal
+}
+
+// start re-executes sbx with the init socket, drives the stages until the
+// sandbox's pid 1 exists and hands the configuration to the Go init.
+func start(boot *nsexec.Bootstrap, cfg *Config) (*process, error) {
+	payload, err := boot.Encode()
+	if err != nil {
+		return nil, err
+	}
+	config, err := json.Marshal(&cfg.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("encode configuration: %w", err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("create init socket: %w", err)
+	}
+	parent := os.NewFile(uintptr(fds[0]), "init-socket")
+	child := os.NewFile(uintptr(fds[1]), "init-socket-child")
+
+	// Signals that arrive while the sandbox starts are kept for it.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, ForwardedSignals...)
+
+	stage := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{"sbx", "init"},
+		Env:        []string{nsexec.InitPipeEnv + "=3"},
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		ExtraFiles: []*os.File{child},
+	}
+	err = stage.Start()
+	child.Close()
+	if err != nil {
+		parent.Close()
+		signal.Stop(sigs)
+		return nil, fmt.Errorf("start sbx stage 0: %w", err)
+	}
+	p := &process{sock: parent, stage: stage, sigs: sigs}
+	if err := p.handshake(payload, config); err != nil {
+		p.abort()
+		return nil, err
+	}
+	return p, nil
+}
+
+// handshake sends the bootstrap, collects the stage reports and, once the
+// sandbox's pid 1 exists, lets it go on and sends the configuration.
+func (p *process) handshake(bootstrap, config []byte) error {
+	if err := nsexec.WriteFrame(p.sock, nsexec.MsgBootstrap, bootstrap); err != nil {
+		return fmt.Errorf("send bootstrap to sbx stage 0: %w", err)
+	}
+	stage1 := 0
+	defer func() {
+		if stage1 > 0 {
+			reap(stage1)
+		}
+	}()
+	for p.init == 0 {
+		typ, payload, err := nsexec.ReadFrame(p.sock)
+		if errors.Is(err, io.EOF) {
+			return errors.New("sandbox setup ended without a report (a stage crashed?)")
+		}
+		if err != nil {
+			return fmt.Errorf("read sandbox setup report: %w", err)
+		}
+		switch typ {
+		case nsexec.MsgError:
+			se, err := nsexec.DecodeStageError(payload)
+			if err != nil {
+				return err
+			}
+			return explainStageError(se)
+		case nsexec.MsgStage1PID:
+			if stage1, err = nsexec.DecodePID(payload); err != nil {
+				return err
+			}
+		case nsexec.MsgStage2PID:
+			if p.init, err = nsexec.DecodePID(payload); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unexpected frame %d during sandbox setup", typ)
+		}
+	}
+	if err := p.stage.Wait(); err != nil {
+		return fmt.Errorf("sbx stage 0: %w", err)
+	}
+	if err := nsexec.WriteFrame(p.sock, nsexec.MsgContinue, nil); err != nil {
+		return err
+	}
+	return nsexec.WriteFrame(p.sock, nsexec.MsgConfig, config)
+}
+
+// explainStageError adds the fix to failures a user can do something about.
+func explainStageError(se *nsexec.StageError) error {
+	switch {
+	case se.Stage == 0 && se.Errno == 0:
+		// newuidmap/newgidmap refused: the usual cause is /etc/sub[ug]id.
+		return fmt.Errorf("%w (check /etc/subuid and /etc/subgid, or use --map single)", se)
+	case se.Stage == 1 && (se.Errno == unix.EPERM || se.Errno == unix.ENOSPC || se.Errno == unix.EACCES):
+		return fmt.Errorf("%w (unprivileged user namespaces may be disabled: check sysctl user.max_user_namespaces and kernel.apparmor_restrict_unprivileged_userns)", se)
+	}
+	return se
+}
+
+// abort kills whatever the setup has started so far and reaps it.
+func (p *process) abort() {
+	signal.Stop(p.sigs)
+	if p.init > 0 {
+		unix.Kill(p.init, unix.SIGKILL)
+		reap(p.init)
+	}
+	if p.stage.ProcessState == nil {
+		p.stage.Process.Kill()
+		p.stage.Wait()
+	}
+	p.sock.Close()
+}
+
+// wait forwards signals to the sandbox until its pid 1 exits, and returns
+// the command's exit code.
+func (p *process) wait() (int, error) {
+	defer p.sock.Close()
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-p.sigs:
+				unix.Kill(p.init, s.(syscall.Signal))
+			case <-done:
+				return
+			}
+		}
+	}()
+	defer func() {
+		signal.Stop(p.sigs)
+		close(done)
+	}()
+
+	// The Go init either execs the command, which closes its end of the
+	// socket, or sends why it could not.
+	var initErr *InitError
+	for {
+		typ, payload, err := nsexec.ReadFrame(p.sock)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			break // the sandbox's status below says what happened
+		}
+		if typ == nsexec.MsgInitError {
+			var ie InitError
+			if err := json.Unmarshal(payload, &ie); err != nil {
+				ie = InitError{Message: fmt.Sprintf("undecodable error from sandbox init: %v", err), Code: ExitSbxFailed}
+			}
+			initErr = &ie
+		}
+	}
+	status := reap(p.init)
+	code := exitCode(status)
+	if initErr != nil {
+		return initErr.Code, &ExitError{Code: initErr.Code, Err: initErr}
+	}
+	return code, nil
+}
+
+// reap waits for a child of ours that os/exec did not start.
+func reap(pid int) unix.WaitStatus {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err != unix.EINTR {
+			return ws
+		}
+	}
+}
+
+func exitCode(ws unix.WaitStatus) int {
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus()
+	case ws.Signaled():
+		return 128 + int(ws.Signal())
+	}
+	return ExitSbxFailed
+}

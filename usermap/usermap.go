@@ -1,0 +1,274 @@
+// Package usermap decides the uid and gid maps of a sandbox's user
+// namespace: the caller's own ids mapped to the ids it runs as inside, and,
+// where /etc/subuid and /etc/subgid grant the caller subordinate ranges and
+// the setuid helpers newuidmap and newgidmap exist, the rest of 0..65535
+// mapped from those ranges.
+package usermap
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Mode selects how many ids are mapped.
+type Mode string
+
+const (
+	// Auto maps 0..65535 when subordinate ranges and helpers are there,
+	// and falls back to Single otherwise.
+	Auto Mode = "auto"
+	// Single maps only the caller's own ids and denies setgroups(2).
+	Single Mode = "single"
+)
+
+// ParseMode parses the value of --map.
+func ParseMode(s string) (Mode, error) {
+	switch Mode(s) {
+	case Auto, Single:
+		return Mode(s), nil
+	}
+	return "", fmt.Errorf("unknown id map mode %q: use auto or single", s)
+}
+
+// MappedIDs is how many ids Auto tries to map: 0..65535, like a distribution
+// expects (nobody is 65534).
+const MappedIDs = 65536
+
+// maxExtents is the kernel's limit of lines in one id map.
+const maxExtents = 340
+
+// Range is a range of subordinate ids: Count ids from Start.
+type Range struct {
+	Start, Count uint32
+}
+
+// ParseSubIDs reads a file in the format of /etc/subuid (owner:start:count)
+// and returns the ranges of the owner given by name or by numeric id, in
+// file order. Malformed lines are skipped, as shadow's helpers do.
+func ParseSubIDs(r io.Reader, name string, id uint32) ([]Range, error) {
+	idStr := strconv.FormatUint(uint64(id), 10)
+	var ranges []Range
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Split(line, ":")
+		if len(fields) != 3 {
+			continue
+		}
+		if owner := fields[0]; owner != idStr && (name == "" || owner != name) {
+			continue
+		}
+		start, err1 := strconv.ParseUint(fields[1], 10, 32)
+		count, err2 := strconv.ParseUint(fields[2], 10, 32)
+		if err1 != nil || err2 != nil || count == 0 || start+count > 1<<32-1 {
+			continue
+		}
+		ranges = append(ranges, Range{Start: uint32(start), Count: uint32(count)})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read subordinate ids: %w", err)
+	}
+	return ranges, nil
+}
+
+// ReadSubIDs is ParseSubIDs on a file; a missing file means no ranges.
+func ReadSubIDs(path, name string, id uint32) ([]Range, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	ranges, err := ParseSubIDs(f, name, id)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ranges, nil
+}
+
+// Request describes the caller and what it asked for.
+type Request struct {
+	Mode Mode
+	// HostUID and HostGID are the caller's ids.
+	HostUID, HostGID uint32
+	// UID and GID are the ids the command runs as inside; the caller's
+	// ids are mapped to them.
+	UID, GID uint32
+	// SubUIDs and SubGIDs are the caller's subordinate ranges.
+	SubUIDs, SubGIDs []Range
+	// NewUIDMap and NewGIDMap are the helpers' paths, empty if absent.
+	NewUIDMap, NewGIDMap string
+}
+
+// Plan is the decision: the maps and how to write them.
+type Plan struct {
+	UIDMappings, GIDMappings []specs.LinuxIDMapping
+	// UIDMapHelper and GIDMapHelper are set when the maps hold
+	// subordinate ids, which only the setuid helpers may write.
+	UIDMapHelper, GIDMapHelper string
+	// SetgroupsDeny is set for a single map: the kernel requires it, and
+	// it stops the sandbox from dropping supplementary groups.
+	SetgroupsDeny bool
+}
+
+// Multi reports whether the plan maps more than the caller's own ids.
+func (p *Plan) Multi() bool {
+	return len(p.UIDMappings) > 1 || len(p.GIDMappings) > 1
+}
+
+// Build makes the plan for a request.
+func Build(req Request) (Plan, error) {
+	if req.UID == 1<<32-1 || req.GID == 1<<32-1 {
+		return Plan{}, errors.New("id 4294967295 cannot be mapped: pick another --uid/--gid")
+	}
+	single := Plan{
+		UIDMappings:   []specs.LinuxIDMapping{{ContainerID: req.UID, HostID: req.HostUID, Size: 1}},
+		GIDMappings:   []specs.LinuxIDMapping{{ContainerID: req.GID, HostID: req.HostGID, Size: 1}},
+		SetgroupsDeny: true,
+	}
+	switch req.Mode {
+	case Single:
+		return single, nil
+	case Auto, "":
+	default:
+		return Plan{}, fmt.Errorf("unknown id map mode %q: use auto or single", req.Mode)
+	}
+	if req.NewUIDMap == "" || req.NewGIDMap == "" || len(req.SubUIDs) == 0 || len(req.SubGIDs) == 0 {
+		return single, nil
+	}
+	uids, err := fill(req.UID, req.HostUID, req.SubUIDs)
+	if err != nil {
+		return Plan{}, fmt.Errorf("uid map: %w", err)
+	}
+	gids, err := fill(req.GID, req.HostGID, req.SubGIDs)
+	if err != nil {
+		return Plan{}, fmt.Errorf("gid map: %w", err)
+	}
+	return Plan{
+		UIDMappings:  uids,
+		GIDMappings:  gids,
+		UIDMapHelper: req.NewUIDMap,
+		GIDMapHelper: req.NewGIDMap,
+	}, nil
+}
+
+// fill maps inside to host and the other ids 0..MappedIDs-1 from the
+// subordinate ranges, in order, as far as the ranges reach.
+func fill(inside, host uint32, sub []Range) ([]specs.LinuxIDMapping, error) {
+	m := []specs.LinuxIDMapping{{ContainerID: inside, HostID: host, Size: 1}}
+	next := uint32(0)
+	for _, r := range withoutID(sub, host) {
+		start, count := r.Start, r.Count
+		for count > 0 && next < MappedIDs {
+			if next == inside {
+				next++
+				continue
+			}
+			end := uint32(MappedIDs)
+			if inside > next && inside < end {
+				end = inside
+			}
+			n := min(count, end-next)
+			m = append(m, specs.LinuxIDMapping{ContainerID: next, HostID: start, Size: n})
+			next += n
+			start += n
+			count -= n
+		}
+	}
+	if len(m) > maxExtents {
+		return nil, fmt.Errorf("%d map lines exceed the kernel's limit of %d: merge the ranges in /etc/subuid and /etc/subgid", len(m), maxExtents)
+	}
+	sort.Slice(m, func(i, j int) bool { return m[i].ContainerID < m[j].ContainerID })
+	return m, nil
+}
+
+// withoutID cuts id out of the ranges, so that a misconfigured range that
+// covers the caller's own id cannot map it twice.
+func withoutID(ranges []Range, id uint32) []Range {
+	out := make([]Range, 0, len(ranges))
+	for _, r := range ranges {
+		end := uint64(r.Start) + uint64(r.Count)
+		if uint64(id) < uint64(r.Start) || uint64(id) >= end {
+			out = append(out, r)
+			continue
+		}
+		if id > r.Start {
+			out = append(out, Range{Start: r.Start, Count: id - r.Start})
+		}
+		if uint64(id)+1 < end {
+			out = append(out, Range{Start: id + 1, Count: uint32(end - uint64(id) - 1)})
+		}
+	}
+	return out
+}
+
+// Files and helpers consulted by Detect; variables so tests of callers can
+// point them elsewhere.
+var (
+	SubUIDPath = "/etc/subuid"
+	SubGIDPath = "/etc/subgid"
+)
+
+// Detect fills a request for the calling process from the system: its
+// name, its subordinate ranges and the helpers on PATH (or in /usr/bin).
+func Detect(mode Mode, uid, gid *uint32) (Request, error) {
+	req := Request{
+		Mode:    mode,
+		HostUID: uint32(os.Getuid()),
+		HostGID: uint32(os.Getgid()),
+	}
+	req.UID, req.GID = req.HostUID, req.HostGID
+	if uid != nil {
+		req.UID = *uid
+	}
+	if gid != nil {
+		req.GID = *gid
+	}
+	if mode == Single {
+		return req, nil
+	}
+	name := ""
+	if u, err := user.LookupId(strconv.FormatUint(uint64(req.HostUID), 10)); err == nil {
+		name = u.Username
+	}
+	var err error
+	if req.SubUIDs, err = ReadSubIDs(SubUIDPath, name, req.HostUID); err != nil {
+		return req, err
+	}
+	if req.SubGIDs, err = ReadSubIDs(SubGIDPath, name, req.HostUID); err != nil {
+		return req, err
+	}
+	if len(req.SubUIDs) > 0 && len(req.SubGIDs) > 0 {
+		req.NewUIDMap = findHelper("newuidmap")
+		req.NewGIDMap = findHelper("newgidmap")
+	}
+	return req, nil
+}
+
+func findHelper(name string) string {
+	if p, err := exec.LookPath(name); err == nil && strings.HasPrefix(p, "/") {
+		return p
+	}
+	for _, dir := range []string{"/usr/bin", "/usr/sbin", "/bin", "/sbin"} {
+		p := dir + "/" + name
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
+}
