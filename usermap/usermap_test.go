@@ -1,0 +1,221 @@
+package usermap
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestParseSubIDs(t *testing.T) {
+	const file = `# comment
+alice:100000:65536
+1001:300000:1000
+bob:200000:65536
+alice:500000:10
+broken line
+alice:x:10
+alice:600000:0
+`
+	tests := []struct {
+		name string
+		user string
+		id   uint32
+		want []Range
+	}{
+		{"by name, several ranges", "alice", 1000, []Range{{100000, 65536}, {500000, 10}}},
+		{"by uid", "carol", 1001, []Range{{300000, 1000}}},
+		{"by name and uid", "alice", 1001, []Range{{100000, 65536}, {300000, 1000}, {500000, 10}}},
+		{"no entry", "dave", 4242, nil},
+		{"no name", "", 1001, []Range{{300000, 1000}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseSubIDs(strings.NewReader(file), tt.user, tt.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equalRanges(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func equalRanges(a, b []Range) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestBuild(t *testing.T) {
+	m := func(c, h, s uint32) specs.LinuxIDMapping {
+		return specs.LinuxIDMapping{ContainerID: c, HostID: h, Size: s}
+	}
+	helpers := Request{NewUIDMap: "/usr/bin/newuidmap", NewGIDMap: "/usr/bin/newgidmap"}
+	tests := []struct {
+		name      string
+		req       Request
+		wantUID   []specs.LinuxIDMapping
+		wantMulti bool
+		wantDeny  bool
+	}{
+		{
+			name:     "single keeps the caller's id",
+			req:      Request{Mode: Single, HostUID: 1000, HostGID: 1000, UID: 1000, GID: 1000},
+			wantUID:  []specs.LinuxIDMapping{m(1000, 1000, 1)},
+			wantDeny: true,
+		},
+		{
+			name:     "single as root inside",
+			req:      Request{Mode: Single, HostUID: 1000, HostGID: 1000, UID: 0, GID: 0},
+			wantUID:  []specs.LinuxIDMapping{m(0, 1000, 1)},
+			wantDeny: true,
+		},
+		{
+			name: "auto without ranges falls back to single",
+			req: Request{Mode: Auto, HostUID: 1000, HostGID: 1000, UID: 1000, GID: 1000,
+				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap},
+			wantUID:  []specs.LinuxIDMapping{m(1000, 1000, 1)},
+			wantDeny: true,
+		},
+		{
+			name: "auto without helpers falls back to single",
+			req: Request{Mode: Auto, HostUID: 1000, HostGID: 1000, UID: 1000, GID: 1000,
+				SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}}},
+			wantUID:  []specs.LinuxIDMapping{m(1000, 1000, 1)},
+			wantDeny: true,
+		},
+		{
+			name: "auto maps around the caller's id",
+			req: Request{Mode: Auto, HostUID: 1000, HostGID: 1000, UID: 1000, GID: 1000,
+				SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}},
+				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap},
+			wantUID:   []specs.LinuxIDMapping{m(0, 100000, 1000), m(1000, 1000, 1), m(1001, 101000, 64535)},
+			wantMulti: true,
+		},
+		{
+			name: "auto as root inside",
+			req: Request{Mode: Auto, HostUID: 1000, HostGID: 1000, UID: 0, GID: 0,
+				SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}},
+				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap},
+			wantUID:   []specs.LinuxIDMapping{m(0, 1000, 1), m(1, 100000, 65535)},
+			wantMulti: true,
+		},
+		{
+			name: "auto with several short ranges",
+			req: Request{Mode: Auto, HostUID: 1000, HostGID: 1000, UID: 5, GID: 5,
+				SubUIDs: []Range{{100000, 3}, {200000, 10}}, SubGIDs: []Range{{100000, 65536}},
+				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap},
+			wantUID:   []specs.LinuxIDMapping{m(0, 100000, 3), m(3, 200000, 2), m(5, 1000, 1), m(6, 200002, 8)},
+			wantMulti: true,
+		},
+		{
+			name: "a range covering the caller's own id skips it",
+			req: Request{Mode: Auto, HostUID: 100001, HostGID: 1000, UID: 0, GID: 0,
+				SubUIDs: []Range{{100000, 4}}, SubGIDs: []Range{{100000, 65536}},
+				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap},
+			wantUID:   []specs.LinuxIDMapping{m(0, 100001, 1), m(1, 100000, 1), m(2, 100002, 2)},
+			wantMulti: true,
+		},
+		{
+			name: "inside id above 65535",
+			req: Request{Mode: Auto, HostUID: 1000, HostGID: 1000, UID: 70000, GID: 70000,
+				SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}},
+				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap},
+			wantUID:   []specs.LinuxIDMapping{m(0, 100000, 65536), m(70000, 1000, 1)},
+			wantMulti: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Build(tt.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.UIDMappings) != len(tt.wantUID) {
+				t.Fatalf("uid map %v, want %v", p.UIDMappings, tt.wantUID)
+			}
+			for i := range tt.wantUID {
+				if p.UIDMappings[i] != tt.wantUID[i] {
+					t.Fatalf("uid map %v, want %v", p.UIDMappings, tt.wantUID)
+				}
+			}
+			if p.Multi() != tt.wantMulti {
+				t.Errorf("Multi() = %v, want %v", p.Multi(), tt.wantMulti)
+			}
+			if p.SetgroupsDeny != tt.wantDeny {
+				t.Errorf("SetgroupsDeny = %v, want %v", p.SetgroupsDeny, tt.wantDeny)
+			}
+			if tt.wantMulti && (p.UIDMapHelper == "" || p.GIDMapHelper == "") {
+				t.Errorf("multi-range plan without helpers: %+v", p)
+			}
+			if !tt.wantMulti && (p.UIDMapHelper != "" || p.GIDMapHelper != "") {
+				t.Errorf("single plan with helpers: %+v", p)
+			}
+			checkNoOverlap(t, p.UIDMappings)
+			checkNoOverlap(t, p.GIDMappings)
+		})
+	}
+}
+
+// checkNoOverlap asserts what the kernel asserts: no id is mapped twice,
+// inside or outside.
+func checkNoOverlap(t *testing.T, m []specs.LinuxIDMapping) {
+	t.Helper()
+	for i := range m {
+		for j := i + 1; j < len(m); j++ {
+			a, b := m[i], m[j]
+			if a.ContainerID < b.ContainerID+b.Size && b.ContainerID < a.ContainerID+a.Size {
+				t.Errorf("inside ranges overlap: %v and %v", a, b)
+			}
+			if a.HostID < b.HostID+b.Size && b.HostID < a.HostID+a.Size {
+				t.Errorf("host ranges overlap: %v and %v", a, b)
+			}
+		}
+	}
+}
+
+func TestBuildRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		req  Request
+	}{
+		{"bad mode", Request{Mode: "many"}},
+		{"unmappable uid", Request{Mode: Single, UID: 1<<32 - 1}},
+		{"too many extents", Request{Mode: Auto, UID: 0, GID: 0, NewUIDMap: "/x", NewGIDMap: "/y",
+			SubUIDs: manyRanges(400), SubGIDs: manyRanges(400)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Build(tt.req); err == nil {
+				t.Fatal("Build succeeded, want an error")
+			}
+		})
+	}
+}
+
+func manyRanges(n int) []Range {
+	r := make([]Range, n)
+	for i := range r {
+		r[i] = Range{Start: uint32(100000 + 10*i), Count: 1}
+	}
+	return r
+}
+
+func TestParseMode(t *testing.T) {
+	for _, s := range []string{"auto", "single"} {
+		if m, err := ParseMode(s); err != nil || string(m) != s {
+			t.Errorf("ParseMode(%q) = %q, %v", s, m, err)
+		}
+	}
+	if _, err := ParseMode("both"); err == nil {
+		t.Error("ParseMode(both) succeeded")
+	}
+}
