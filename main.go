@@ -1,6 +1,12 @@
 // Command sbx is a rootless-first sandbox: it runs a command in new
 // namespaces, started by an ordinary user, with no setuid binary of its own
 // and no daemon.
+//
+// Go 1.25+ reads cgroup files at start to size GOMAXPROCS; sbx starts the
+// Go runtime twice per sandbox and needs none of that.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"syscall"
 
@@ -86,7 +85,7 @@ func Run(cfg *Config) (int, error) {
 // process is a started sandbox, seen from the sbx parent.
 type process struct {
 	sock  *os.File // our end of the init socket
-	stage *exec.Cmd
+	stage int // pid of stage 0
 	init  int // host pid of the sandbox's pid 1 (stage 2)
 	sigs  chan os.Signal
 }
@@ -113,16 +112,12 @@ func start(boot *nsexec.Bootstrap, cfg *Config) (*process, error) {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, ForwardedSignals...)
 
-	stage := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{"sbx", "init"},
-		Env:        []string{nsexec.InitPipeEnv + "=3"},
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
-		ExtraFiles: []*os.File{child},
-	}
-	err = stage.Start()
+	// syscall.ForkExec rather than os/exec: it passes exactly these
+	// descriptors and skips os/exec's pidfd probe, a fork of its own.
+	stage, err := syscall.ForkExec("/proc/self/exe", []string{"sbx", "init"}, &syscall.ProcAttr{
+		Env:   []string{nsexec.InitPipeEnv + "=3"},
+		Files: []uintptr{0, 1, 2, child.Fd()},
+	})
 	child.Close()
 	if err != nil {
 		parent.Close()
@@ -176,9 +171,11 @@ func (p *process) handshake(bootstrap, config []byte) error {
 			return fmt.Errorf("unexpected frame %d during sandbox setup", typ)
 		}
 	}
-	if err := p.stage.Wait(); err != nil {
-		return fmt.Errorf("sbx stage 0: %w", err)
+	if ws := reap(p.stage); !ws.Exited() || ws.ExitStatus() != 0 {
+		p.stage = 0
+		return fmt.Errorf("sbx stage 0 failed (wait status %#x)", int(ws))
 	}
+	p.stage = 0
 	if err := nsexec.WriteFrame(p.sock, nsexec.MsgContinue, nil); err != nil {
 		return err
 	}
@@ -204,9 +201,9 @@ func (p *process) abort() {
 		unix.Kill(p.init, unix.SIGKILL)
 		reap(p.init)
 	}
-	if p.stage.ProcessState == nil {
-		p.stage.Process.Kill()
-		p.stage.Wait()
+	if p.stage > 0 {
+		unix.Kill(p.stage, unix.SIGKILL)
+		reap(p.stage)
 	}
 	p.sock.Close()
 }
