@@ -85,8 +85,8 @@ func Run(cfg *Config) (int, error) {
 // process is a started sandbox, seen from the sbx parent.
 type process struct {
 	sock  *os.File // our end of the init socket
-	stage int // pid of stage 0
-	init  int // host pid of the sandbox's pid 1 (stage 2)
+	stage int      // pid of stage 0
+	init  int      // host pid of the sandbox's pid 1 (stage 2)
 	sigs  chan os.Signal
 }
 
