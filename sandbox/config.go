@@ -16,13 +16,9 @@ import (
 	"github.com/sbx-sandbox/sbx/usermap"
 )
 
-// Mount types of sbx's own, next to the kernel's "proc", "tmpfs" and
-// "bind" in Spec.Mounts.
-const (
-	// MountDev is the minimal /dev: a tmpfs with the safe host devices bound
-	// in, a fresh devpts, /dev/shm and the usual symlinks.
-	MountDev = "sbx-dev"
-)
+// MountDev is the minimal /dev: a tmpfs with the safe host devices bound
+// in, a fresh devpts, /dev/shm and the usual symlinks.
+const MountDev = "sbx-dev"
 
 // Config is everything a sandbox is made of. Spec holds what the OCI
 // runtime spec has words for; the rest is sbx's own.
@@ -48,6 +44,12 @@ type Options struct {
 	Env      []string // KEY=VAL, or KEY to copy the caller's value
 	ClearEnv bool
 	Workdir  string
+	// Rootfs, if set, becomes / instead of the host's root, read-only
+	// unless RootfsRW.
+	Rootfs   string
+	RootfsRW bool
+	View     []ViewOp // applied in order, after the defaults
+	Cwd      CwdMode
 }
 
 // defaultNamespaces are created for every sandbox.
@@ -88,7 +90,20 @@ func NewConfig(o Options) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get the current directory: %w", err)
 	}
-	workdir := cwd
+	root := &specs.Root{Path: "/", Readonly: true}
+	if o.Rootfs != "" {
+		if root.Path, err = rootfsPath(o.Rootfs); err != nil {
+			return nil, err
+		}
+		root.Readonly = !o.RootfsRW
+	} else if o.RootfsRW {
+		return nil, errors.New("--rootfs-rw needs --rootfs DIR: the host's root is always read-only")
+	}
+	bindCwd := cwd != "/" && o.Cwd != CwdNone && (o.Rootfs == "" || o.Cwd == CwdReadOnly)
+	workdir := "/"
+	if bindCwd {
+		workdir = cwd
+	}
 	if o.Workdir != "" {
 		if !filepath.IsAbs(o.Workdir) {
 			return nil, fmt.Errorf("--workdir %q: the directory must be an absolute path inside the sandbox", o.Workdir)
@@ -104,21 +119,54 @@ func NewConfig(o Options) (*Config, error) {
 			Cwd:  workdir,
 		},
 		Hostname: hostname,
-		Root:     &specs.Root{Path: "/", Readonly: true},
+		Root:     root,
 		Mounts: []specs.Mount{
 			{Destination: "/proc", Type: "proc", Source: "proc"},
 			{Destination: "/dev", Type: MountDev},
 			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
 		},
-		Linux: &specs.Linux{},
+		Linux: &specs.Linux{
+			MaskedPaths:   maskedPaths,
+			ReadonlyPaths: readonlyPaths,
+		},
 	}
-	if cwd != "/" {
-		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: cwd, Type: "bind", Source: cwd, Options: []string{"rbind", "rw"}})
+	if bindCwd {
+		mode := "rw"
+		if o.Cwd == CwdReadOnly {
+			mode = "ro"
+		}
+		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: cwd, Type: "bind", Source: cwd, Options: []string{"rbind", mode}})
+	}
+	for _, op := range o.View {
+		m, err := viewMount(op)
+		if err != nil {
+			return nil, err
+		}
+		spec.Mounts = append(spec.Mounts, m)
 	}
 	for _, ns := range defaultNamespaces {
 		spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: ns})
 	}
 	return &Config{Spec: spec, MapMode: o.MapMode, UID: o.UID, GID: o.GID}, nil
+}
+
+// rootfsPath checks the --rootfs directory.
+func rootfsPath(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("--rootfs %q: %w", dir, err)
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("--rootfs %q: %s does not exist", dir, abs)
+		}
+		return "", fmt.Errorf("--rootfs %q: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("--rootfs %q: %s is not a directory", dir, abs)
+	}
+	return abs, nil
 }
 
 // buildEnv makes the command's environment: the caller's (unless clear),

@@ -3,8 +3,6 @@ package sandbox
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -15,16 +13,19 @@ import (
 // The view is built in three steps, so that no destination is ever
 // resolved on the host:
 //  1. every source is opened on the host while the host is still visible:
-//     a detached clone of each mount tree (open_tree), read-only where asked;
+//     a detached clone of each mount tree (open_tree), read-only where
+//     asked, and each overlay assembled;
 //  2. the root clone is attached and pivot_root'ed to; the host's root is
 //     detached and gone;
-//  3. the mounts are applied in command-line order inside the new root,
-//     attaching the cloned sources through their descriptors.
+//  3. the mounts are applied in command-line order inside the new root:
+//     every destination is resolved with openat2(RESOLVE_IN_ROOT) and
+//     every mount attached through descriptors (move_mount), never through
+//     a path resolved twice.
 
-// source is a mount whose source has been opened.
+// source is a mount whose host-side parts have been opened.
 type source struct {
 	mount specs.Mount
-	fd    int   // detached mount tree, for binds
+	fd    int   // detached mount: bind clone, overlay or proc
 	dev   []int // detached device nodes, for MountDev, in devNodes order
 }
 
@@ -32,7 +33,8 @@ type source struct {
 var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
 func buildView(spec *specs.Spec) error {
-	// Nothing mounted in here may ever propagate to the host.
+	// Nothing mounted in here may ever propagate to the host; host mounts
+	// still propagate into the binds.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
 		return fmt.Errorf("make / a recursive slave: %w", err)
 	}
@@ -51,8 +53,17 @@ func buildView(spec *specs.Spec) error {
 	if err := pivotTo(root); err != nil {
 		return err
 	}
+	v, err := newView()
+	if err != nil {
+		return err
+	}
 	for _, s := range sources {
-		if err := applyMount(s); err != nil {
+		if err := v.apply(s); err != nil {
+			return err
+		}
+	}
+	if spec.Linux != nil {
+		if err := v.restrict(spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths); err != nil {
 			return err
 		}
 	}
@@ -105,12 +116,21 @@ func openSource(m specs.Mount) (source, error) {
 		if err != nil {
 			return s, fmt.Errorf("bind %s: %w", m.Source, err)
 		}
-		attr := uint64(unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV)
+		attr := uint64(unix.MOUNT_ATTR_NOSUID)
+		if !slices.Contains(m.Options, "dev") {
+			attr |= unix.MOUNT_ATTR_NODEV
+		}
 		if slices.Contains(m.Options, "ro") {
 			attr |= unix.MOUNT_ATTR_RDONLY
 		}
 		if err := setMountAttr(fd, attr); err != nil {
 			return s, fmt.Errorf("bind %s: %w", m.Source, err)
+		}
+		s.fd = fd
+	case "overlay":
+		fd, err := openOverlay(m)
+		if err != nil {
+			return s, fmt.Errorf("overlay on %s: %w", m.Destination, err)
 		}
 		s.fd = fd
 	case MountDev:
@@ -122,11 +142,94 @@ func openSource(m specs.Mount) (source, error) {
 			}
 			s.dev = append(s.dev, fd)
 		}
-	case "proc", "tmpfs":
+	case "proc":
+		// The kernel lets a user namespace mount proc only while a fully
+		// visible proc is in its mount namespace: the host's, until the
+		// pivot. So the instance is made now and attached later.
+		fd, err := newFS("proc", nil, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+		if err != nil {
+			return s, fmt.Errorf("proc on %s: %w", m.Destination, err)
+		}
+		s.fd = fd
+	case "tmpfs", MountDir, MountSymlink, MountHide:
 	default:
 		return s, fmt.Errorf("mount on %s: unknown type %q", m.Destination, m.Type)
 	}
 	return s, nil
+}
+
+// openOverlay assembles a detached overlay of the lower layers with a
+// throwaway upper layer on a private tmpfs. The lower paths are resolved
+// now, on the host.
+func openOverlay(m specs.Mount) (int, error) {
+	scratch, err := newFS("tmpfs", []string{"mode=0755"}, 0)
+	if err != nil {
+		return -1, fmt.Errorf("upper layer: %w", err)
+	}
+	defer unix.Close(scratch)
+	for _, d := range []string{"upper", "work"} {
+		if err := unix.Mkdirat(scratch, d, 0o755); err != nil {
+			return -1, fmt.Errorf("upper layer: mkdir %s: %w", d, err)
+		}
+	}
+	var lowers []string
+	for _, o := range m.Options {
+		if l, ok := strings.CutPrefix(o, "lowerdir+="); ok {
+			lowers = append(lowers, l)
+		}
+	}
+	self := fmt.Sprintf("/proc/self/fd/%d/", scratch)
+	opts := []string{
+		// Overlay takes the first lower as the top one; sbx's order is
+		// bottom to top, like layers of an image.
+		"lowerdir=" + strings.Join(reversed(lowers), ":"),
+		"upperdir=" + self + "upper",
+		"workdir=" + self + "work",
+		"userxattr",
+	}
+	fd, err := newFS("overlay", opts, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	if err != nil {
+		if errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) {
+			return -1, fmt.Errorf("%w (this kernel cannot mount overlayfs in a user namespace: Linux 5.11 or newer is needed)", err)
+		}
+		return -1, err
+	}
+	return fd, nil
+}
+
+func reversed(s []string) []string {
+	r := slices.Clone(s)
+	slices.Reverse(r)
+	return r
+}
+
+// newFS creates a detached mount of a new filesystem instance with the
+// new mount API. Options are key=value or bare flags.
+func newFS(fstype string, opts []string, attrs int) (int, error) {
+	fsfd, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("fsopen %s: %w", fstype, err)
+	}
+	defer unix.Close(fsfd)
+	for _, o := range opts {
+		k, v, hasValue := strings.Cut(o, "=")
+		if hasValue {
+			err = unix.FsconfigSetString(fsfd, k, v)
+		} else {
+			err = unix.FsconfigSetFlag(fsfd, k)
+		}
+		if err != nil {
+			return -1, fmt.Errorf("%s option %s: %w", fstype, o, err)
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, fmt.Errorf("create %s: %w", fstype, err)
+	}
+	fd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attrs)
+	if err != nil {
+		return -1, fmt.Errorf("fsmount %s: %w", fstype, err)
+	}
+	return fd, nil
 }
 
 // pivotTo attaches the detached root tree and makes it the root of the
@@ -152,154 +255,4 @@ func pivotTo(root int) error {
 		return fmt.Errorf("chdir to new root: %w", err)
 	}
 	return nil
-}
-
-// applyMount performs one mount inside the new root.
-func applyMount(s source) error {
-	m := s.mount
-	dst := m.Destination
-	switch m.Type {
-	case "proc":
-		if err := ensureMountpoint(dst, true); err != nil {
-			return err
-		}
-		if err := unix.Mount("proc", dst, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-			return fmt.Errorf("mount proc on %s: %w", dst, err)
-		}
-	case "tmpfs":
-		if err := ensureMountpoint(dst, true); err != nil {
-			return err
-		}
-		flags, data := mountOptions(m.Options)
-		if err := unix.Mount("tmpfs", dst, "tmpfs", flags, data); err != nil {
-			return fmt.Errorf("mount tmpfs on %s: %w", dst, err)
-		}
-	case "bind":
-		var st unix.Stat_t
-		if err := unix.Fstat(s.fd, &st); err != nil {
-			return fmt.Errorf("bind %s: stat source: %w", m.Source, err)
-		}
-		if err := ensureMountpoint(dst, st.Mode&unix.S_IFMT == unix.S_IFDIR); err != nil {
-			return err
-		}
-		if err := unix.MoveMount(s.fd, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-			return fmt.Errorf("bind %s on %s: %w", m.Source, dst, err)
-		}
-		unix.Close(s.fd)
-	case MountDev:
-		return mountDev(dst, s.dev)
-	}
-	return nil
-}
-
-// mountDev builds the minimal /dev.
-func mountDev(dst string, nodes []int) error {
-	if err := ensureMountpoint(dst, true); err != nil {
-		return err
-	}
-	if err := unix.Mount("tmpfs", dst, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k"); err != nil {
-		return fmt.Errorf("mount tmpfs on %s: %w", dst, err)
-	}
-	for i, n := range devNodes {
-		path := filepath.Join(dst, n)
-		if err := createFile(path); err != nil {
-			return err
-		}
-		if err := unix.MoveMount(nodes[i], "", unix.AT_FDCWD, path, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-			return fmt.Errorf("bind host device on %s: %w", path, err)
-		}
-		unix.Close(nodes[i])
-	}
-	for _, d := range []string{"pts", "shm"} {
-		if err := unix.Mkdir(filepath.Join(dst, d), 0o755); err != nil {
-			return fmt.Errorf("create %s/%s: %w", dst, d, err)
-		}
-	}
-	pts := filepath.Join(dst, "pts")
-	if err := unix.Mount("devpts", pts, "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
-		return fmt.Errorf("mount devpts on %s: %w", pts, err)
-	}
-	shm := filepath.Join(dst, "shm")
-	if err := unix.Mount("shm", shm, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
-		return fmt.Errorf("mount tmpfs on %s: %w", shm, err)
-	}
-	for _, l := range [][2]string{
-		{"pts/ptmx", "ptmx"}, {"/proc/self/fd", "fd"},
-		{"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
-	} {
-		if err := unix.Symlink(l[0], filepath.Join(dst, l[1])); err != nil {
-			return fmt.Errorf("create symlink %s/%s: %w", dst, l[1], err)
-		}
-	}
-	return nil
-}
-
-// ensureMountpoint makes sure dst exists as a directory or a file; missing
-// parts are created, which works where the view is writable.
-func ensureMountpoint(dst string, dir bool) error {
-	var st unix.Stat_t
-	if err := unix.Stat(dst, &st); err == nil {
-		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
-		if isDir != dir {
-			return fmt.Errorf("mount point %s: is %s, the source is %s", dst, kind(isDir), kind(dir))
-		}
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return mountpointError(dst, err)
-	}
-	var err error
-	if dir {
-		err = unix.Mkdir(dst, 0o755)
-	} else {
-		err = createFile(dst)
-	}
-	if err != nil && !errors.Is(err, unix.EEXIST) {
-		return mountpointError(dst, err)
-	}
-	return nil
-}
-
-func mountpointError(dst string, err error) error {
-	if errors.Is(err, unix.EROFS) {
-		return fmt.Errorf("cannot create mount point %s: its parent is read-only", dst)
-	}
-	return fmt.Errorf("create mount point %s: %w", dst, err)
-}
-
-func createFile(path string) error {
-	fd, err := unix.Open(path, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	return unix.Close(fd)
-}
-
-func kind(dir bool) string {
-	if dir {
-		return "a directory"
-	}
-	return "not a directory"
-}
-
-// mountOptions splits OCI mount options into flags and filesystem data.
-func mountOptions(opts []string) (uintptr, string) {
-	var flags uintptr
-	var data []string
-	for _, o := range opts {
-		switch o {
-		case "ro":
-			flags |= unix.MS_RDONLY
-		case "nosuid":
-			flags |= unix.MS_NOSUID
-		case "nodev":
-			flags |= unix.MS_NODEV
-		case "noexec":
-			flags |= unix.MS_NOEXEC
-		case "rw", "rbind", "bind":
-		default:
-			data = append(data, o)
-		}
-	}
-	return flags, strings.Join(data, ",")
 }

@@ -1,0 +1,401 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// view applies mounts inside the new root. Every path is resolved with
+// openat2(RESOLVE_IN_ROOT) from the root's descriptor, so a symlink in a
+// rootfs (absolute or with "..") can never lead out of it, and every mount
+// is attached to the descriptor that was resolved, not to a path looked up
+// again.
+type view struct {
+	root    int  // O_PATH descriptor of the new root
+	openat2 bool // false on kernels before 5.6
+	hidden  int  // detached read-only tmpfs holding the empty "f" and "d", or -1
+}
+
+func newView() (*view, error) {
+	root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open new root: %w", err)
+	}
+	v := &view{root: root, openat2: true, hidden: -1}
+	if _, err := v.open("/", unix.O_PATH); errors.Is(err, unix.ENOSYS) {
+		v.openat2 = false
+	}
+	return v, nil
+}
+
+// open resolves path inside the root. Without openat2 a plain open is still
+// confined: after pivot_root the root is the process's root.
+func (v *view) open(path string, flags int) (int, error) {
+	flags |= unix.O_CLOEXEC
+	if !v.openat2 {
+		return unix.Open(path, flags, 0)
+	}
+	how := unix.OpenHow{
+		Flags:   uint64(flags),
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	for {
+		fd, err := unix.Openat2(v.root, path, &how)
+		if err == unix.EAGAIN || err == unix.EINTR {
+			continue // a concurrent rename; resolve again
+		}
+		return fd, err
+	}
+}
+
+// mountpoint returns an O_PATH descriptor of dst, creating it (and its
+// parents) as a directory or an empty file where the view is writable.
+func (v *view) mountpoint(dst string, dir bool) (int, error) {
+	fd, err := v.open(dst, unix.O_PATH)
+	if err == nil {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("stat mount point %s: %w", dst, err)
+		}
+		if isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR; isDir != dir {
+			unix.Close(fd)
+			return -1, fmt.Errorf("mount point %s is %s, the source is %s", dst, kind(isDir), kind(dir))
+		}
+		return fd, nil
+	}
+	if !errors.Is(err, unix.ENOENT) {
+		return -1, fmt.Errorf("open mount point %s: %w", dst, err)
+	}
+	if err := v.create(dst, dir); err != nil {
+		return -1, err
+	}
+	fd, err = v.open(dst, unix.O_PATH)
+	if err != nil {
+		return -1, fmt.Errorf("open mount point %s: %w", dst, err)
+	}
+	return fd, nil
+}
+
+// create makes dst (a directory or an empty file) and its missing parents.
+// Each step creates one name in a directory resolved inside the root.
+func (v *view) create(dst string, dir bool) error {
+	parent, err := v.mkdirAll(filepath.Dir(dst))
+	if err != nil {
+		return err
+	}
+	defer unix.Close(parent)
+	name := filepath.Base(dst)
+	if dir {
+		err = unix.Mkdirat(parent, name, 0o755)
+	} else {
+		var fd int
+		fd, err = unix.Openat(parent, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		if err == nil {
+			unix.Close(fd)
+		}
+	}
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return createError(dst, err)
+	}
+	return nil
+}
+
+// mkdirAll returns an O_PATH descriptor of dir, creating what is missing.
+func (v *view) mkdirAll(dir string) (int, error) {
+	fd, err := v.open(dir, unix.O_PATH|unix.O_DIRECTORY)
+	if err == nil || !errors.Is(err, unix.ENOENT) || dir == "/" {
+		if err != nil {
+			return -1, fmt.Errorf("open %s: %w", dir, err)
+		}
+		return fd, nil
+	}
+	parent, err := v.mkdirAll(filepath.Dir(dir))
+	if err != nil {
+		return -1, err
+	}
+	err = unix.Mkdirat(parent, filepath.Base(dir), 0o755)
+	unix.Close(parent)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return -1, createError(dir, err)
+	}
+	fd, err = v.open(dir, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", dir, err)
+	}
+	return fd, nil
+}
+
+func createError(path string, err error) error {
+	if errors.Is(err, unix.EROFS) {
+		return fmt.Errorf("cannot create %s: its parent is read-only (add --tmpfs or --dir for a parent, or use --rootfs-rw)", path)
+	}
+	return fmt.Errorf("create %s: %w", path, err)
+}
+
+// attach moves a detached mount onto dst.
+func (v *view) attach(mnt int, dst string, dir bool) error {
+	target, err := v.mountpoint(dst, dir)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(target)
+	if err := unix.MoveMount(mnt, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mount on %s: %w", dst, err)
+	}
+	return nil
+}
+
+// apply performs one mount operation inside the new root.
+func (v *view) apply(s source) error {
+	m := s.mount
+	dst := m.Destination
+	switch m.Type {
+	case "proc":
+		defer unix.Close(s.fd)
+		return v.attach(s.fd, dst, true)
+	case "tmpfs":
+		flags, data := mountOptions(m.Options)
+		fd, err := newFS("tmpfs", splitData(data), mountAttrs(flags))
+		if err != nil {
+			return fmt.Errorf("tmpfs on %s: %w", dst, err)
+		}
+		defer unix.Close(fd)
+		return v.attach(fd, dst, true)
+	case "bind", "overlay":
+		defer unix.Close(s.fd)
+		var st unix.Stat_t
+		if err := unix.Fstat(s.fd, &st); err != nil {
+			return fmt.Errorf("%s %s: stat source: %w", m.Type, m.Source, err)
+		}
+		return v.attach(s.fd, dst, st.Mode&unix.S_IFMT == unix.S_IFDIR)
+	case MountDev:
+		return v.mountDev(dst, s.dev)
+	case MountDir:
+		fd, err := v.mkdirAll(dst)
+		if err != nil {
+			return err
+		}
+		return unix.Close(fd)
+	case MountSymlink:
+		parent, err := v.mkdirAll(filepath.Dir(dst))
+		if err != nil {
+			return err
+		}
+		defer unix.Close(parent)
+		if err := unix.Symlinkat(m.Source, parent, filepath.Base(dst)); err != nil {
+			return createError(dst, err)
+		}
+		return nil
+	case MountHide:
+		return v.hide(dst, false)
+	}
+	return fmt.Errorf("mount on %s: unknown type %q", dst, m.Type)
+}
+
+// mountDev builds the minimal /dev.
+func (v *view) mountDev(dst string, nodes []int) error {
+	dev, err := newFS("tmpfs", []string{"mode=0755", "size=64k"}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return fmt.Errorf("tmpfs on %s: %w", dst, err)
+	}
+	defer unix.Close(dev)
+	if err := v.attach(dev, dst, true); err != nil {
+		return err
+	}
+	// dev now refers to the attached tmpfs: work below it directly.
+	for i, n := range devNodes {
+		fd, err := unix.Openat(dev, n, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			return fmt.Errorf("create %s/%s: %w", dst, n, err)
+		}
+		unix.Close(fd)
+		if err := unix.MoveMount(nodes[i], "", dev, n, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+			return fmt.Errorf("bind host device on %s/%s: %w", dst, n, err)
+		}
+		unix.Close(nodes[i])
+	}
+	for _, d := range []string{"pts", "shm"} {
+		if err := unix.Mkdirat(dev, d, 0o755); err != nil {
+			return fmt.Errorf("create %s/%s: %w", dst, d, err)
+		}
+	}
+	pts, err := newFS("devpts", []string{"newinstance", "ptmxmode=0666", "mode=0620"}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return fmt.Errorf("devpts on %s/pts: %w", dst, err)
+	}
+	defer unix.Close(pts)
+	if err := unix.MoveMount(pts, "", dev, "pts", unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mount devpts on %s/pts: %w", dst, err)
+	}
+	shm, err := newFS("tmpfs", []string{"mode=1777"}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	if err != nil {
+		return fmt.Errorf("tmpfs on %s/shm: %w", dst, err)
+	}
+	defer unix.Close(shm)
+	if err := unix.MoveMount(shm, "", dev, "shm", unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mount tmpfs on %s/shm: %w", dst, err)
+	}
+	for _, l := range [][2]string{
+		{"pts/ptmx", "ptmx"}, {"/proc/self/fd", "fd"},
+		{"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+	} {
+		if err := unix.Symlinkat(l[0], dev, l[1]); err != nil {
+			return fmt.Errorf("create symlink %s/%s: %w", dst, l[1], err)
+		}
+	}
+	return nil
+}
+
+// hide covers path with an empty, unreadable, read-only file or directory
+// of the same kind. A missing path is an error unless optional.
+func (v *view) hide(path string, optional bool) error {
+	fd, err := v.open(path, unix.O_PATH)
+	if err != nil {
+		if optional && errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("hide %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("hide %s: %w", path, err)
+	}
+	if v.hidden < 0 {
+		if v.hidden, err = newHiddenFS(); err != nil {
+			return fmt.Errorf("hide %s: %w", path, err)
+		}
+	}
+	name := "f"
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		name = "d"
+	}
+	cover, err := unix.OpenTree(v.hidden, name, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("hide %s: clone cover: %w", path, err)
+	}
+	defer unix.Close(cover)
+	if err := unix.MoveMount(cover, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("hide %s: %w", path, err)
+	}
+	return nil
+}
+
+// newHiddenFS makes a tiny read-only tmpfs with an empty file "f" and an
+// empty directory "d", both mode 0, to bind over hidden paths.
+func newHiddenFS() (int, error) {
+	fd, err := newFS("tmpfs", []string{"mode=0755", "size=4k", "nr_inodes=8"}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	f, err := unix.Openat(fd, "f", unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("create cover file: %w", err)
+	}
+	unix.Close(f)
+	if err := unix.Mkdirat(fd, "d", 0); err != nil {
+		return -1, fmt.Errorf("create cover directory: %w", err)
+	}
+	// Modes are applied after the umask: set them exactly.
+	for _, n := range []string{"f", "d"} {
+		if err := unix.Fchmodat(fd, n, 0, 0); err != nil {
+			return -1, fmt.Errorf("chmod cover %s: %w", n, err)
+		}
+	}
+	if err := setMountAttr(fd, unix.MOUNT_ATTR_RDONLY); err != nil {
+		return -1, err
+	}
+	return fd, nil
+}
+
+// restrict masks and freezes the OCI default paths that exist in the view.
+func (v *view) restrict(masked, readonly []string) error {
+	for _, p := range masked {
+		if err := v.hide(p, true); err != nil {
+			return err
+		}
+	}
+	for _, p := range readonly {
+		if err := v.readonly(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readonly binds path onto itself read-only; a missing path is skipped.
+func (v *view) readonly(path string) error {
+	fd, err := v.open(path, unix.O_PATH)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("make %s read-only: %w", path, err)
+	}
+	defer unix.Close(fd)
+	clone, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_EMPTY_PATH)
+	if err != nil {
+		return fmt.Errorf("make %s read-only: clone: %w", path, err)
+	}
+	defer unix.Close(clone)
+	if err := setMountAttr(clone, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV); err != nil {
+		return fmt.Errorf("make %s read-only: %w", path, err)
+	}
+	if err := unix.MoveMount(clone, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("make %s read-only: %w", path, err)
+	}
+	return nil
+}
+
+func kind(dir bool) string {
+	if dir {
+		return "a directory"
+	}
+	return "not a directory"
+}
+
+// mountOptions splits OCI mount options into mount flags and filesystem
+// data.
+func mountOptions(opts []string) (uintptr, string) {
+	var flags uintptr
+	var data []string
+	for _, o := range opts {
+		switch o {
+		case "ro":
+			flags |= unix.MS_RDONLY
+		case "nosuid":
+			flags |= unix.MS_NOSUID
+		case "nodev":
+			flags |= unix.MS_NODEV
+		case "noexec":
+			flags |= unix.MS_NOEXEC
+		case "rw", "rbind", "bind":
+		default:
+			data = append(data, o)
+		}
+	}
+	return flags, joinData(data)
+}
+
+// mountAttrs turns MS_* flags into MOUNT_ATTR_* attributes.
+func mountAttrs(flags uintptr) int {
+	var a int
+	for _, m := range []struct {
+		flag uintptr
+		attr int
+	}{
+		{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY},
+		{unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+		{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV},
+		{unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+	} {
+		if flags&m.flag != 0 {
+			a |= m.attr
+		}
+	}
+	return a
+}

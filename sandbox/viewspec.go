@@ -1,0 +1,245 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Mount types of sbx's own in Spec.Mounts, next to the kernel's "proc",
+// "tmpfs", "bind" and "overlay".
+const (
+	// MountDir creates a directory (and its parents) where the view is
+	// writable.
+	MountDir = "sbx-dir"
+	// MountSymlink creates a symlink at Destination pointing to Source.
+	MountSymlink = "sbx-symlink"
+	// MountHide covers Destination with an empty, unreadable, read-only
+	// file or directory.
+	MountHide = "sbx-hide"
+)
+
+// Operation kinds of ViewOp, as the flags name them.
+const (
+	OpBind    = "bind"
+	OpROBind  = "ro-bind"
+	OpDevBind = "dev-bind"
+	OpTmpfs   = "tmpfs"
+	OpDir     = "dir"
+	OpSymlink = "symlink"
+	OpOverlay = "overlay"
+	OpHide    = "hide"
+)
+
+// ViewOp is one filesystem operation from the command line, with its
+// argument as the user typed it. Operations apply in command-line order.
+type ViewOp struct {
+	Kind string
+	Arg  string
+}
+
+// CwdMode says what happens to the caller's working directory.
+type CwdMode string
+
+const (
+	CwdDefault  CwdMode = ""   // read-write with the host root, left out with --rootfs
+	CwdReadOnly CwdMode = "ro" // bound read-only
+	CwdNone     CwdMode = "none"
+)
+
+// maskedPaths and readonlyPaths are the OCI runtime defaults for /proc and
+// /sys: kernel memory, keys and debug interfaces hidden, kernel knobs frozen.
+var (
+	maskedPaths = []string{
+		"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+		"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+	}
+	readonlyPaths = []string{
+		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+	}
+)
+
+// viewMount turns one operation into a mount of the spec, checking its
+// argument on the host first so that bad input fails before any process
+// is started.
+func viewMount(op ViewOp) (specs.Mount, error) {
+	flag := "--" + op.Kind
+	switch op.Kind {
+	case OpBind, OpROBind, OpDevBind:
+		src, dst := splitSrcDst(op.Arg)
+		src, err := hostSource(flag, op.Arg, src)
+		if err != nil {
+			return specs.Mount{}, err
+		}
+		if dst == "" {
+			dst = src
+		}
+		if dst, err = destination(flag, op.Arg, dst); err != nil {
+			return specs.Mount{}, err
+		}
+		opts := []string{"rbind", "rw"}
+		switch op.Kind {
+		case OpROBind:
+			opts[1] = "ro"
+		case OpDevBind:
+			opts = append(opts, "dev")
+		}
+		return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts}, nil
+	case OpTmpfs:
+		dst, optstr, _ := strings.Cut(op.Arg, ":")
+		dst, err := destination(flag, op.Arg, dst)
+		if err != nil {
+			return specs.Mount{}, err
+		}
+		opts, err := tmpfsOptions(flag, op.Arg, optstr)
+		if err != nil {
+			return specs.Mount{}, err
+		}
+		return specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: opts}, nil
+	case OpDir, OpHide:
+		dst, err := destination(flag, op.Arg, op.Arg)
+		if err != nil {
+			return specs.Mount{}, err
+		}
+		typ := MountDir
+		if op.Kind == OpHide {
+			typ = MountHide
+		}
+		return specs.Mount{Destination: dst, Type: typ}, nil
+	case OpSymlink:
+		target, dst, ok := strings.Cut(op.Arg, ":")
+		if !ok || target == "" {
+			return specs.Mount{}, fmt.Errorf("%s %q: want TARGET:DST", flag, op.Arg)
+		}
+		dst, err := destination(flag, op.Arg, dst)
+		if err != nil {
+			return specs.Mount{}, err
+		}
+		return specs.Mount{Destination: dst, Type: MountSymlink, Source: target}, nil
+	case OpOverlay:
+		parts := strings.Split(op.Arg, ":")
+		if len(parts) < 2 {
+			return specs.Mount{}, fmt.Errorf("%s %q: want LOWER[:LOWER...]:DST", flag, op.Arg)
+		}
+		dst, err := destination(flag, op.Arg, parts[len(parts)-1])
+		if err != nil {
+			return specs.Mount{}, err
+		}
+		var opts []string
+		for _, l := range parts[:len(parts)-1] {
+			lower, err := hostSource(flag, op.Arg, l)
+			if err != nil {
+				return specs.Mount{}, err
+			}
+			if st, err := os.Stat(lower); err != nil || !st.IsDir() {
+				return specs.Mount{}, fmt.Errorf("%s %q: lower layer %s is not a directory", flag, op.Arg, lower)
+			}
+			opts = append(opts, "lowerdir+="+lower)
+		}
+		return specs.Mount{Destination: dst, Type: "overlay", Source: "overlay", Options: opts}, nil
+	}
+	return specs.Mount{}, fmt.Errorf("unknown view operation %q", op.Kind)
+}
+
+// splitSrcDst splits SRC[:DST] at the last colon that leaves an absolute
+// destination, so that sources with colons still work without one.
+func splitSrcDst(arg string) (string, string) {
+	if i := strings.LastIndex(arg, ":/"); i > 0 {
+		return arg[:i], arg[i+1:]
+	}
+	return arg, ""
+}
+
+// hostSource makes a source absolute and checks that it exists.
+func hostSource(flag, arg, src string) (string, error) {
+	if src == "" {
+		return "", fmt.Errorf("%s %q: the source is empty", flag, arg)
+	}
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		return "", fmt.Errorf("%s %q: %w", flag, arg, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("%s %q: source %s does not exist", flag, arg, abs)
+		}
+		return "", fmt.Errorf("%s %q: source %s: %w", flag, arg, abs, err)
+	}
+	return abs, nil
+}
+
+// destination checks a path inside the sandbox: absolute, and not in /proc,
+// which is the sandbox's own and masked as OCI runtimes do.
+func destination(flag, arg, dst string) (string, error) {
+	if dst == "" {
+		return "", fmt.Errorf("%s %q: the destination is empty", flag, arg)
+	}
+	if !filepath.IsAbs(dst) {
+		return "", fmt.Errorf("%s %q: destination %s must be an absolute path inside the sandbox", flag, arg, dst)
+	}
+	dst = filepath.Clean(dst)
+	if dst == "/" {
+		return "", fmt.Errorf("%s %q: cannot mount over / (use --rootfs)", flag, arg)
+	}
+	if dst == "/proc" || strings.HasPrefix(dst, "/proc/") {
+		return "", fmt.Errorf("%s %q: destination %s is under /proc, which belongs to the sandbox", flag, arg, dst)
+	}
+	return dst, nil
+}
+
+// tmpfsOptions checks size= and mode= and adds nosuid and nodev.
+func tmpfsOptions(flag, arg, optstr string) ([]string, error) {
+	opts := []string{"nosuid", "nodev"}
+	hasMode := false
+	if optstr != "" {
+		for _, o := range strings.Split(optstr, ",") {
+			k, v, _ := strings.Cut(o, "=")
+			switch k {
+			case "size":
+				if !validSize(v) {
+					return nil, fmt.Errorf("%s %q: bad size %q: use bytes with an optional k, m or g suffix, or a percentage like 50%%", flag, arg, v)
+				}
+			case "mode":
+				if _, err := strconv.ParseUint(v, 8, 32); err != nil || len(v) > 4 {
+					return nil, fmt.Errorf("%s %q: bad mode %q: use octal, e.g. 1777", flag, arg, v)
+				}
+				hasMode = true
+			default:
+				return nil, fmt.Errorf("%s %q: unknown option %q: only size= and mode= are supported", flag, arg, o)
+			}
+			opts = append(opts, o)
+		}
+	}
+	if !hasMode {
+		opts = append(opts, "mode=0755")
+	}
+	return opts, nil
+}
+
+func validSize(v string) bool {
+	if v == "" {
+		return false
+	}
+	num := v
+	switch v[len(v)-1] {
+	case 'k', 'K', 'm', 'M', 'g', 'G', '%':
+		num = v[:len(v)-1]
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	return err == nil && n > 0 && (v[len(v)-1] != '%' || n <= 100)
+}
+
+func joinData(d []string) string { return strings.Join(d, ",") }
+
+func splitData(d string) []string {
+	if d == "" {
+		return nil
+	}
+	return strings.Split(d, ",")
+}
