@@ -147,13 +147,17 @@ func viewMount(op ViewOp) (specs.Mount, error) {
 	return specs.Mount{}, fmt.Errorf("unknown view operation %q", op.Kind)
 }
 
-// splitSrcDst splits SRC[:DST] at the last colon that leaves an absolute
-// destination, so that sources with colons still work without one.
+// splitSrcDst splits SRC[:DST] at the last colon, unless the whole
+// argument names an existing path (a source with a colon in its name).
 func splitSrcDst(arg string) (string, string) {
-	if i := strings.LastIndex(arg, ":/"); i > 0 {
-		return arg[:i], arg[i+1:]
+	i := strings.LastIndex(arg, ":")
+	if i < 0 {
+		return arg, ""
 	}
-	return arg, ""
+	if _, err := os.Lstat(arg); err == nil {
+		return arg, ""
+	}
+	return arg[:i], arg[i+1:]
 }
 
 // hostSource makes a source absolute and checks that it exists.
