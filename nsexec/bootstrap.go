@@ -16,6 +16,7 @@ const (
 	attrGIDMapHelper  uint16 = 5
 	attrSetgroupsDeny uint16 = 6
 	attrPdeathsig     uint16 = 7
+	attrCloneMethod   uint16 = 8
 )
 
 // Bootstrap is what the C stages need to know. On the wire it is a list of
@@ -34,6 +35,9 @@ type Bootstrap struct {
 	// Pdeathsig is the signal the sandbox's pid 1 gets when the sbx parent
 	// dies; 0 lets the sandbox outlive it.
 	Pdeathsig uint32
+	// CloneMethod is how stage 2 makes its unwritable copy of the binary
+	// (clonedbinary.Auto, Bind or Memfd).
+	CloneMethod uint32
 }
 
 // Encode returns the payload of a MsgBootstrap frame.
@@ -75,6 +79,9 @@ func (b *Bootstrap) Encode() ([]byte, error) {
 	}
 	if b.Pdeathsig != 0 {
 		putU32(attrPdeathsig, b.Pdeathsig)
+	}
+	if b.CloneMethod != 0 {
+		putU32(attrCloneMethod, b.CloneMethod)
 	}
 	return buf, nil
 }

@@ -43,8 +43,10 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 
+#include "cloned_binary.h"
 #include "nsexec.h"
 
 // Frame types: keep in sync with protocol.go.
@@ -65,7 +67,15 @@ enum {
 	ATTR_GIDMAP_HELPER = 5,
 	ATTR_SETGROUPS_DENY = 6,
 	ATTR_PDEATHSIG = 7,
+	ATTR_CLONE_METHOD = 8,
 };
+
+// After stage 2 re-executes itself from the unwritable copy of the binary,
+// these tell the new image where it is. The marker is believed only
+// together with the protection itself (sbx_binary_protection).
+#define ENV_RESUME "_SBX_RESUME"
+#define ENV_CLONED "_SBX_CLONED"
+#define ENV_PDEATHSIG "_SBX_PDEATHSIG"
 
 // Bytes exchanged between stage 0 and stage 1 on their private socket.
 enum {
@@ -83,6 +93,7 @@ struct bootstrap {
 	const char *gidmap_helper;
 	int setgroups_deny;
 	int pdeathsig;
+	int clone_method; // SBX_CLONE_*
 };
 
 // sbx_role tells the Go side what this process is once the constructor
@@ -267,6 +278,9 @@ static void parse_bootstrap(const char *data, uint32_t len, struct bootstrap *b)
 			break;
 		case ATTR_PDEATHSIG:
 			b->pdeathsig = (int)attr_u32(val, alen, "parent death signal");
+			break;
+		case ATTR_CLONE_METHOD:
+			b->clone_method = (int)attr_u32(val, alen, "clone method");
 			break;
 		default:
 			bail(EPROTO, "unknown bootstrap attribute %u", type);
@@ -492,13 +506,87 @@ static void run_init(pid_t command, const sigset_t *waitset)
 	}
 }
 
-// stage2 runs as pid 1 of the new PID namespace. It returns only in the
-// forked child, which goes on to become the Go init.
+// raise_ambient_caps keeps every capability across the re-execution of
+// stage 2, which runs as a non-root uid inside when the caller's own id is
+// mapped. The Go init clears them again before it execs the command.
+static void raise_ambient_caps(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		bail(errno, "capget");
+	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		data[i].inheritable = data[i].permitted;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		bail(errno, "capset inheritable");
+	for (int cap = 0; cap < 64; cap++) {
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
+			if (errno == EINVAL)
+				break; // past the kernel's last capability
+			bail(errno, "raise ambient capability %d", cap);
+		}
+	}
+}
+
+// reexec_from_clone replaces stage 2 with an unwritable copy of the sbx
+// binary (see clonedbinary/), so that the sandbox's pid 1 and the Go init
+// never run from the host's file. It does not return.
+__attribute__((noreturn))
+static void reexec_from_clone(const struct bootstrap *b)
+{
+	int used = 0;
+	int fd = sbx_clone_binary(b->clone_method, &used);
+	if (fd < 0)
+		bail(-fd, "make an unwritable copy of the sbx binary (%s)",
+		     used == SBX_CLONE_BIND ? "read-only bind mount" : "sealed memfd");
+	raise_ambient_caps();
+	// The init socket must survive this one exec.
+	if (fcntl(init_fd, F_SETFD, 0) < 0)
+		bail(errno, "keep the init socket across exec");
+
+	char pipe_env[32], cloned_env[32], pdeath_env[32];
+	snprintf(pipe_env, sizeof(pipe_env), "_SBX_INITPIPE=%d", init_fd);
+	snprintf(cloned_env, sizeof(cloned_env), ENV_CLONED "=%s", used == SBX_CLONE_BIND ? "bind" : "memfd");
+	snprintf(pdeath_env, sizeof(pdeath_env), ENV_PDEATHSIG "=%d", b->pdeathsig);
+	char *envp[] = { pipe_env, ENV_RESUME "=2", cloned_env, pdeath_env, NULL };
+	char *argv[] = { "sbx", "init", NULL };
+	syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+	bail(errno, "re-execute the unwritable copy of the sbx binary");
+}
+
+// stage2 runs as pid 1 of the new PID namespace, in two halves: before the
+// re-execution from the cloned binary (stage2) and after it
+// (stage2_resumed). It returns only in the forked child, which goes on to
+// become the Go init.
+__attribute__((noreturn))
 static void stage2(const struct bootstrap *b)
 {
 	current_stage = 2;
 	if (b->pdeathsig > 0 && prctl(PR_SET_PDEATHSIG, b->pdeathsig) < 0)
 		bail(errno, "set parent death signal");
+	reexec_from_clone(b);
+}
+
+static void stage2_resumed(void)
+{
+	current_stage = 2;
+	const char *marker = getenv(ENV_CLONED);
+	int protection = sbx_binary_protection();
+	if (protection < 0)
+		bail(-protection, "check the copy of the sbx binary");
+	int want = marker == NULL ? -1 : strcmp(marker, "bind") == 0 ? SBX_CLONE_BIND
+				       : strcmp(marker, "memfd") == 0 ? SBX_CLONE_MEMFD : -1;
+	if (protection == 0 || protection != want)
+		bail(EPERM, "resumed stage 2 does not run from an unwritable copy of the sbx binary (marker %s)",
+		     marker ? marker : "missing");
+	const char *pd = getenv(ENV_PDEATHSIG);
+	int pdeathsig = pd ? atoi(pd) : 0;
+	if (pdeathsig > 0 && prctl(PR_SET_PDEATHSIG, pdeathsig) < 0)
+		bail(errno, "set parent death signal");
+	// Nothing in the sandbox may ptrace this process or open its /proc
+	// files; the Go init inherits this until it execs the command.
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		bail(errno, "make sandbox init non-dumpable");
 
 	// The go-ahead doubles as a liveness check: if the sbx parent died
 	// before the death signal was armed, this read sees EOF.
@@ -535,10 +623,6 @@ static void stage2(const struct bootstrap *b)
 		sbx_role = SBX_ROLE_INIT;
 		return;
 	}
-
-	// Nothing in the sandbox may ptrace or open /proc/1/* of this process.
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		bail(errno, "make sandbox init non-dumpable");
 	close_fds_from(3);
 	run_init(command, &waitset);
 }
@@ -569,10 +653,8 @@ static void stage1(const struct bootstrap *b, int syncfd)
 	pid_t pid = clone_parent();
 	if (pid < 0)
 		bail(errno, "create the sandbox init process");
-	if (pid == 0) {
+	if (pid == 0)
 		stage2(b);
-		return;
-	}
 	send_pid(MSG_STAGE2_PID, pid);
 	_exit(0);
 }
@@ -627,6 +709,13 @@ static void nsexec(void)
 	if (fcntl(init_fd, F_SETFD, FD_CLOEXEC) < 0) {
 		dprintf(2, "sbx: init socket fd %d: %s\n", init_fd, strerror(errno));
 		_exit(125);
+	}
+
+	const char *resume = getenv(ENV_RESUME);
+	if (resume != NULL && strcmp(resume, "2") == 0) {
+		stage2_resumed();
+		sbx_init_fd = init_fd;
+		return;
 	}
 
 	uint32_t len;

@@ -9,12 +9,17 @@
 package nsexec
 
 /*
-#cgo CFLAGS: -Wall -Wextra -Werror -std=gnu11 -O2
+#cgo CFLAGS: -Wall -Wextra -Werror -std=gnu11 -O2 -I${SRCDIR}/../clonedbinary
 #include "nsexec.h"
 */
 import "C"
 
-import "os"
+import (
+	"os"
+
+	// The stages call its C side to run from an unwritable binary.
+	_ "github.com/sbx-sandbox/sbx/clonedbinary"
+)
 
 // InitPipeEnv is the environment variable that makes the constructor run.
 const InitPipeEnv = "_SBX_INITPIPE"

@@ -102,8 +102,30 @@ func execCommand(p *specs.Process) error {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("mark descriptors close-on-exec: %w", err)
 	}
+	if err := dropInheritableCaps(); err != nil {
+		return err
+	}
 	err = unix.Exec(path, p.Args, p.Env)
 	return execError(p.Args[0], err)
+}
+
+// dropInheritableCaps undoes what stage 2 raised to keep its capabilities
+// across its re-execution: without this, a command running as a non-root
+// uid would keep every capability through the ambient set.
+func dropInheritableCaps() error {
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	data[0].Inheritable, data[1].Inheritable = 0, 0
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("clear inheritable capabilities: %w", err)
+	}
+	return nil
 }
 
 func execError(name string, err error) error {

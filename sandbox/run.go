@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sbx-sandbox/sbx/clonedbinary"
 	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/usermap"
 )
@@ -66,7 +67,12 @@ func Run(cfg *Config) (int, error) {
 	cfg.Spec.Process.User.UID = req.UID
 	cfg.Spec.Process.User.GID = req.GID
 
+	method, err := clonedbinary.FromEnv()
+	if err != nil {
+		return ExitSbxFailed, err
+	}
 	boot := nsexec.Bootstrap{
+		CloneMethod:   uint32(method),
 		CloneFlags:    flags,
 		UIDMappings:   plan.UIDMappings,
 		GIDMappings:   plan.GIDMappings,
@@ -176,10 +182,33 @@ func (p *process) handshake(bootstrap, config []byte) error {
 		return fmt.Errorf("sbx stage 0 failed (wait status %#x)", int(ws))
 	}
 	p.stage = 0
-	if err := nsexec.WriteFrame(p.sock, nsexec.MsgContinue, nil); err != nil {
-		return err
+	err := nsexec.WriteFrame(p.sock, nsexec.MsgContinue, nil)
+	if err == nil {
+		err = nsexec.WriteFrame(p.sock, nsexec.MsgConfig, config)
 	}
-	return nsexec.WriteFrame(p.sock, nsexec.MsgConfig, config)
+	if err != nil {
+		// Stage 2 is gone: its report, if any, says why.
+		if se := p.pendingStageError(); se != nil {
+			return se
+		}
+		return fmt.Errorf("send configuration to the sandbox: %w", err)
+	}
+	return nil
+}
+
+// pendingStageError returns a failure report waiting on the socket.
+func (p *process) pendingStageError() error {
+	for {
+		typ, payload, err := nsexec.ReadFrame(p.sock)
+		if err != nil {
+			return nil
+		}
+		if typ == nsexec.MsgError {
+			if se, err := nsexec.DecodeStageError(payload); err == nil {
+				return explainStageError(se)
+			}
+		}
+	}
 }
 
 // explainStageError adds the fix to failures a user can do something about.
@@ -239,12 +268,20 @@ func (p *process) wait() (int, error) {
 		if err != nil {
 			break // the sandbox's status below says what happened
 		}
-		if typ == nsexec.MsgInitError {
+		switch typ {
+		case nsexec.MsgInitError:
 			var ie InitError
 			if err := json.Unmarshal(payload, &ie); err != nil {
 				ie = InitError{Message: fmt.Sprintf("undecodable error from sandbox init: %v", err), Code: ExitSbxFailed}
 			}
 			initErr = &ie
+		case nsexec.MsgError:
+			// Stage 2 fails after it has been reported.
+			msg := "undecodable error report from stage 2"
+			if se, err := nsexec.DecodeStageError(payload); err == nil {
+				msg = explainStageError(se).Error()
+			}
+			initErr = &InitError{Message: msg, Code: ExitSbxFailed}
 		}
 	}
 	status := reap(p.init)
