@@ -1,0 +1,229 @@
+package test
+
+// The CVE-2019-5736 class: from inside a sandbox, grab handles on the
+// /proc/PID/exe of every other process (the sbx processes among them) and
+// try to reopen them for writing, to replace the host's sbx binary. The
+// test binary itself is the attacker: run inside the sandbox with
+// SBX_TEST_ATTACKER set, it runs attackExe instead of the tests.
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const attackerEnv = "SBX_TEST_ATTACKER"
+
+func TestMain(m *testing.M) {
+	if d := os.Getenv(attackerEnv); d != "" {
+		dur, err := time.ParseDuration(d)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		os.Exit(attackExe(dur))
+	}
+	os.Exit(m.Run())
+}
+
+// attackExe grabs O_PATH handles on the exe of every process it can see,
+// keeps them, and keeps trying to reopen each for writing and write to it.
+// It prints one line per success ("WROTE pid" or "REOPENED pid dev:ino") and
+// a summary line "handles N attempts M".
+func attackExe(dur time.Duration) int {
+	self := os.Getpid()
+	handles := map[int]int{} // pid -> O_PATH fd
+	attempts := 0
+	deadline := time.Now().Add(dur)
+	for time.Now().Before(deadline) {
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == self {
+				continue
+			}
+			if _, ok := handles[pid]; !ok {
+				fd, err := unix.Open(fmt.Sprintf("/proc/%d/exe", pid), unix.O_PATH|unix.O_CLOEXEC, 0)
+				if err == nil {
+					handles[pid] = fd
+				}
+			}
+		}
+		for pid, fd := range handles {
+			attempts++
+			w, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", fd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				continue
+			}
+			var st unix.Stat_t
+			unix.Fstat(w, &st)
+			fmt.Printf("REOPENED %d %d:%d\n", pid, st.Dev, st.Ino)
+			if n, err := unix.Pwrite(w, []byte("pwned"), 0); err == nil && n > 0 {
+				fmt.Printf("WROTE %d\n", pid)
+			}
+			unix.Close(w)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	fmt.Printf("handles %d attempts %d\n", len(handles), attempts)
+	return 0
+}
+
+func fileHash(t *testing.T, path string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b)
+}
+
+// TestClonedBinaryAttack runs the attacker in sandboxes made with each
+// method, as the caller's uid and as root inside. The sbx binary under test
+// is owned by the test user, so only the protection stands in the way.
+func TestClonedBinaryAttack(t *testing.T) {
+	t.Parallel()
+	bin := sbxBinary(t)
+	var st unix.Stat_t
+	if err := unix.Stat(bin, &st); err != nil {
+		t.Fatal(err)
+	}
+	if int(st.Uid) != os.Getuid() {
+		t.Fatalf("%s is owned by uid %d, not by the test user %d: the attack would prove nothing (make test copies it for the test user)", bin, st.Uid, os.Getuid())
+	}
+	before := fileHash(t, bin)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{"bind", "memfd"} {
+		for _, uid := range []string{"", "0"} {
+			name := method + "/caller-uid"
+			args := []string{"run"}
+			if uid != "" {
+				name = method + "/root-inside"
+				args = append(args, "--uid", uid)
+			}
+			t.Run(name, func(t *testing.T) {
+				args := append(args, "-e", attackerEnv+"=1s", "--", self)
+				env := append(os.Environ(), "SBX_CLONE="+method)
+				r := invocation{args: args, env: env}.run(t)
+				out := r.ok(t)
+				if !strings.Contains(out, "handles ") {
+					t.Fatalf("the attacker did not run:\n%s", r)
+				}
+				for _, l := range lines(out) {
+					if strings.HasPrefix(l, "WROTE") {
+						t.Errorf("a write through /proc/PID/exe succeeded: %s", l)
+					}
+					if strings.HasPrefix(l, "REOPENED") && strings.HasSuffix(l, fmt.Sprintf(" %d:%d", st.Dev, st.Ino)) {
+						t.Errorf("the host binary was reopened for writing: %s", l)
+					}
+				}
+				if fileHash(t, bin) != before {
+					t.Fatal("the sbx binary changed")
+				}
+			})
+		}
+	}
+}
+
+// TestClonedBinaryFromHost checks the sandbox's pid 1 from the outside: it
+// runs from a read-only, pathless mount (bind) or a sealed memfd, never
+// from the host's file.
+func TestClonedBinaryFromHost(t *testing.T) {
+	t.Parallel()
+	bin := sbxBinary(t)
+	for _, tt := range []struct {
+		method, link string
+	}{
+		{"bind", "/"}, // a detached mount of the file: no path reaches it
+		{"memfd", "/memfd:sbx (deleted)"},
+	} {
+		t.Run(tt.method, func(t *testing.T) {
+			tok := token()
+			inv := invocation{args: []string{"run", "--", "sleep", tok}, env: append(os.Environ(), "SBX_CLONE="+tt.method)}
+			ctxCmd, _ := inv.command(t, t.Context())
+			if err := ctxCmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				ctxCmd.Process.Kill()
+				ctxCmd.Wait()
+			}()
+			// Stage 1 is briefly a child named sbx too; the init is the
+			// one that stays and has a readable exe.
+			var init int
+			var link string
+			for i := 0; i < 300; i++ {
+				time.Sleep(10 * time.Millisecond)
+				init = childNamed(t, ctxCmd.Process.Pid, "sbx")
+				if init == 0 {
+					continue
+				}
+				var err error
+				if link, err = os.Readlink(fmt.Sprintf("/proc/%d/exe", init)); err == nil && sleeping(tok) {
+					break
+				}
+			}
+			if init == 0 || link == "" {
+				t.Fatal("no sandbox init found below sbx run")
+			}
+			if link != tt.link {
+				t.Errorf("pid 1 runs from %q, want %q", link, tt.link)
+			}
+			_, err := os.OpenFile(fmt.Sprintf("/proc/%d/exe", init), os.O_WRONLY, 0)
+			if err == nil {
+				t.Errorf("opened the exe of the sandbox's pid 1 for writing")
+			}
+			if real, _ := filepath.EvalSymlinks(bin); link == real {
+				t.Errorf("pid 1 runs from the host binary %s", real)
+			}
+		})
+	}
+}
+
+// sleeping reports whether a sleep with the token as argument runs.
+func sleeping(tok string) bool {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && string(b) == "sleep\x00"+tok+"\x00" {
+			return true
+		}
+	}
+	return false
+}
+
+// childNamed returns the pid of a child of parent whose comm is name.
+func childNamed(t *testing.T, parent int, name string) int {
+	t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < 0 || s[open+1:close] != name {
+			continue
+		}
+		f := strings.Fields(s[close+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(parent) {
+			return pid
+		}
+	}
+	return 0
+}
