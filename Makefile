@@ -1,0 +1,45 @@
+# sbx: a rootless user-namespace sandbox.
+
+export PATH := /usr/local/go/bin:$(PATH)
+
+GO      ?= go
+BIN     := bin/sbx
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build demo test unit vet clean
+
+all: build
+
+build:
+	CGO_ENABLED=1 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+# A demo sandbox: works as root or as an ordinary user.
+demo: build
+	@echo '$$ ./$(BIN) run -- sh -c ...'
+	@./$(BIN) run -- sh -c '\
+		echo "inside:   $$(id)"; \
+		echo "hostname: $$(hostname)"; \
+		echo "pid:      $$$$ (pid 1 is $$(tr "\0" " " </proc/1/cmdline))"; \
+		echo "uid_map:"; cat /proc/self/uid_map; \
+		echo "network:  $$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | tr "\n" " ")"; \
+		echo "/tmp:     $$(ls -A /tmp | wc -l) entries"; \
+		echo "/dev:     $$(ls /dev | tr "\n" " ")"; \
+		if touch /etc/sbx-demo 2>/dev/null; then echo "/etc:     writable?!"; else echo "/etc:     read-only"; fi'
+
+# Every test: as root, installs what the tests need and runs the
+# integration tests as the unprivileged user sbxtest.
+test:
+	bash scripts/test.sh
+
+# Unit tests of every package but the integration tests in ./test.
+unit:
+	CGO_ENABLED=1 $(GO) test $$($(GO) list ./... | grep -v '/test$$')
+
+vet:
+	@out=$$(gofmt -l .); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

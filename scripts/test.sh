@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Runs every test of sbx: gofmt, go vet, the unit tests, and the integration
+# tests in ./test, which must run as an unprivileged user.
+#
+# As root it first sets up what the tests need, idempotently:
+#   - the Debian packages uidmap (newuidmap, newgidmap) and busybox-static,
+#     and gcc for cgo, if missing;
+#   - the user $SBX_TEST_USER (default sbxtest), with ranges in /etc/subuid
+#     and /etc/subgid;
+# then runs the unit tests as root and the integration tests as that user,
+# from a fresh directory it owns, with a clean environment and no file
+# descriptor but 0, 1 and 2.
+#
+# As any other user it checks the same prerequisites, fails naming the fix
+# when one is missing, and runs everything as that user.
+#
+# Set SBX_KEEP=1 to keep the scratch directory of the integration tests.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+export PATH="/usr/local/go/bin:$PATH"
+export CGO_ENABLED=1
+
+test_user=${SBX_TEST_USER:-sbxtest}
+sub_count=65536
+sub_floor=200000
+user_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+log() { printf '==> %s\n' "$*"; }
+die() {
+	printf 'scripts/test.sh: error: %s\n' "$*" >&2
+	exit 1
+}
+
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+
+# missing_packages prints the Debian packages that provide missing tools.
+missing_packages() {
+	local pkgs=()
+	{ have newuidmap && have newgidmap; } || pkgs+=(uidmap)
+	have busybox || pkgs+=(busybox-static)
+	have gcc || pkgs+=(gcc libc6-dev)
+	have setpriv || pkgs+=(util-linux)
+	printf '%s\n' "${pkgs[@]}"
+}
+
+install_packages() {
+	local pkgs
+	mapfile -t pkgs < <(missing_packages)
+	[ "${#pkgs[@]}" -gt 0 ] && [ -n "${pkgs[0]}" ] || return 0
+	log "installing ${pkgs[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	if ! apt-get install -y --no-install-recommends "${pkgs[@]}" </dev/null; then
+		log "install failed: updating the package lists and trying again"
+		apt-get update </dev/null
+		apt-get install -y --no-install-recommends "${pkgs[@]}" </dev/null
+	fi
+}
+
+# sub_total FILE USER UID prints how many subordinate ids USER has in FILE.
+sub_total() {
+	[ -e "$1" ] || {
+		echo 0
+		return
+	}
+	awk -F: -v u="$2" -v id="$3" '($1 == u || $1 == id) && NF == 3 { n += $3 } END { print n + 0 }' "$1"
+}
+
+# free_sub_start prints the start of a subordinate range that overlaps no
+# line of /etc/subuid or /etc/subgid, nor any existing uid or gid.
+free_sub_start() {
+	local files=() f
+	for f in /etc/subuid /etc/subgid; do [ -e "$f" ] && files+=("$f"); done
+	{
+		[ "${#files[@]}" -eq 0 ] || awk -F: 'NF == 3 { print $2 + $3 }' "${files[@]}"
+		getent passwd | awk -F: '{ print $3 + 1 }'
+		getent group | awk -F: '{ print $3 + 1 }'
+	} | awk -v floor="$sub_floor" -v count="$sub_count" '
+		$1 > 65535 && $1 < 4000000000 && $1 > max { max = $1 }
+		END {
+			start = max > floor ? max : floor
+			# round up to a multiple of the range size
+			print int((start + count - 1) / count) * count
+		}'
+}
+
+ensure_user() {
+	if ! id -u "$test_user" >/dev/null 2>&1; then
+		log "creating user $test_user"
+		if getent group "$test_user" >/dev/null; then
+			useradd -m -s /bin/sh -g "$test_user" "$test_user"
+		else
+			useradd -m -s /bin/sh -U "$test_user"
+		fi
+	fi
+	local uid start="" f
+	uid=$(id -u "$test_user")
+	for f in /etc/subuid /etc/subgid; do
+		if [ "$(sub_total "$f" "$test_user" "$uid")" -lt "$sub_count" ]; then
+			[ -n "$start" ] || start=$(free_sub_start)
+			log "adding $test_user:$start:$sub_count to $f"
+			echo "$test_user:$start:$sub_count" >>"$f"
+		fi
+	done
+}
+
+# check_prerequisites fails, naming the fix, when something the tests need
+# is missing. $1 is the user the integration tests run as.
+check_prerequisites() {
+	local user=$1 pkgs uid f
+	mapfile -t pkgs < <(missing_packages)
+	if [ "${#pkgs[@]}" -gt 0 ] && [ -n "${pkgs[0]}" ]; then
+		die "the tests need the Debian packages ${pkgs[*]}: run \`sudo apt-get install ${pkgs[*]}\`, or \`sudo make test\`, which installs them"
+	fi
+	have go || die "go is not installed (looked in PATH and /usr/local/go/bin)"
+	uid=$(id -u "$user")
+	for f in /etc/subuid /etc/subgid; do
+		if [ "$(sub_total "$f" "$user" "$uid")" -lt 65535 ]; then
+			die "user $user has no range of 65536 ids in $f, which the auto id map needs: run \`sudo usermod --add-subuids 200000-265535 --add-subgids 200000-265535 $user\` (pick a free range), or \`sudo make test\`, which runs the tests as the user $test_user it sets up"
+		fi
+	done
+}
+
+# as_user USER CMD... runs CMD as USER (or as is, when USER is the current
+# user), with no file descriptor open but 0, 1 and 2.
+as_user() {
+	local user=$1
+	shift
+	(
+		for fd in /proc/"$BASHPID"/fd/*; do
+			fd=${fd##*/}
+			if [ "$fd" -gt 2 ]; then
+				eval "exec $fd>&-" 2>/dev/null || true
+			fi
+		done
+		if [ "$(id -un)" = "$user" ]; then
+			exec "$@"
+		fi
+		exec setpriv --reuid="$user" --regid="$user" --init-groups "$@"
+	)
+}
+
+user_home() { getent passwd "$1" | cut -d: -f6; }
+
+if [ "$(id -u)" -eq 0 ]; then
+	install_packages
+	ensure_user
+	run_user=$test_user
+else
+	run_user=$(id -un)
+fi
+check_prerequisites "$run_user"
+if ! as_user "$run_user" unshare --user true </dev/null; then
+	die "user $run_user cannot create a user namespace: enable unprivileged user namespaces (\`sudo sysctl -w kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000\`)"
+fi
+
+log "gofmt, go vet"
+make --no-print-directory vet
+
+log "unit tests"
+mapfile -t unit_pkgs < <(go list ./... | grep -v '/test$')
+go test "${unit_pkgs[@]}"
+
+log "building bin/sbx and the integration tests"
+make --no-print-directory build
+work=$(mktemp -d /var/tmp/sbx-test.XXXXXX)
+cleanup() {
+	if [ "${SBX_KEEP:-}" = 1 ]; then
+		log "kept $work"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+go test -c -o "$work/integration.test" ./test/
+
+# The scratch directory, owned by the test user: the sbx binary under test,
+# the working directory of the tests, and the base of their own directories
+# (not under /tmp, which sbx hides behind a fresh tmpfs).
+mkdir -p "$work/bin" "$work/cwd" "$work/tmp"
+install -m 0755 bin/sbx "$work/bin/sbx"
+chmod 0755 "$work" "$work/integration.test"
+if [ "$(id -u)" -eq 0 ]; then
+	chown -R "$test_user:$(id -gn "$test_user")" "$work"
+fi
+
+home=$(user_home "$run_user")
+log "integration tests as $run_user ($work)"
+set +e
+(
+	cd "$work/cwd" &&
+		as_user "$run_user" env -i \
+			PATH="$user_path" HOME="$home" USER="$run_user" LOGNAME="$run_user" \
+			SBX_BINARY="$work/bin/sbx" SBX_TEST_DIR="$work/tmp" \
+			"$work/integration.test" -test.v -test.timeout=20m
+) </dev/null 2>&1 | tee "$work/integration.log"
+status=${PIPESTATUS[0]}
+set -e
+
+passed=$(grep -c -- '--- PASS:' "$work/integration.log" || true)
+failed=$(grep -c -- '--- FAIL:' "$work/integration.log" || true)
+skipped=$(grep -c -- '--- SKIP:' "$work/integration.log" || true)
+if [ "$status" -ne 0 ]; then
+	grep -- '--- FAIL:' "$work/integration.log" >&2 || true
+	[ "$failed" -gt 0 ] || failed=1 # it died before reporting
+fi
+echo "integration: $passed passed, $failed failed, $skipped skipped"
+exit "$status"
