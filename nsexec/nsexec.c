@@ -342,9 +342,17 @@ static void write_proc_file(pid_t pid, const char *file, const char *data)
 
 #define MAX_HELPER_ARGS 1024
 
-// run_map_helper runs newuidmap or newgidmap for pid with the mapping lines
-// turned into arguments, and reports the helper's own stderr on failure.
-static void run_map_helper(const char *helper, pid_t pid, const char *map)
+// helper_run is a running newuidmap or newgidmap.
+struct helper_run {
+	const char *helper;
+	pid_t pid;   // the helper's pid
+	int errfd;   // read end of its stdout and stderr
+	pid_t target;
+};
+
+// start_map_helper starts newuidmap or newgidmap for target with the mapping
+// lines turned into arguments.
+static struct helper_run start_map_helper(const char *helper, pid_t target, const char *map)
 {
 	char *argv[MAX_HELPER_ARGS];
 	char pidstr[16];
@@ -354,7 +362,7 @@ static void run_map_helper(const char *helper, pid_t pid, const char *map)
 	if (copy == NULL)
 		bail(errno, "copy id map for %s", helper);
 	argv[argc++] = (char *)helper;
-	snprintf(pidstr, sizeof(pidstr), "%d", pid);
+	snprintf(pidstr, sizeof(pidstr), "%d", target);
 	argv[argc++] = pidstr;
 	char *save = NULL;
 	for (char *tok = strtok_r(copy, " \n", &save); tok != NULL; tok = strtok_r(NULL, " \n", &save)) {
@@ -379,11 +387,18 @@ static void run_map_helper(const char *helper, pid_t pid, const char *map)
 		_exit(127);
 	}
 	close(errpipe[1]);
+	free(copy);
+	return (struct helper_run){ .helper = helper, .pid = child, .errfd = errpipe[0], .target = target };
+}
 
+// finish_map_helper waits for a helper and reports its own output as the
+// reason when it failed.
+static void finish_map_helper(struct helper_run *h)
+{
 	char out[400];
 	size_t used = 0;
 	for (;;) {
-		ssize_t n = read(errpipe[0], out + used, sizeof(out) - 1 - used);
+		ssize_t n = read(h->errfd, out + used, sizeof(out) - 1 - used);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -393,12 +408,12 @@ static void run_map_helper(const char *helper, pid_t pid, const char *map)
 			break;
 	}
 	out[used] = '\0';
-	close(errpipe[0]);
+	close(h->errfd);
 
 	int status;
-	while (waitpid(child, &status, 0) < 0) {
+	while (waitpid(h->pid, &status, 0) < 0) {
 		if (errno != EINTR)
-			bail(errno, "wait for %s", helper);
+			bail(errno, "wait for %s", h->helper);
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return;
@@ -410,29 +425,42 @@ static void run_map_helper(const char *helper, pid_t pid, const char *map)
 		if (out[i] == '\n')
 			out[i] = ' ';
 	if (WIFEXITED(status))
-		bail(0, "%s for pid %d failed with exit status %d: %s", helper, pid, WEXITSTATUS(status), out);
-	bail(0, "%s for pid %d killed by signal %d", helper, pid, WTERMSIG(status));
+		bail(0, "%s for pid %d failed with exit status %d: %s", h->helper, h->target, WEXITSTATUS(status), out);
+	bail(0, "%s for pid %d killed by signal %d", h->helper, h->target, WTERMSIG(status));
 }
 
 // map_stage1 gives stage 1 its uid and gid maps. Stage 1 must still be
 // dumpable here: /proc/PID/*_map of a non-dumpable process belong to root.
 static void map_stage1(const struct bootstrap *b, pid_t pid)
 {
+	// With both helpers, run them side by side: each is a setuid exec.
+	if (b->uid_map != NULL && b->uidmap_helper != NULL && b->gid_map != NULL &&
+	    b->gidmap_helper != NULL && !b->setgroups_deny) {
+		struct helper_run u = start_map_helper(b->uidmap_helper, pid, b->uid_map);
+		struct helper_run g = start_map_helper(b->gidmap_helper, pid, b->gid_map);
+		finish_map_helper(&u);
+		finish_map_helper(&g);
+		return;
+	}
 	if (b->uid_map != NULL) {
-		if (b->uidmap_helper != NULL)
-			run_map_helper(b->uidmap_helper, pid, b->uid_map);
-		else
+		if (b->uidmap_helper != NULL) {
+			struct helper_run u = start_map_helper(b->uidmap_helper, pid, b->uid_map);
+			finish_map_helper(&u);
+		} else {
 			write_proc_file(pid, "uid_map", b->uid_map);
+		}
 	}
 	// Without CAP_SETGID in the parent namespace, the kernel only accepts a
 	// gid map once setgroups(2) is denied, so this comes first.
 	if (b->setgroups_deny)
 		write_proc_file(pid, "setgroups", "deny");
 	if (b->gid_map != NULL) {
-		if (b->gidmap_helper != NULL)
-			run_map_helper(b->gidmap_helper, pid, b->gid_map);
-		else
+		if (b->gidmap_helper != NULL) {
+			struct helper_run g = start_map_helper(b->gidmap_helper, pid, b->gid_map);
+			finish_map_helper(&g);
+		} else {
 			write_proc_file(pid, "gid_map", b->gid_map);
+		}
 	}
 }
 
