@@ -10,16 +10,20 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/sandbox"
+	"github.com/sbx-sandbox/sbx/state"
 	"github.com/sbx-sandbox/sbx/usermap"
 )
 
@@ -28,6 +32,11 @@ var version = "dev"
 
 type cli struct {
 	Run     runCmd     `cmd:"" help:"Run a command in a new sandbox."`
+	Exec    execCmd    `cmd:"" help:"Run a command in a running sandbox."`
+	Ps      psCmd      `cmd:"" help:"List sandboxes."`
+	State   stateCmd   `cmd:"" help:"Print the state of a sandbox as JSON."`
+	Kill    killCmd    `cmd:"" help:"Send a signal to a sandbox (default TERM)."`
+	Rm      rmCmd      `cmd:"" help:"Remove an exited sandbox (-f: kill it first)."`
 	Version versionCmd `cmd:"" help:"Print the version of sbx."`
 }
 
@@ -39,6 +48,8 @@ type runCmd struct {
 	Env      []string `name:"env" short:"e" sep:"none" placeholder:"KEY=VAL" help:"Set an environment variable (KEY alone copies the caller's value). Repeatable."`
 	ClearEnv bool     `name:"clearenv" help:"Start from an empty environment instead of the caller's."`
 	Workdir  string   `name:"workdir" short:"w" placeholder:"DIR" help:"Working directory inside (default: the current directory, or / with --rootfs)."`
+	Name     string   `name:"name" placeholder:"NAME" help:"Name of the sandbox, for sbx exec, ps, kill and rm (default: generated)."`
+	Detach   bool     `name:"detach" short:"d" help:"Start the sandbox, print its name and return; its output goes to a log in its state directory."`
 
 	Rootfs   string     `name:"rootfs" group:"view" placeholder:"DIR" help:"Use DIR as / instead of the read-only host root."`
 	RootfsRW bool       `name:"rootfs-rw" group:"view" help:"Make the --rootfs writable."`
@@ -56,12 +67,9 @@ type runCmd struct {
 }
 
 func (r *runCmd) Run() error {
-	args := r.Command
-	if len(args) > 0 && args[0] == "--" {
-		args = args[1:]
-	} else if len(args) > 0 && strings.HasPrefix(args[0], "-") {
-		// kong hands an unknown flag over as the start of the command.
-		return fmt.Errorf("unknown flag %s (see sbx run --help; put the command after --)", args[0])
+	args, err := commandArgs(r.Command)
+	if err != nil {
+		return err
 	}
 	if r.NoCwd && r.ROCwd {
 		return errors.New("--no-cwd and --ro-cwd exclude each other: pick one")
@@ -89,7 +97,14 @@ func (r *runCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	code, err := sandbox.Run(cfg)
+	name := r.Name
+	if name == "" {
+		name = sandbox.NewName()
+	}
+	code, err := sandbox.Run(cfg, sandbox.RunOptions{Name: name, Detach: r.Detach})
+	if err == nil && r.Detach {
+		fmt.Println(name)
+	}
 	if err != nil {
 		return &sandbox.ExitError{Code: code, Err: err}
 	}
@@ -113,6 +128,117 @@ func (viewFlag) Decode(ctx *kong.DecodeContext) error {
 	return nil
 }
 
+type execCmd struct {
+	Env     []string `name:"env" short:"e" sep:"none" placeholder:"KEY=VAL" help:"Set an environment variable over the sandbox's. Repeatable."`
+	Workdir string   `name:"workdir" short:"w" placeholder:"DIR" help:"Working directory inside (default: the sandbox's)."`
+	UID     *uint32  `name:"uid" placeholder:"N" help:"Run as user id N inside (default: the sandbox's)."`
+	GID     *uint32  `name:"gid" placeholder:"N" help:"Run as group id N inside (default: the sandbox's)."`
+	Name    string   `arg:"" name:"name" help:"The sandbox."`
+	Command []string `arg:"" optional:"" passthrough:"" name:"command" help:"The command and its arguments, after --."`
+}
+
+func (e *execCmd) Run() error {
+	args, err := commandArgs(e.Command)
+	if err != nil {
+		return err
+	}
+	code, err := sandbox.Exec(sandbox.ExecOptions{
+		Name: e.Name, Args: args, Env: e.Env, Workdir: e.Workdir, UID: e.UID, GID: e.GID,
+	})
+	if err != nil {
+		return &sandbox.ExitError{Code: code, Err: err}
+	}
+	os.Exit(code)
+	return nil
+}
+
+// commandArgs strips the leading "--" kong keeps, and refuses an unknown
+// flag that kong handed over as the start of the command.
+func commandArgs(cmd []string) ([]string, error) {
+	if len(cmd) > 0 && cmd[0] == "--" {
+		return cmd[1:], nil
+	}
+	if len(cmd) > 0 && strings.HasPrefix(cmd[0], "-") {
+		return nil, fmt.Errorf("unknown flag %s (see --help; put the command after --)", cmd[0])
+	}
+	return cmd, nil
+}
+
+type psCmd struct {
+	JSON bool `name:"json" help:"Print a JSON array."`
+}
+
+func (p *psCmd) Run() error {
+	list, err := state.List()
+	if err != nil {
+		return err
+	}
+	if p.JSON {
+		type entry struct {
+			Name    string   `json:"name"`
+			Pid     int      `json:"pid"`
+			Status  string   `json:"status"`
+			Created string   `json:"created"`
+			Command []string `json:"command"`
+		}
+		out := []entry{}
+		for _, s := range list {
+			out = append(out, entry{s.Name, s.Pid, s.Status, s.Created.Format(time.RFC3339), s.Command})
+		}
+		b, err := json.MarshalIndent(out, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Println(string(b))
+		return nil
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tPID\tSTATUS\tCREATED\tCOMMAND")
+	for _, s := range list {
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", s.Name, s.Pid, s.Status, s.Created.Local().Format(time.DateTime), strings.Join(s.Command, " "))
+	}
+	return w.Flush()
+}
+
+type stateCmd struct {
+	Name string `arg:"" name:"name" help:"The sandbox."`
+}
+
+func (c *stateCmd) Run() error {
+	s, err := state.Load(c.Name)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(b))
+	return nil
+}
+
+type killCmd struct {
+	Name   string `arg:"" name:"name" help:"The sandbox."`
+	Signal string `arg:"" optional:"" name:"signal" default:"TERM" help:"Signal name or number (default TERM)."`
+}
+
+func (k *killCmd) Run() error {
+	sig, err := sandbox.ParseSignal(k.Signal)
+	if err != nil {
+		return err
+	}
+	return sandbox.Kill(k.Name, sig)
+}
+
+type rmCmd struct {
+	Force bool   `name:"force" short:"f" help:"Kill a running sandbox first."`
+	Name  string `arg:"" name:"name" help:"The sandbox."`
+}
+
+func (r *rmCmd) Run() error {
+	return sandbox.Remove(r.Name, r.Force)
+}
+
 type versionCmd struct{}
 
 func (versionCmd) Run() error {
@@ -125,8 +251,12 @@ func (versionCmd) Run() error {
 }
 
 func main() {
-	if nsexec.IsInit() {
+	switch {
+	case nsexec.IsInit():
 		sandbox.Init()
+		return
+	case nsexec.IsExecInit():
+		sandbox.ExecInit()
 		return
 	}
 	if os.Getenv(nsexec.InitPipeEnv) != "" {

@@ -17,6 +17,8 @@ const (
 	attrSetgroupsDeny uint16 = 6
 	attrPdeathsig     uint16 = 7
 	attrCloneMethod   uint16 = 8
+	attrJoinPidfd     uint16 = 9
+	attrJoinFlags     uint16 = 10
 )
 
 // Bootstrap is what the C stages need to know. On the wire it is a list of
@@ -38,6 +40,11 @@ type Bootstrap struct {
 	// CloneMethod is how stage 2 makes its unwritable copy of the binary
 	// (clonedbinary.Auto, Bind or Memfd).
 	CloneMethod uint32
+	// JoinPidfd, if not 0, is the descriptor number (in stage 0) of a pidfd
+	// of the sandbox's pid 1: stage 0 joins its namespaces in JoinFlags
+	// instead of creating any (sbx exec).
+	JoinPidfd uint32
+	JoinFlags uint32
 }
 
 // Encode returns the payload of a MsgBootstrap frame.
@@ -82,6 +89,10 @@ func (b *Bootstrap) Encode() ([]byte, error) {
 	}
 	if b.CloneMethod != 0 {
 		putU32(attrCloneMethod, b.CloneMethod)
+	}
+	if b.JoinPidfd != 0 {
+		putU32(attrJoinPidfd, b.JoinPidfd)
+		putU32(attrJoinFlags, b.JoinFlags)
 	}
 	return buf, nil
 }

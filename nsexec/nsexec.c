@@ -68,6 +68,8 @@ enum {
 	ATTR_SETGROUPS_DENY = 6,
 	ATTR_PDEATHSIG = 7,
 	ATTR_CLONE_METHOD = 8,
+	ATTR_JOIN_PIDFD = 9,
+	ATTR_JOIN_FLAGS = 10,
 };
 
 // After stage 2 re-executes itself from the unwritable copy of the binary,
@@ -94,6 +96,8 @@ struct bootstrap {
 	int setgroups_deny;
 	int pdeathsig;
 	int clone_method; // SBX_CLONE_*
+	int join_pidfd;   // > 0: join the namespaces of this process (sbx exec)
+	uint32_t join_flags;
 };
 
 // sbx_role tells the Go side what this process is once the constructor
@@ -281,6 +285,12 @@ static void parse_bootstrap(const char *data, uint32_t len, struct bootstrap *b)
 			break;
 		case ATTR_CLONE_METHOD:
 			b->clone_method = (int)attr_u32(val, alen, "clone method");
+			break;
+		case ATTR_JOIN_PIDFD:
+			b->join_pidfd = (int)attr_u32(val, alen, "join pidfd");
+			break;
+		case ATTR_JOIN_FLAGS:
+			b->join_flags = attr_u32(val, alen, "join flags");
 			break;
 		default:
 			bail(EPROTO, "unknown bootstrap attribute %u", type);
@@ -560,7 +570,7 @@ static void raise_ambient_caps(void)
 // binary (see clonedbinary/), so that the sandbox's pid 1 and the Go init
 // never run from the host's file. It does not return.
 __attribute__((noreturn))
-static void reexec_from_clone(const struct bootstrap *b)
+static void reexec_from_clone(const struct bootstrap *b, const char *resume)
 {
 	int used = 0;
 	int fd = sbx_clone_binary(b->clone_method, &used);
@@ -572,11 +582,12 @@ static void reexec_from_clone(const struct bootstrap *b)
 	if (fcntl(init_fd, F_SETFD, 0) < 0)
 		bail(errno, "keep the init socket across exec");
 
-	char pipe_env[32], cloned_env[32], pdeath_env[32];
+	char pipe_env[32], cloned_env[32], pdeath_env[32], resume_env[32];
 	snprintf(pipe_env, sizeof(pipe_env), "_SBX_INITPIPE=%d", init_fd);
 	snprintf(cloned_env, sizeof(cloned_env), ENV_CLONED "=%s", used == SBX_CLONE_BIND ? "bind" : "memfd");
 	snprintf(pdeath_env, sizeof(pdeath_env), ENV_PDEATHSIG "=%d", b->pdeathsig);
-	char *envp[] = { pipe_env, ENV_RESUME "=2", cloned_env, pdeath_env, NULL };
+	snprintf(resume_env, sizeof(resume_env), ENV_RESUME "=%s", resume);
+	char *envp[] = { pipe_env, resume_env, cloned_env, pdeath_env, NULL };
 	char *argv[] = { "sbx", "init", NULL };
 	syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
 	bail(errno, "re-execute the unwritable copy of the sbx binary");
@@ -592,10 +603,13 @@ static void stage2(const struct bootstrap *b)
 	current_stage = 2;
 	if (b->pdeathsig > 0 && prctl(PR_SET_PDEATHSIG, b->pdeathsig) < 0)
 		bail(errno, "set parent death signal");
-	reexec_from_clone(b);
+	reexec_from_clone(b, b->join_pidfd > 0 ? "exec" : "2");
 }
 
-static void stage2_resumed(void)
+// resume_checked is the common start of a re-executed stage 2: believe the
+// marker only together with the protection, re-arm the death signal, become
+// non-dumpable, wait for the parent's go-ahead and start a new session.
+static void resume_checked(void)
 {
 	current_stage = 2;
 	const char *marker = getenv(ENV_CLONED);
@@ -632,6 +646,19 @@ static void stage2_resumed(void)
 	// sbx parent forwards what it receives instead).
 	if (setsid() < 0)
 		bail(errno, "setsid");
+}
+
+// stage2_exec_resumed is a joining sbx exec: the process goes on to the Go
+// side, which execs the command; it stays a child of the sbx parent.
+static void stage2_exec_resumed(void)
+{
+	resume_checked();
+	sbx_role = SBX_ROLE_EXEC;
+}
+
+static void stage2_resumed(void)
+{
+	resume_checked();
 
 	sigset_t waitset, oldset;
 	sigemptyset(&waitset);
@@ -689,8 +716,30 @@ static void stage1(const struct bootstrap *b, int syncfd)
 
 // ---- stage 0 -------------------------------------------------------------
 
+// join_sandbox is stage 0 of sbx exec: enter the namespaces of the
+// sandbox's pid 1 through its pidfd (the user namespace first: setns with a
+// pidfd enters them all at once, in the right order), then fork into its
+// PID namespace.
+__attribute__((noreturn))
+static void join_sandbox(const struct bootstrap *b)
+{
+	if (b->join_flags != 0 && setns(b->join_pidfd, (int)b->join_flags) < 0)
+		bail(errno, "join the namespaces of the sandbox (flags %#x; Linux 5.8 or newer is needed)", b->join_flags);
+	close(b->join_pidfd);
+	pid_t pid = clone_parent();
+	if (pid < 0)
+		bail(errno, "create the joining process");
+	if (pid == 0)
+		stage2(b);
+	send_pid(MSG_STAGE2_PID, pid);
+	_exit(0);
+}
+
 static void stage0(const struct bootstrap *b)
 {
+	if (b->join_pidfd > 0)
+		join_sandbox(b);
+
 	int sync[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0)
 		bail(errno, "create stage socket pair");
@@ -740,8 +789,11 @@ static void nsexec(void)
 	}
 
 	const char *resume = getenv(ENV_RESUME);
-	if (resume != NULL && strcmp(resume, "2") == 0) {
-		stage2_resumed();
+	if (resume != NULL) {
+		if (strcmp(resume, "exec") == 0)
+			stage2_exec_resumed();
+		else
+			stage2_resumed();
 		sbx_init_fd = init_fd;
 		return;
 	}

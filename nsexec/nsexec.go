@@ -30,11 +30,17 @@ func IsInit() bool {
 	return C.sbx_role == C.SBX_ROLE_INIT
 }
 
+// IsExecInit reports whether this process has joined a running sandbox for
+// sbx exec and waits for its configuration.
+func IsExecInit() bool {
+	return C.sbx_role == C.SBX_ROLE_EXEC
+}
+
 // InitSocket returns the socket to the sbx parent, in the Go init only.
 // It is close-on-exec: a successful exec of the command closes it, which
 // the parent reads as success.
 func InitSocket() *os.File {
-	if !IsInit() {
+	if !IsInit() && !IsExecInit() {
 		return nil
 	}
 	return os.NewFile(uintptr(C.sbx_init_fd), "sbx-init-socket")

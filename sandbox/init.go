@@ -24,18 +24,22 @@ func Init() {
 	// the thread that execs.
 	runtime.LockOSThread()
 	sock := nsexec.InitSocket()
-	if err := initSandbox(sock); err != nil {
-		code := ExitSbxFailed
-		var ee *ExitError
-		if errors.As(err, &ee) {
-			code = ee.Code
-		}
-		msg, _ := json.Marshal(&InitError{Message: err.Error(), Code: code})
-		if nsexec.WriteFrame(sock, nsexec.MsgInitError, msg) != nil {
-			fmt.Fprintf(os.Stderr, "sbx: %v\n", err)
-		}
-		os.Exit(code)
+	reportAndExit(sock, initSandbox(sock))
+}
+
+// reportAndExit sends why the command could not be exec'd to the sbx
+// parent and exits with the code to use.
+func reportAndExit(sock *os.File, err error) {
+	code := ExitSbxFailed
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		code = ee.Code
 	}
+	msg, _ := json.Marshal(&InitError{Message: err.Error(), Code: code})
+	if nsexec.WriteFrame(sock, nsexec.MsgInitError, msg) != nil {
+		fmt.Fprintf(os.Stderr, "sbx: %v\n", err)
+	}
+	os.Exit(code)
 }
 
 func initSandbox(sock *os.File) error {

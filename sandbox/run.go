@@ -8,11 +8,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sbx-sandbox/sbx/clonedbinary"
 	"github.com/sbx-sandbox/sbx/nsexec"
+	"github.com/sbx-sandbox/sbx/state"
 	"github.com/sbx-sandbox/sbx/usermap"
 )
 
@@ -46,10 +48,21 @@ type ExitError struct {
 func (e *ExitError) Error() string { return e.Err.Error() }
 func (e *ExitError) Unwrap() error { return e.Err }
 
+// RunOptions are the lifecycle choices of sbx run.
+type RunOptions struct {
+	// Name of the sandbox; its record lives while it runs (and after,
+	// when detached) so that sbx exec, ps, kill and rm find it.
+	Name string
+	// Detach returns as soon as the command has started; the sandbox
+	// outlives sbx, with its output in the record's log file.
+	Detach bool
+}
+
 // Run starts the sandbox, waits for the command and returns its exit code
 // (128+N if a signal N killed it). An error means the sandbox could not be
 // started; its exit code is ExitSbxFailed unless an *ExitError says other.
-func Run(cfg *Config) (int, error) {
+// Detached, it returns 0 once the command has started.
+func Run(cfg *Config, o RunOptions) (int, error) {
 	req, err := usermap.Detect(cfg.MapMode, cfg.UID, cfg.GID)
 	if err != nil {
 		return ExitSbxFailed, err
@@ -71,21 +84,118 @@ func Run(cfg *Config) (int, error) {
 	if err != nil {
 		return ExitSbxFailed, err
 	}
-	boot := nsexec.Bootstrap{
-		CloneMethod:   uint32(method),
-		CloneFlags:    flags,
-		UIDMappings:   plan.UIDMappings,
-		GIDMappings:   plan.GIDMappings,
-		UIDMapHelper:  plan.UIDMapHelper,
-		GIDMapHelper:  plan.GIDMapHelper,
-		SetgroupsDeny: plan.SetgroupsDeny,
-		Pdeathsig:     uint32(unix.SIGKILL),
+	config, err := json.Marshal(&cfg.Spec)
+	if err != nil {
+		return ExitSbxFailed, fmt.Errorf("encode configuration: %w", err)
 	}
-	p, err := start(&boot, cfg)
+	l := launch{
+		boot: nsexec.Bootstrap{
+			CloneMethod:   uint32(method),
+			CloneFlags:    flags,
+			UIDMappings:   plan.UIDMappings,
+			GIDMappings:   plan.GIDMappings,
+			UIDMapHelper:  plan.UIDMapHelper,
+			GIDMapHelper:  plan.GIDMapHelper,
+			SetgroupsDeny: plan.SetgroupsDeny,
+			Pdeathsig:     uint32(unix.SIGKILL),
+		},
+		config: config,
+		stdio:  [3]uintptr{0, 1, 2},
+	}
+
+	if err := state.Create(o.Name); err != nil {
+		return ExitSbxFailed, err
+	}
+	// Whatever fails from here on leaves no record behind.
+	keep := false
+	defer func() {
+		if !keep {
+			state.Remove(o.Name)
+		}
+	}()
+	if o.Detach {
+		l.boot.Pdeathsig = 0
+		files, err := detachedStdio(o.Name)
+		if err != nil {
+			return ExitSbxFailed, err
+		}
+		defer closeAll(files)
+		for i, f := range files {
+			l.stdio[i] = f.Fd()
+		}
+	}
+
+	p, err := start(&l)
 	if err != nil {
 		return ExitSbxFailed, err
 	}
+	st := &state.State{
+		Name:     o.Name,
+		Pid:      p.init,
+		Created:  time.Now().UTC(),
+		Command:  cfg.Spec.Process.Args,
+		Detached: o.Detach,
+		Config:   &cfg.Spec,
+	}
+	if err := recordProcess(st); err != nil {
+		p.abort()
+		return ExitSbxFailed, err
+	}
+	if o.Detach {
+		code, err := p.started()
+		if err != nil {
+			p.abort()
+			return code, err
+		}
+		keep = true
+		return 0, nil
+	}
 	return p.wait()
+}
+
+// recordProcess fills in the process identity and namespaces of a record
+// and saves it.
+func recordProcess(st *state.State) error {
+	start, err := state.StartTime(st.Pid)
+	if err != nil {
+		return fmt.Errorf("read start time of sandbox pid %d: %w", st.Pid, err)
+	}
+	st.StartTime = start
+	st.Namespaces = map[string]string{}
+	for _, ns := range state.NamespaceTypes {
+		st.Namespaces[ns] = fmt.Sprintf("/proc/%d/ns/%s", st.Pid, ns)
+	}
+	return state.Save(st)
+}
+
+// detachedStdio opens /dev/null for stdin and the record's log for output.
+func detachedStdio(name string) ([]*os.File, error) {
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	log, err := state.OpenLog(name)
+	if err != nil {
+		null.Close()
+		return nil, err
+	}
+	return []*os.File{null, log, log}, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+// launch is what start needs: the bootstrap for the C stages, the
+// configuration for the Go init, the command's stdio and any descriptor
+// the bootstrap refers to (passed as 4, 5, ...).
+type launch struct {
+	boot   nsexec.Bootstrap
+	config []byte
+	stdio  [3]uintptr
+	extra  []uintptr
 }
 
 // process is a started sandbox, seen from the sbx parent.
@@ -98,14 +208,10 @@ type process struct {
 
 // start re-executes sbx with the init socket, drives the stages until the
 // sandbox's pid 1 exists and hands the configuration to the Go init.
-func start(boot *nsexec.Bootstrap, cfg *Config) (*process, error) {
-	payload, err := boot.Encode()
+func start(l *launch) (*process, error) {
+	payload, err := l.boot.Encode()
 	if err != nil {
 		return nil, err
-	}
-	config, err := json.Marshal(&cfg.Spec)
-	if err != nil {
-		return nil, fmt.Errorf("encode configuration: %w", err)
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -120,9 +226,10 @@ func start(boot *nsexec.Bootstrap, cfg *Config) (*process, error) {
 
 	// syscall.ForkExec rather than os/exec: it passes exactly these
 	// descriptors and skips os/exec's pidfd probe, a fork of its own.
+	files := append([]uintptr{l.stdio[0], l.stdio[1], l.stdio[2], child.Fd()}, l.extra...)
 	stage, err := syscall.ForkExec("/proc/self/exe", []string{"sbx", "init"}, &syscall.ProcAttr{
 		Env:   []string{nsexec.InitPipeEnv + "=3"},
-		Files: []uintptr{0, 1, 2, child.Fd()},
+		Files: files,
 	})
 	child.Close()
 	if err != nil {
@@ -131,7 +238,7 @@ func start(boot *nsexec.Bootstrap, cfg *Config) (*process, error) {
 		return nil, fmt.Errorf("start sbx stage 0: %w", err)
 	}
 	p := &process{sock: parent, stage: stage, sigs: sigs}
-	if err := p.handshake(payload, config); err != nil {
+	if err := p.handshake(payload, l.config); err != nil {
 		p.abort()
 		return nil, err
 	}
@@ -223,6 +330,33 @@ func explainStageError(se *nsexec.StageError) error {
 	return se
 }
 
+// readInitReports reads the socket until the Go init has exec'd the
+// command (its end closes) and returns the failure it reported, if any.
+func (p *process) readInitReports() *InitError {
+	var initErr *InitError
+	for {
+		typ, payload, err := nsexec.ReadFrame(p.sock)
+		if err != nil {
+			return initErr // EOF: exec'd, or gone; the wait status tells
+		}
+		switch typ {
+		case nsexec.MsgInitError:
+			var ie InitError
+			if err := json.Unmarshal(payload, &ie); err != nil {
+				ie = InitError{Message: fmt.Sprintf("undecodable error from sandbox init: %v", err), Code: ExitSbxFailed}
+			}
+			initErr = &ie
+		case nsexec.MsgError:
+			// Stage 2 fails after it has been reported.
+			msg := "undecodable error report from stage 2"
+			if se, err := nsexec.DecodeStageError(payload); err == nil {
+				msg = explainStageError(se).Error()
+			}
+			initErr = &InitError{Message: msg, Code: ExitSbxFailed}
+		}
+	}
+}
+
 // abort kills whatever the setup has started so far and reaps it.
 func (p *process) abort() {
 	signal.Stop(p.sigs)
@@ -257,39 +391,25 @@ func (p *process) wait() (int, error) {
 		close(done)
 	}()
 
-	// The Go init either execs the command, which closes its end of the
-	// socket, or sends why it could not.
-	var initErr *InitError
-	for {
-		typ, payload, err := nsexec.ReadFrame(p.sock)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			break // the sandbox's status below says what happened
-		}
-		switch typ {
-		case nsexec.MsgInitError:
-			var ie InitError
-			if err := json.Unmarshal(payload, &ie); err != nil {
-				ie = InitError{Message: fmt.Sprintf("undecodable error from sandbox init: %v", err), Code: ExitSbxFailed}
-			}
-			initErr = &ie
-		case nsexec.MsgError:
-			// Stage 2 fails after it has been reported.
-			msg := "undecodable error report from stage 2"
-			if se, err := nsexec.DecodeStageError(payload); err == nil {
-				msg = explainStageError(se).Error()
-			}
-			initErr = &InitError{Message: msg, Code: ExitSbxFailed}
-		}
-	}
+	initErr := p.readInitReports()
 	status := reap(p.init)
 	code := exitCode(status)
 	if initErr != nil {
 		return initErr.Code, &ExitError{Code: initErr.Code, Err: initErr}
 	}
 	return code, nil
+}
+
+// started waits until the command has been executed (the Go init's end
+// of the socket closes) or the init reports why it could not.
+func (p *process) started() (int, error) {
+	defer p.sock.Close()
+	defer signal.Stop(p.sigs)
+	if ie := p.readInitReports(); ie != nil {
+		reap(p.init)
+		return ie.Code, &ExitError{Code: ie.Code, Err: ie}
+	}
+	return 0, nil
 }
 
 // reap waits for a child of ours that os/exec did not start.

@@ -1,0 +1,87 @@
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sbx-sandbox/sbx/state"
+)
+
+// NewName returns a generated sandbox name.
+func NewName() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return "sbx-" + hex.EncodeToString(b[:])
+}
+
+// ParseSignal parses a signal by name (with or without SIG, any case) or
+// number.
+func ParseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 || n > 64 {
+			return 0, fmt.Errorf("bad signal %q: numbers go from 1 to 64", s)
+		}
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("bad signal %q: use a name like TERM, KILL, HUP or a number", s)
+}
+
+// Kill sends sig to a running sandbox's pid 1, which forwards INT, TERM,
+// HUP, QUIT, USR1, USR2 and WINCH to the command; KILL ends the sandbox.
+func Kill(name string, sig unix.Signal) error {
+	st, err := state.Load(name)
+	if err != nil {
+		return err
+	}
+	if st.Status != state.Running {
+		return fmt.Errorf("sandbox %s is not running", name)
+	}
+	fd, err := openSandboxPid(st)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+		return fmt.Errorf("signal sandbox %s: %w", name, err)
+	}
+	return nil
+}
+
+// Remove deletes an exited sandbox's record; with force a running one is
+// killed first.
+func Remove(name string, force bool) error {
+	st, err := state.Load(name)
+	if err != nil {
+		return err
+	}
+	if st.Status == state.Running {
+		if !force {
+			return fmt.Errorf("sandbox %s is running: stop it with sbx kill %s, or use sbx rm -f %s", name, name, name)
+		}
+		if err := Kill(name, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+			return err
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for state.Alive(st.Pid, st.StartTime) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("sandbox %s did not die within 5s of SIGKILL", name)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return state.Remove(name)
+}

@@ -1,0 +1,264 @@
+// Package state keeps the records of named sandboxes: one directory per
+// sandbox under $XDG_RUNTIME_DIR/sbx (or a private directory of the user's
+// when that is unset), holding state.json, written atomically.
+//
+// A record names the sandbox's pid 1 together with its start time, so that
+// a reused pid is never taken for the sandbox: a record whose process is
+// gone, or is another process now, reads as exited.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Status of a sandbox.
+const (
+	Running = "running"
+	Exited  = "exited"
+)
+
+// State is the record of one sandbox.
+type State struct {
+	Name    string    `json:"name"`
+	Pid     int       `json:"pid"`
+	Status  string    `json:"status"`
+	Created time.Time `json:"created"`
+	Command []string  `json:"command"`
+	// Detached sandboxes outlive their sbx parent and stay listed after
+	// they exit, until sbx rm.
+	Detached bool `json:"detached"`
+	// StartTime is the start time of Pid in clock ticks since boot, from
+	// /proc/PID/stat: with Pid it identifies the process.
+	StartTime uint64 `json:"start_time"`
+	// Namespaces maps namespace types ("user", "mnt", ...) to the paths
+	// of the sandbox's namespaces.
+	Namespaces map[string]string `json:"namespaces"`
+	Config     *specs.Spec       `json:"config"`
+}
+
+// NamespaceTypes are the namespaces a sandbox has, in the order sbx exec
+// joins them (the user namespace first).
+var NamespaceTypes = []string{"user", "mnt", "pid", "ipc", "uts", "net", "cgroup"}
+
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+
+// CheckName checks a sandbox name.
+func CheckName(name string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("bad sandbox name %q: use up to 64 letters, digits, '_', '.' and '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// Root returns the directory holding every record, creating it (0700).
+func Root() (string, error) {
+	base := os.Getenv("XDG_RUNTIME_DIR")
+	var dir string
+	if base != "" {
+		dir = filepath.Join(base, "sbx")
+	} else {
+		dir = filepath.Join(os.TempDir(), fmt.Sprintf("sbx-%d", os.Getuid()))
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create state directory %s: %w", dir, err)
+	}
+	// The fallback lives in a shared directory: it must be ours alone.
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return "", fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Getuid() || st.Mode&0o077 != 0 {
+		return "", fmt.Errorf("state directory %s is not a private directory of yours (mode %o, owner %d): remove it or set XDG_RUNTIME_DIR", dir, st.Mode&0o7777, st.Uid)
+	}
+	return dir, nil
+}
+
+// ErrNotFound is returned for a name without a record.
+var ErrNotFound = errors.New("no such sandbox")
+
+// Create reserves name: exactly one of several concurrent callers wins.
+func Create(name string) error {
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	root, err := Root()
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(filepath.Join(root, name), 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("a sandbox named %q already exists: pick another name, or remove it with sbx rm %s", name, name)
+		}
+		return fmt.Errorf("create state for %s: %w", name, err)
+	}
+	return nil
+}
+
+// Save writes the record atomically: a temporary file renamed over it.
+func Save(s *State) error {
+	root, err := Root()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(root, s.Name)
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode state of %s: %w", s.Name, err)
+	}
+	tmp, err := os.CreateTemp(dir, ".state-*")
+	if err != nil {
+		return fmt.Errorf("write state of %s: %w", s.Name, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write state of %s: %w", s.Name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write state of %s: %w", s.Name, err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, "state.json")); err != nil {
+		return fmt.Errorf("write state of %s: %w", s.Name, err)
+	}
+	return nil
+}
+
+// Load reads a record and fills in its current status.
+func Load(name string) (*State, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	root, err := Root()
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(root, name, "state.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(root, name)); err == nil {
+			// Reserved, not yet written (starting) or left by a crash
+			// before the first write.
+			return &State{Name: name, Status: Exited}, nil
+		}
+		return nil, fmt.Errorf("%w %q (see sbx ps)", ErrNotFound, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state of %s: %w", name, err)
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("state of %s is damaged (%v): remove it with sbx rm %s", name, err, name)
+	}
+	s.Status = Exited
+	if s.Pid > 0 && Alive(s.Pid, s.StartTime) {
+		s.Status = Running
+	}
+	return &s, nil
+}
+
+// List returns every record, sorted by creation time.
+func List() ([]*State, error) {
+	root, err := Root()
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("read state directory: %w", err)
+	}
+	var list []*State
+	for _, e := range entries {
+		if !e.IsDir() || CheckName(e.Name()) != nil {
+			continue
+		}
+		s, err := Load(e.Name())
+		if err != nil {
+			continue
+		}
+		list = append(list, s)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Created.Before(list[j].Created) })
+	return list, nil
+}
+
+// Remove deletes a record.
+func Remove(name string) error {
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	root, err := Root()
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(filepath.Join(root, name)); err != nil {
+		return fmt.Errorf("remove state of %s: %w", name, err)
+	}
+	return nil
+}
+
+// StartTime returns the start time of pid in clock ticks since boot.
+func StartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name may hold spaces and parentheses: fields start
+	// after the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	// starttime is field 22 of stat; f[0] is field 3.
+	if len(f) < 20 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	if f[0] == "Z" || f[0] == "X" {
+		return 0, fmt.Errorf("process %d is a zombie", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// Alive reports whether pid is still the process that started at start.
+func Alive(pid int, start uint64) bool {
+	t, err := StartTime(pid)
+	return err == nil && t == start
+}
+
+// Dir returns the directory of a record.
+func Dir(name string) (string, error) {
+	if err := CheckName(name); err != nil {
+		return "", err
+	}
+	root, err := Root()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, name), nil
+}
+
+// OpenLog opens the log of a detached sandbox for appending: its stdout
+// and stderr.
+func OpenLog(name string) (*os.File, error) {
+	dir, err := Dir(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open log of %s: %w", name, err)
+	}
+	return f, nil
+}
