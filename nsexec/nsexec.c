@@ -723,6 +723,10 @@ static void stage1(const struct bootstrap *b, int syncfd)
 __attribute__((noreturn))
 static void join_sandbox(const struct bootstrap *b)
 {
+	// Nothing in the sandbox may ptrace or open /proc/PID/exe of this
+	// process while it still runs from the host's binary.
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		bail(errno, "make the joining process non-dumpable");
 	if (b->join_flags != 0 && setns(b->join_pidfd, (int)b->join_flags) < 0)
 		bail(errno, "join the namespaces of the sandbox (flags %#x; Linux 5.8 or newer is needed)", b->join_flags);
 	close(b->join_pidfd);

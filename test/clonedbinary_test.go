@@ -227,3 +227,65 @@ func childNamed(t *testing.T, parent int, name string) int {
 	}
 	return 0
 }
+
+// TestClonedBinaryAttackDuringExec is the attack of CVE-2019-5736 proper:
+// the attacker runs as root inside a sandbox and keeps grabbing the exe of
+// every process it sees while sbx exec joins the sandbox again and again.
+func TestClonedBinaryAttackDuringExec(t *testing.T) {
+	t.Parallel()
+	bin := sbxBinary(t)
+	var st unix.Stat_t
+	if err := unix.Stat(bin, &st); err != nil {
+		t.Fatal(err)
+	}
+	if int(st.Uid) != os.Getuid() {
+		t.Fatalf("%s is owned by uid %d, not by the test user %d: the attack would prove nothing", bin, st.Uid, os.Getuid())
+	}
+	before := fileHash(t, bin)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{"bind", "memfd"} {
+		t.Run(method, func(t *testing.T) {
+			env := append(os.Environ(), "SBX_CLONE="+method, "XDG_RUNTIME_DIR="+testDir(t))
+			name := "attack-" + method
+			inv := invocation{args: []string{"run", "--name", name, "--uid", "0", "-e", attackerEnv + "=4s", "--", self}, env: env}
+			cmd, _ := inv.command(t, t.Context())
+			out := newLineBuffer()
+			cmd.Stdout, cmd.Stderr = out, out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			joins := 0
+			for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+				r := invocation{args: []string{"exec", name, "--", "true"}, env: env}.run(t)
+				if r.code == 0 {
+					joins++
+				}
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("attacker sandbox: %v\n%s", err, out)
+			}
+			if joins < 5 {
+				t.Fatalf("only %d sbx exec joined during the attack", joins)
+			}
+			text := out.String()
+			if !strings.Contains(text, "handles ") {
+				t.Fatalf("the attacker did not run:\n%s", text)
+			}
+			for _, l := range lines(text) {
+				if strings.HasPrefix(l, "WROTE") {
+					t.Errorf("a write through /proc/PID/exe succeeded: %s", l)
+				}
+				if strings.HasPrefix(l, "REOPENED") && strings.HasSuffix(l, fmt.Sprintf(" %d:%d", st.Dev, st.Ino)) {
+					t.Errorf("the host binary was reopened for writing: %s", l)
+				}
+			}
+			if fileHash(t, bin) != before {
+				t.Fatal("the sbx binary changed")
+			}
+			t.Logf("%d joins; attacker: %s", joins, lines(text)[len(lines(text))-1])
+		})
+	}
+}
