@@ -50,6 +50,7 @@ type runCmd struct {
 	Workdir  string   `name:"workdir" short:"w" placeholder:"DIR" help:"Working directory inside (default: the current directory, or / with --rootfs)."`
 	Name     string   `name:"name" placeholder:"NAME" help:"Name of the sandbox, for sbx exec, ps, kill and rm (default: generated)."`
 	Detach   bool     `name:"detach" short:"d" help:"Start the sandbox, print its name and return; its output goes to a log in its state directory."`
+	TTY      bool     `name:"tty" short:"t" help:"Give the command a new terminal (raw mode, window size kept in sync, job control)."`
 
 	Rootfs   string     `name:"rootfs" group:"view" placeholder:"DIR" help:"Use DIR as / instead of the read-only host root."`
 	RootfsRW bool       `name:"rootfs-rw" group:"view" help:"Make the --rootfs writable."`
@@ -93,6 +94,7 @@ func (r *runCmd) Run() error {
 		RootfsRW: r.RootfsRW,
 		View:     recordedView,
 		Cwd:      cwdMode,
+		TTY:      r.TTY,
 	})
 	if err != nil {
 		return err
@@ -133,6 +135,7 @@ type execCmd struct {
 	Workdir string   `name:"workdir" short:"w" placeholder:"DIR" help:"Working directory inside (default: the sandbox's)."`
 	UID     *uint32  `name:"uid" placeholder:"N" help:"Run as user id N inside (default: the sandbox's)."`
 	GID     *uint32  `name:"gid" placeholder:"N" help:"Run as group id N inside (default: the sandbox's)."`
+	TTY     bool     `name:"tty" short:"t" help:"Give the command a new terminal."`
 	Name    string   `arg:"" name:"name" help:"The sandbox."`
 	Command []string `arg:"" optional:"" passthrough:"" name:"command" help:"The command and its arguments, after --."`
 }
@@ -143,7 +146,7 @@ func (e *execCmd) Run() error {
 		return err
 	}
 	code, err := sandbox.Exec(sandbox.ExecOptions{
-		Name: e.Name, Args: args, Env: e.Env, Workdir: e.Workdir, UID: e.UID, GID: e.GID,
+		Name: e.Name, Args: args, Env: e.Env, Workdir: e.Workdir, UID: e.UID, GID: e.GID, TTY: e.TTY,
 	})
 	if err != nil {
 		return &sandbox.ExitError{Code: code, Err: err}

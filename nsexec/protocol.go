@@ -19,6 +19,7 @@ import (
 //	parent -> stage 2   MsgContinue   empty: the parent is alive, go on
 //	parent -> Go init   MsgConfig     JSON configuration of the sandbox
 //	Go init -> parent   MsgInitError  JSON InitError, sent instead of exec
+//	Go init -> parent   MsgConsole    empty, with the pty master (SCM_RIGHTS)
 //
 // Keep the numbers in sync with nsexec.c.
 const (
@@ -29,12 +30,24 @@ const (
 	MsgContinue  uint32 = 5
 	MsgConfig    uint32 = 6
 	MsgInitError uint32 = 7
+	MsgConsole   uint32 = 8
 )
 
 // maxFrame bounds what either side accepts, to fail cleanly on garbage.
 const maxFrame = 64 << 20
 
 var nativeEndian = binary.NativeEndian
+
+// PutHeader writes a frame header into b (8 bytes).
+func PutHeader(b []byte, typ, n uint32) {
+	nativeEndian.PutUint32(b[0:4], typ)
+	nativeEndian.PutUint32(b[4:8], n)
+}
+
+// ParseHeader reads a frame header from b (8 bytes).
+func ParseHeader(b []byte) (typ, n uint32) {
+	return nativeEndian.Uint32(b[0:4]), nativeEndian.Uint32(b[4:8])
+}
 
 // WriteFrame writes one frame.
 func WriteFrame(w io.Writer, typ uint32, payload []byte) error {

@@ -50,6 +50,7 @@ type Options struct {
 	RootfsRW bool
 	View     []ViewOp // applied in order, after the defaults
 	Cwd      CwdMode
+	TTY      bool
 }
 
 // defaultNamespaces are created for every sandbox.
@@ -114,9 +115,10 @@ func NewConfig(o Options) (*Config, error) {
 	spec := specs.Spec{
 		Version: specs.Version,
 		Process: &specs.Process{
-			Args: o.Args,
-			Env:  env,
-			Cwd:  workdir,
+			Terminal: o.TTY,
+			Args:     o.Args,
+			Env:      env,
+			Cwd:      workdir,
 		},
 		Hostname: hostname,
 		Root:     root,

@@ -24,6 +24,7 @@ type ExecOptions struct {
 	Env      []string // KEY=VAL (or KEY) over the sandbox's environment
 	Workdir  string
 	UID, GID *uint32
+	TTY      bool
 }
 
 // nsFlags maps the namespace names of /proc/PID/ns to CLONE_NEW* flags.
@@ -77,6 +78,7 @@ func Exec(o ExecOptions) (int, error) {
 		config: config,
 		stdio:  [3]uintptr{0, 1, 2},
 		extra:  []uintptr{uintptr(pidfd)},
+		tty:    o.TTY,
 	}
 	p, err := start(&l)
 	if err != nil {
@@ -123,10 +125,11 @@ func joinFlags(pid int) (uint32, error) {
 // execProcess derives the process of sbx exec from the sandbox's.
 func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 	p := &specs.Process{
-		Args: o.Args,
-		Env:  slices.Clone(base.Env),
-		Cwd:  base.Cwd,
-		User: base.User,
+		Terminal: o.TTY,
+		Args:     o.Args,
+		Env:      slices.Clone(base.Env),
+		Cwd:      base.Cwd,
+		User:     base.User,
 	}
 	if len(o.Env) > 0 {
 		env, err := buildEnv(p.Env, o.Env, false)
@@ -177,6 +180,11 @@ func execInit(sock *os.File) error {
 	}
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return fmt.Errorf("change to working directory %s inside the sandbox: %w", p.Cwd, err)
+	}
+	if p.Terminal {
+		if err := setupConsole(sock); err != nil {
+			return err
+		}
 	}
 	return execCommand(&p)
 }

@@ -69,6 +69,11 @@ func initSandbox(sock *os.File) error {
 	if err := unix.Chdir(spec.Process.Cwd); err != nil {
 		return fmt.Errorf("change to working directory %s inside the sandbox: %w", spec.Process.Cwd, err)
 	}
+	if spec.Process.Terminal {
+		if err := setupConsole(sock); err != nil {
+			return err
+		}
+	}
 	return execCommand(spec.Process)
 }
 

@@ -101,6 +101,10 @@ func Run(cfg *Config, o RunOptions) (int, error) {
 		},
 		config: config,
 		stdio:  [3]uintptr{0, 1, 2},
+		tty:    cfg.Spec.Process.Terminal,
+	}
+	if l.tty && o.Detach {
+		return ExitSbxFailed, errors.New("-t and -d together are not supported: a detached sandbox has no terminal to attach to")
 	}
 
 	if err := state.Create(o.Name); err != nil {
@@ -196,6 +200,7 @@ type launch struct {
 	config []byte
 	stdio  [3]uintptr
 	extra  []uintptr
+	tty    bool
 }
 
 // process is a started sandbox, seen from the sbx parent.
@@ -204,6 +209,7 @@ type process struct {
 	stage int      // pid of stage 0
 	init  int      // host pid of the sandbox's pid 1 (stage 2)
 	sigs  chan os.Signal
+	tty   bool // the init sends a pty master first
 }
 
 // start re-executes sbx with the init socket, drives the stages until the
@@ -237,7 +243,7 @@ func start(l *launch) (*process, error) {
 		signal.Stop(sigs)
 		return nil, fmt.Errorf("start sbx stage 0: %w", err)
 	}
-	p := &process{sock: parent, stage: stage, sigs: sigs}
+	p := &process{sock: parent, stage: stage, sigs: sigs, tty: l.tty}
 	if err := p.handshake(payload, l.config); err != nil {
 		p.abort()
 		return nil, err
@@ -339,22 +345,30 @@ func (p *process) readInitReports() *InitError {
 		if err != nil {
 			return initErr // EOF: exec'd, or gone; the wait status tells
 		}
-		switch typ {
-		case nsexec.MsgInitError:
-			var ie InitError
-			if err := json.Unmarshal(payload, &ie); err != nil {
-				ie = InitError{Message: fmt.Sprintf("undecodable error from sandbox init: %v", err), Code: ExitSbxFailed}
-			}
-			initErr = &ie
-		case nsexec.MsgError:
-			// Stage 2 fails after it has been reported.
-			msg := "undecodable error report from stage 2"
-			if se, err := nsexec.DecodeStageError(payload); err == nil {
-				msg = explainStageError(se).Error()
-			}
-			initErr = &InitError{Message: msg, Code: ExitSbxFailed}
+		if ie := decodeReport(typ, payload); ie != nil {
+			initErr = ie
 		}
 	}
+}
+
+// decodeReport turns a failure report of the Go init or of stage 2 (which
+// can fail after it has been reported) into an InitError.
+func decodeReport(typ uint32, payload []byte) *InitError {
+	switch typ {
+	case nsexec.MsgInitError:
+		var ie InitError
+		if err := json.Unmarshal(payload, &ie); err != nil {
+			ie = InitError{Message: fmt.Sprintf("undecodable error from sandbox init: %v", err), Code: ExitSbxFailed}
+		}
+		return &ie
+	case nsexec.MsgError:
+		msg := "undecodable error report from stage 2"
+		if se, err := nsexec.DecodeStageError(payload); err == nil {
+			msg = explainStageError(se).Error()
+		}
+		return &InitError{Message: msg, Code: ExitSbxFailed}
+	}
+	return nil
 }
 
 // abort kills whatever the setup has started so far and reaps it.
@@ -375,11 +389,28 @@ func (p *process) abort() {
 // the command's exit code.
 func (p *process) wait() (int, error) {
 	defer p.sock.Close()
+	var term *terminal
+	if p.tty {
+		master, ie := p.receiveConsole()
+		if ie != nil {
+			signal.Stop(p.sigs)
+			reap(p.init)
+			return ie.Code, &ExitError{Code: ie.Code, Err: ie}
+		}
+		if master != nil {
+			term = attach(master)
+			defer term.detach()
+		}
+	}
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case s := <-p.sigs:
+				if s == unix.SIGWINCH && term != nil {
+					term.resize()
+					continue
+				}
 				unix.Kill(p.init, s.(syscall.Signal))
 			case <-done:
 				return

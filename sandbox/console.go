@@ -1,0 +1,158 @@
+package sandbox
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sbx-sandbox/sbx/nsexec"
+)
+
+// With -t, the command gets a new pseudo-terminal from the sandbox's own
+// devpts: the Go init opens it, makes the slave the command's controlling
+// terminal and stdio, and passes the master to the sbx parent over the init
+// socket (SCM_RIGHTS). The parent puts the caller's terminal in raw mode,
+// copies in both directions and keeps the window size in sync.
+
+// setupConsole runs in the Go init just before the exec.
+func setupConsole(sock *os.File) error {
+	master, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/ptmx inside the sandbox: %w", err)
+	}
+	defer unix.Close(master)
+	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
+		return fmt.Errorf("unlock pty: %w", err)
+	}
+	n, err := unix.IoctlGetUint32(master, unix.TIOCGPTN)
+	if err != nil {
+		return fmt.Errorf("get pty number: %w", err)
+	}
+	slavePath := fmt.Sprintf("/dev/pts/%d", n)
+	slave, err := unix.Open(slavePath, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", slavePath, err)
+	}
+	defer unix.Close(slave)
+	// A session of its own, with the pty as controlling terminal, so
+	// that job control works inside.
+	if sid, _ := unix.Getsid(0); sid != unix.Getpid() {
+		if _, err := unix.Setsid(); err != nil {
+			return fmt.Errorf("setsid: %w", err)
+		}
+	}
+	if err := unix.IoctlSetInt(slave, unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("make %s the controlling terminal: %w", slavePath, err)
+	}
+	hdr := make([]byte, 8)
+	nsexec.PutHeader(hdr, nsexec.MsgConsole, 0)
+	if err := unix.Sendmsg(int(sock.Fd()), hdr, unix.UnixRights(master), nil, 0); err != nil {
+		return fmt.Errorf("send the pty to sbx: %w", err)
+	}
+	for fd := 0; fd < 3; fd++ {
+		if err := unix.Dup2(slave, fd); err != nil {
+			return fmt.Errorf("pty as fd %d: %w", fd, err)
+		}
+	}
+	return nil
+}
+
+// receiveConsole reads the pty master the Go init sends, or the failure it
+// reports instead.
+func (p *process) receiveConsole() (*os.File, *InitError) {
+	hdr := make([]byte, 8)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(int(p.sock.Fd()), hdr, oob, 0)
+	if err != nil || n == 0 {
+		// Gone without a word: the wait status says what happened.
+		return nil, p.readInitReports()
+	}
+	if n < len(hdr) {
+		if _, err := io.ReadFull(p.sock, hdr[n:]); err != nil {
+			return nil, &InitError{Message: "truncated report from the sandbox init", Code: ExitSbxFailed}
+		}
+	}
+	typ, length := nsexec.ParseHeader(hdr)
+	if typ != nsexec.MsgConsole {
+		payload := make([]byte, length)
+		if _, err := io.ReadFull(p.sock, payload); err != nil {
+			return nil, &InitError{Message: "truncated report from the sandbox init", Code: ExitSbxFailed}
+		}
+		return nil, decodeReport(typ, payload)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, &InitError{Message: "the sandbox init sent no pty", Code: ExitSbxFailed}
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, &InitError{Message: "the sandbox init sent no pty", Code: ExitSbxFailed}
+	}
+	unix.CloseOnExec(fds[0])
+	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
+}
+
+// terminal is the caller's side of a -t sandbox.
+type terminal struct {
+	master  *os.File
+	raw     bool
+	saved   *unix.Termios
+	outDone chan struct{}
+	once    sync.Once
+}
+
+// attach puts the caller's terminal (if stdin is one) in raw mode and
+// starts copying.
+func attach(master *os.File) *terminal {
+	t := &terminal{master: master, outDone: make(chan struct{})}
+	if saved, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
+		raw := *saved
+		raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+		raw.Oflag &^= unix.OPOST
+		raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+		raw.Cflag &^= unix.CSIZE | unix.PARENB
+		raw.Cflag |= unix.CS8
+		raw.Cc[unix.VMIN] = 1
+		raw.Cc[unix.VTIME] = 0
+		if unix.IoctlSetTermios(0, unix.TCSETS, &raw) == nil {
+			t.saved, t.raw = saved, true
+		}
+	}
+	t.resize()
+	go func() {
+		io.Copy(master, os.Stdin)
+	}()
+	go func() {
+		io.Copy(os.Stdout, master) // ends with EIO once the slave is gone
+		close(t.outDone)
+	}()
+	return t
+}
+
+// resize copies the caller's window size to the pty; the kernel then
+// sends SIGWINCH to the command's foreground process group.
+func (t *terminal) resize() {
+	ws, err := unix.IoctlGetWinsize(0, unix.TIOCGWINSZ)
+	if err != nil {
+		return
+	}
+	unix.IoctlSetWinsize(int(t.master.Fd()), unix.TIOCSWINSZ, ws)
+}
+
+// detach waits briefly for the last output and restores the terminal.
+func (t *terminal) detach() {
+	t.once.Do(func() {
+		select {
+		case <-t.outDone:
+		case <-time.After(500 * time.Millisecond):
+		}
+		if t.raw {
+			unix.IoctlSetTermios(0, unix.TCSETS, t.saved)
+		}
+		t.master.Close()
+	})
+}
