@@ -12,7 +12,9 @@ LDFLAGS := -X main.version=$(VERSION)
 all: build
 
 build:
-	CGO_ENABLED=1 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
+	# osusergo: kong imports os/user, whose cgo lookups do not belong in a
+	# static binary (sbx reads /etc/passwd itself).
+	CGO_ENABLED=1 $(GO) build -tags osusergo -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 # A demo sandbox: works as root or as an ordinary user.
 demo: build

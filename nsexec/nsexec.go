@@ -10,6 +10,10 @@ package nsexec
 
 /*
 #cgo CFLAGS: -Wall -Wextra -Werror -std=gnu11 -O2 -I${SRCDIR}/../clonedbinary
+// Static: sbx exec re-executes sbx inside the sandbox's mount namespace,
+// where a --rootfs may have no dynamic loader (and it saves the loader's
+// time on each of sbx's executions).
+#cgo LDFLAGS: -static
 #include "nsexec.h"
 */
 import "C"

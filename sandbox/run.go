@@ -145,13 +145,18 @@ func Run(cfg *Config, o RunOptions) (int, error) {
 		p.abort()
 		return ExitSbxFailed, err
 	}
+	// From now on the record is removed only while it is still ours.
+	keep = true
+	if !o.Detach {
+		defer state.RemoveIfOwned(o.Name, st.Pid, st.StartTime)
+	}
 	if o.Detach {
 		code, err := p.started()
 		if err != nil {
 			p.abort()
+			state.RemoveIfOwned(o.Name, st.Pid, st.StartTime)
 			return code, err
 		}
-		keep = true
 		return 0, nil
 	}
 	return p.wait()

@@ -262,3 +262,22 @@ func OpenLog(name string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// RemoveIfOwned deletes the record of name only while it still names the
+// process pid that started at start: after `sbx rm -f` a new sandbox may
+// have taken the name, and its record is not ours to remove.
+func RemoveIfOwned(name string, pid int, start uint64) error {
+	dir, err := Dir(name)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err != nil {
+		return nil // gone, or not written by anyone yet: not ours
+	}
+	var s State
+	if json.Unmarshal(b, &s) != nil || s.Pid != pid || s.StartTime != start {
+		return nil
+	}
+	return Remove(name)
+}

@@ -307,3 +307,22 @@ func TestExecBadInput(t *testing.T) {
 		expectBadInput(t, h.sbx(t, args...))
 	}
 }
+
+// TestExecRootfs checks that an exec'd command lives in the sandbox's root
+// filesystem: its files, its /tmp, its PATH lookup, its working directory.
+func TestExecRootfs(t *testing.T) {
+	t.Parallel()
+	root := busyboxRootfs(t)
+	h := newStateHome(t)
+	name := h.detach(t, sandboxName("rootfs"), "--rootfs", root, "-e", "PATH=/bin", "--",
+		"/bin/sh", "-c", `echo in-sandbox >/tmp/f; exec sleep "$1"`, "sh", token())
+	if got := h.waitExecOK(t, name, "cat", "/tmp/f"); got != "in-sandbox\n" {
+		t.Errorf("want the sandbox's /tmp/f, got %q", got)
+	}
+	// cat and sh are found in the rootfs (the host's are in /usr/bin, which
+	// the rootfs lacks).
+	out := h.sbx(t, "exec", name, "--", "sh", "-c", `cat /etc/marker; pwd; [ -e /usr ] || echo no-usr`).ok(t)
+	if want := "rootfs\n/\nno-usr\n"; out != want {
+		t.Errorf("want %q (the rootfs's marker, /, no /usr), got %q", want, out)
+	}
+}

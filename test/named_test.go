@@ -123,10 +123,12 @@ func TestGeneratedName(t *testing.T) {
 	tok := token()
 	p := h.start(t, "run", "--", "sh", "-c", `echo ready; exec sleep "$1"`, "sh", tok)
 	p.waitLine(t, "ready")
-	list := h.ps(t)
-	if len(list) != 1 {
-		t.Fatalf("want one sandbox listed, got %v", list)
-	}
+	list := h.waitPs(t, func(list map[string]psEntry) bool {
+		for _, e := range list {
+			return len(list) == 1 && e.Status == "running"
+		}
+		return false
+	})
 	for n, e := range list {
 		if !generatedName.MatchString(n) || e.Status != "running" {
 			t.Errorf("want a running sandbox with a name matching %s, got %+v", generatedName, e)
@@ -146,7 +148,8 @@ func TestAttachedStateGoesAway(t *testing.T) {
 	tok := token()
 	p := h.start(t, "run", "--name", name, "--", "sh", "-c", `echo ready; exec sleep "$1"`, "sh", tok)
 	p.waitLine(t, "ready")
-	st := h.state(t, name)
+	// The record may follow the command's first output closely.
+	st := h.waitStatus(t, name, "running")
 	if st.Status != "running" || st.Detached || st.Name != name {
 		t.Errorf("want %s running and not detached, got %+v", name, st)
 	}
@@ -272,7 +275,7 @@ func TestSandboxNames(t *testing.T) {
 	keep := h.detach(t, sandboxName("keep"), "--", "sleep", token())
 	bad := []string{
 		strings.Repeat("a", 65), "a b", ".x", "_x", "-x", "a/b", "..", ".", "../" + keep,
-		"a:b", "a*", "é", "x\ny", "a\tb",
+		"a:b", "a*", "é", "x\ny", "a\tb", "x\n",
 	}
 	for _, name := range bad {
 		mention := []string{name}
@@ -725,9 +728,7 @@ func TestCrashedRun(t *testing.T) {
 	h.cleanup(t, name)
 	p := h.start(t, "run", "--name", name, "--", "sh", "-c", `echo ready; exec sleep "$1"`, "sh", tok)
 	p.waitLine(t, "ready")
-	if st := h.state(t, name); st.Status != "running" {
-		t.Fatalf("want %s running, got %+v", name, st)
-	}
+	h.waitStatus(t, name, "running")
 	p.signal(t, syscall.SIGKILL)
 	if r := p.wait(t); r.code != exitSignaled {
 		t.Fatalf("sbx was not killed:\n%s", r)
@@ -772,5 +773,45 @@ func TestSandboxProcessGone(t *testing.T) {
 	h.sbx(t, "rm", name).ok(t)
 	if list := h.ps(t); len(list) != 0 {
 		t.Errorf("want nothing listed after sbx rm, got %v", list)
+	}
+}
+
+// TestRmForceAttachedThenReuse removes a running attached sandbox with
+// rm -f while its sbx run is stopped, and reuses the name at once: when
+// the old sbx run gets to clean up, the new sandbox's record must stay.
+func TestRmForceAttachedThenReuse(t *testing.T) {
+	t.Parallel()
+	h := newStateHome(t)
+	name := sandboxName("reuse")
+	old := token()
+	p := h.start(t, "run", "--name", name, "--", "sh", "-c", `echo ready; exec sleep "$1"`, "sh", old)
+	p.waitLine(t, "ready")
+	h.waitStatus(t, name, "running")
+	// A stopped sbx run (Ctrl-Z, a loaded machine) is slow to notice the
+	// end of its sandbox.
+	p.signal(t, syscall.SIGSTOP)
+	h.sbx(t, "rm", "-f", name).ok(t)
+	if pids, ok := waitHostProcesses(t, func(n int) bool { return n == 0 }, "sleep", old); !ok {
+		t.Errorf("`sleep %s` outlived sbx rm -f: pids %v", old, pids)
+		killPids(pids)
+	}
+	tok := token()
+	h.detach(t, name, "--", "sleep", tok)
+	t.Cleanup(func() {
+		// If the record was lost, sbx cannot remove the sandbox.
+		if pids := hostProcesses(t, "sleep", tok); len(pids) > 0 {
+			if _, ok := h.tryState(t, name); !ok {
+				killPids(pids)
+			}
+		}
+	})
+	p.signal(t, syscall.SIGCONT)
+	p.wait(t)
+	r := h.sbx(t, "state", name)
+	if r.code != 0 {
+		t.Fatalf("the old sbx run removed the record of the new sandbox %s on its way out:\n%s", name, r)
+	}
+	if st := h.state(t, name); st.Status != "running" || !sameStrings(st.Command, []string{"sleep", tok}) {
+		t.Errorf("want the new %s running `sleep %s`, got %+v", name, tok, st)
 	}
 }

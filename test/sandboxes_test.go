@@ -198,6 +198,22 @@ func (h *stateHome) ps(t *testing.T) map[string]psEntry {
 	return m
 }
 
+// waitPs polls `sbx ps --json` until cond holds for its entries.
+func (h *stateHome) waitPs(t *testing.T, cond func(map[string]psEntry) bool) map[string]psEntry {
+	t.Helper()
+	deadline := time.Now().Add(pollTimeout)
+	for {
+		list := h.ps(t)
+		if cond(list) {
+			return list
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sbx ps --json after %v: %v", pollTimeout, list)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // waitExecOK polls `sbx exec NAME -- args...` until it exits 0, and
 // returns its stdout: for what the sandbox's command does after it started.
 func (h *stateHome) waitExecOK(t *testing.T, name string, args ...string) string {

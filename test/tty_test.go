@@ -358,6 +358,23 @@ func TestTTYJobControl(t *testing.T) {
 				t.Fatalf("the second Ctrl-C did not interrupt `sleep %s`:\n%s", tok, indent(tp.output()))
 			}
 
+			// Ctrl-Z stops the foreground job, fg resumes it.
+			tok = token()
+			tp.send(t, "sleep "+tok+"\r")
+			pids, ok := waitHostProcesses(t, func(n int) bool { return n == 1 }, "sleep", tok)
+			if !ok {
+				t.Fatalf("the shell did not start `sleep %s` (pids %v):\n%s", tok, pids, indent(tp.output()))
+			}
+			tp.send(t, "\x1a")
+			waitProcState(t, pids[0], "T", "after Ctrl-Z", tp)
+			tp.send(t, "fg\r")
+			waitProcState(t, pids[0], "S", "after fg", tp)
+			tp.send(t, "\x03")
+			if pids, ok := waitHostProcesses(t, func(n int) bool { return n == 0 }, "sleep", tok); !ok {
+				killPids(pids)
+				t.Fatalf("Ctrl-C did not interrupt the resumed `sleep %s`:\n%s", tok, indent(tp.output()))
+			}
+
 			tp.send(t, "exit 42\r")
 			if code := tp.wait(t); code != 42 {
 				t.Errorf("want the shell's exit code 42, got %d:\n%s", code, indent(tp.output()))
@@ -399,5 +416,126 @@ func TestNoTTYPassthrough(t *testing.T) {
 			}
 			checkRestored(t, p, before)
 		})
+	}
+}
+
+// TestTTYRestoredAfterSignal ends a -t sandbox from outside: by a signal
+// to sbx, forwarded to the command, and by sbx kill. The caller's terminal
+// is restored either way.
+func TestTTYRestoredAfterSignal(t *testing.T) {
+	t.Parallel()
+	for _, how := range []string{"signal", "sbx kill"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			h := newStateHome(t)
+			p := openPty(t)
+			before := p.termios(t)
+			name := sandboxName("ttysig")
+			tp := h.startOnPty(t, p, "run", "-t", "--name", name, "--", "sh", "-c", `echo ready; exec sleep "$1"`, "sh", token())
+			tp.expect(t, `ready\r?\n`)
+			if during := p.termios(t); !isRaw(during) {
+				t.Errorf("the caller's terminal is not in raw mode while sbx -t runs: %+v", during)
+			}
+			if how == "signal" {
+				if err := tp.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				h.waitStatus(t, name, "running")
+				h.sbx(t, "kill", name).ok(t)
+			}
+			if code := tp.wait(t); code != 128+int(syscall.SIGTERM) {
+				t.Errorf("want exit %d, got %d:\n%s", 128+int(syscall.SIGTERM), code, indent(tp.output()))
+			}
+			checkRestored(t, p, before)
+		})
+	}
+}
+
+// TestTTYExecBackground leaves a process of an exec -t running in the
+// sandbox, holding the terminal: sbx exec still ends with the command's
+// code and restores the caller's terminal.
+func TestTTYExecBackground(t *testing.T) {
+	t.Parallel()
+	h := newStateHome(t)
+	p := openPty(t)
+	before := p.termios(t)
+	tok := token()
+	args := ttyCommand(t, h, "exec", "-t", "sh", "-c", `sleep "$1" & echo started; exit 5`, "sh", tok)
+	tp := h.startOnPty(t, p, args...)
+	tp.expect(t, `started\r?\n`)
+	if code := tp.wait(t); code != 5 {
+		t.Errorf("want exit 5, got %d:\n%s", code, indent(tp.output()))
+	}
+	checkRestored(t, p, before)
+}
+
+// waitProcState waits until the host process pid is in state want (the
+// third field of /proc/PID/stat: S sleeping, T stopped...).
+func waitProcState(t *testing.T, pid int, want, when string, tp *ttyProcess) {
+	t.Helper()
+	deadline := time.Now().Add(pollTimeout)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatalf("%s: process %d: %v\n%s", when, pid, err, indent(tp.output()))
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 0 && f[0] == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: process %d is in state %q, want %q:\n%s", when, pid, f, want, indent(tp.output()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDetachReleasesTerminal runs sbx run -d on a terminal: the detached
+// sandbox keeps neither the terminal as its stdio nor as its controlling
+// terminal.
+func TestDetachReleasesTerminal(t *testing.T) {
+	t.Parallel()
+	h := newStateHome(t)
+	p := openPty(t)
+	name := sandboxName("noterm")
+	h.cleanup(t, name)
+	tok := token()
+	tp := h.startOnPty(t, p, "run", "-d", "--name", name, "--", "sleep", tok)
+	tp.expect(t, regexp.QuoteMeta(name)+`\r?\n`)
+	if code := tp.wait(t); code != 0 {
+		t.Fatalf("want exit 0, got %d:\n%s", code, indent(tp.output()))
+	}
+	st := h.state(t, name)
+	pids, ok := waitHostProcesses(t, func(n int) bool { return n == 1 }, "sleep", tok)
+	if !ok {
+		t.Fatalf("want one `sleep %s`, found %v", tok, pids)
+	}
+	var slave unix.Stat_t
+	if err := unix.Fstat(int(p.slave.Fd()), &slave); err != nil {
+		t.Fatal(err)
+	}
+	// The fds of the sandbox's pid 1 are out of reach (it is not
+	// dumpable); those of the command are not.
+	for _, pid := range []int{st.Pid, pids[0]} {
+		for fd := 0; fd <= 2 && pid != st.Pid; fd++ {
+			var fi unix.Stat_t
+			path := fmt.Sprintf("/proc/%d/fd/%d", pid, fd)
+			if err := unix.Stat(path, &fi); err != nil {
+				t.Errorf("%s: %v", path, err)
+			} else if fi.Rdev == slave.Rdev && fi.Mode&unix.S_IFMT == unix.S_IFCHR {
+				t.Errorf("the detached sandbox's process %d has the caller's terminal %s as fd %d", pid, p.name, fd)
+			}
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		// Field 7 is tty_nr; f[0] is field 3.
+		if f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]); len(f) < 5 || f[4] != "0" {
+			t.Errorf("the detached sandbox's process %d has a controlling terminal (tty_nr %v)", pid, f[4:5])
+		}
 	}
 }

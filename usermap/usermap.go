@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/user"
 	"sort"
 	"strconv"
 	"strings"
@@ -217,12 +216,30 @@ func withoutID(ranges []Range, id uint32) []Range {
 	return out
 }
 
-// Files and helpers consulted by Detect; variables so tests of callers can
-// point them elsewhere.
+// Files consulted by Detect; variables so tests can point them elsewhere.
 var (
 	SubUIDPath = "/etc/subuid"
 	SubGIDPath = "/etc/subgid"
+	PasswdPath = "/etc/passwd"
 )
+
+// userName finds the name of uid in a passwd file. sbx is linked
+// statically (it must run inside any rootfs), so it reads the file rather
+// than asking NSS; users known only to NSS match /etc/subuid by uid.
+func userName(passwd string, uid uint32) string {
+	b, err := os.ReadFile(passwd)
+	if err != nil {
+		return ""
+	}
+	want := strconv.FormatUint(uint64(uid), 10)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 3 && f[2] == want && f[0] != "" {
+			return f[0]
+		}
+	}
+	return ""
+}
 
 // Detect fills a request for the calling process from the system: its
 // name, its subordinate ranges and the helpers on PATH (or in /usr/bin).
@@ -242,10 +259,7 @@ func Detect(mode Mode, uid, gid *uint32) (Request, error) {
 	if mode == Single {
 		return req, nil
 	}
-	name := ""
-	if u, err := user.LookupId(strconv.FormatUint(uint64(req.HostUID), 10)); err == nil {
-		name = u.Username
-	}
+	name := userName(PasswdPath, req.HostUID)
 	var err error
 	if req.SubUIDs, err = ReadSubIDs(SubUIDPath, name, req.HostUID); err != nil {
 		return req, err

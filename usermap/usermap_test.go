@@ -1,6 +1,7 @@
 package usermap
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -217,5 +218,22 @@ func TestParseMode(t *testing.T) {
 	}
 	if _, err := ParseMode("both"); err == nil {
 		t.Error("ParseMode(both) succeeded")
+	}
+}
+
+func TestUserName(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/passwd"
+	content := "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n\nbroken\n"
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for uid, want := range map[uint32]string{0: "root", 1000: "alice", 1001: ""} {
+		if got := userName(path, uid); got != want {
+			t.Errorf("userName(%d) = %q, want %q", uid, got, want)
+		}
+	}
+	if got := userName(dir+"/missing", 0); got != "" {
+		t.Errorf("missing file gave %q", got)
 	}
 }
