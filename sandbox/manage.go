@@ -68,6 +68,9 @@ func Remove(name string, force bool) error {
 	if err != nil {
 		return err
 	}
+	if st.Status == state.Creating && !force {
+		return fmt.Errorf("sandbox %s is starting: try again, or use sbx rm -f %s", name, name)
+	}
 	if st.Status == state.Running {
 		if !force {
 			return fmt.Errorf("sandbox %s is running: stop it with sbx kill %s, or use sbx rm -f %s", name, name, name)

@@ -25,9 +25,14 @@ import (
 
 // Status of a sandbox.
 const (
-	Running = "running"
-	Exited  = "exited"
+	Creating = "creating" // reserved, record not written yet
+	Running  = "running"
+	Exited   = "exited"
 )
+
+// creatingGrace is how long a reserved name without a record reads as
+// creating; after that it is taken for the leftover of a crash.
+const creatingGrace = time.Minute
 
 // State is the record of one sandbox.
 type State struct {
@@ -146,10 +151,14 @@ func Load(name string) (*State, error) {
 	}
 	b, err := os.ReadFile(filepath.Join(root, name, "state.json"))
 	if errors.Is(err, os.ErrNotExist) {
-		if _, err := os.Stat(filepath.Join(root, name)); err == nil {
+		if st, err := os.Stat(filepath.Join(root, name)); err == nil {
 			// Reserved, not yet written (starting) or left by a crash
 			// before the first write.
-			return &State{Name: name, Status: Exited}, nil
+			status := Exited
+			if time.Since(st.ModTime()) < creatingGrace {
+				status = Creating
+			}
+			return &State{Name: name, Status: status, Created: st.ModTime()}, nil
 		}
 		return nil, fmt.Errorf("%w %q (see sbx ps)", ErrNotFound, name)
 	}
