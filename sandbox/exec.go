@@ -164,16 +164,9 @@ func ExecInit() {
 }
 
 func execInit(sock *os.File) error {
-	typ, payload, err := nsexec.ReadFrame(sock)
-	if err != nil {
-		return fmt.Errorf("read configuration: %w", err)
-	}
-	if typ != nsexec.MsgConfig {
-		return fmt.Errorf("expected the configuration, got frame %d", typ)
-	}
 	var p specs.Process
-	if err := json.Unmarshal(payload, &p); err != nil {
-		return fmt.Errorf("decode configuration: %w", err)
+	if err := readConfig(sock, &p); err != nil {
+		return err
 	}
 	if err := switchIDs(p.User.UID, p.User.GID); err != nil {
 		return err

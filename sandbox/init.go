@@ -42,7 +42,8 @@ func reportAndExit(sock *os.File, err error) {
 	os.Exit(code)
 }
 
-func initSandbox(sock *os.File) error {
+// readConfig reads the configuration frame the sbx parent sends.
+func readConfig(sock *os.File, v any) error {
 	typ, payload, err := nsexec.ReadFrame(sock)
 	if err != nil {
 		return fmt.Errorf("read configuration: %w", err)
@@ -50,9 +51,16 @@ func initSandbox(sock *os.File) error {
 	if typ != nsexec.MsgConfig {
 		return fmt.Errorf("expected the configuration, got frame %d", typ)
 	}
-	var spec specs.Spec
-	if err := json.Unmarshal(payload, &spec); err != nil {
+	if err := json.Unmarshal(payload, v); err != nil {
 		return fmt.Errorf("decode configuration: %w", err)
+	}
+	return nil
+}
+
+func initSandbox(sock *os.File) error {
+	var spec specs.Spec
+	if err := readConfig(sock, &spec); err != nil {
+		return err
 	}
 	if spec.Process == nil || len(spec.Process.Args) == 0 {
 		return errors.New("configuration has no command")
