@@ -107,6 +107,12 @@ func (r *runCmd) Run() error {
 	if err == nil && r.Detach {
 		fmt.Println(name)
 	}
+	return exitWith(code, err)
+}
+
+// exitWith ends sbx with the command's exit code, or hands the error (and
+// the code to use) to main, which prints it.
+func exitWith(code int, err error) error {
 	if err != nil {
 		return &sandbox.ExitError{Code: code, Err: err}
 	}
@@ -148,11 +154,7 @@ func (e *execCmd) Run() error {
 	code, err := sandbox.Exec(sandbox.ExecOptions{
 		Name: e.Name, Args: args, Env: e.Env, Workdir: e.Workdir, UID: e.UID, GID: e.GID, TTY: e.TTY,
 	})
-	if err != nil {
-		return &sandbox.ExitError{Code: code, Err: err}
-	}
-	os.Exit(code)
-	return nil
+	return exitWith(code, err)
 }
 
 // commandArgs strips the leading "--" kong keeps, and refuses an unknown

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sbx-sandbox/sbx/usermap"
 )
 
@@ -164,8 +166,8 @@ func TestLookPath(t *testing.T) {
 }
 
 func TestMountOptions(t *testing.T) {
-	flags, data := mountOptions([]string{"nosuid", "nodev", "mode=1777", "size=64m", "rw"})
-	if flags == 0 || data != "mode=1777,size=64m" {
-		t.Errorf("flags %#x data %q", flags, data)
+	attrs, data := mountOptions([]string{"nosuid", "nodev", "mode=1777", "size=64m", "rw"})
+	if attrs != unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV || !slices.Equal(data, []string{"mode=1777", "size=64m"}) {
+		t.Errorf("attrs %#x data %q", attrs, data)
 	}
 }

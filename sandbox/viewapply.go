@@ -158,8 +158,8 @@ func (v *view) apply(s source) error {
 		defer unix.Close(s.fd)
 		return v.attach(s.fd, dst, true)
 	case "tmpfs":
-		flags, data := mountOptions(m.Options)
-		fd, err := newFS("tmpfs", splitData(data), mountAttrs(flags))
+		attrs, data := mountOptions(m.Options)
+		fd, err := newFS("tmpfs", data, attrs)
 		if err != nil {
 			return fmt.Errorf("tmpfs on %s: %w", dst, err)
 		}
@@ -358,44 +358,25 @@ func kind(dir bool) string {
 	return "not a directory"
 }
 
-// mountOptions splits OCI mount options into mount flags and filesystem
-// data.
-func mountOptions(opts []string) (uintptr, string) {
-	var flags uintptr
+// mountOptions splits OCI mount options into mount attributes
+// (MOUNT_ATTR_*) and filesystem options.
+func mountOptions(opts []string) (int, []string) {
+	var attrs int
 	var data []string
 	for _, o := range opts {
 		switch o {
 		case "ro":
-			flags |= unix.MS_RDONLY
+			attrs |= unix.MOUNT_ATTR_RDONLY
 		case "nosuid":
-			flags |= unix.MS_NOSUID
+			attrs |= unix.MOUNT_ATTR_NOSUID
 		case "nodev":
-			flags |= unix.MS_NODEV
+			attrs |= unix.MOUNT_ATTR_NODEV
 		case "noexec":
-			flags |= unix.MS_NOEXEC
+			attrs |= unix.MOUNT_ATTR_NOEXEC
 		case "rw", "rbind", "bind":
 		default:
 			data = append(data, o)
 		}
 	}
-	return flags, joinData(data)
-}
-
-// mountAttrs turns MS_* flags into MOUNT_ATTR_* attributes.
-func mountAttrs(flags uintptr) int {
-	var a int
-	for _, m := range []struct {
-		flag uintptr
-		attr int
-	}{
-		{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY},
-		{unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
-		{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV},
-		{unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
-	} {
-		if flags&m.flag != 0 {
-			a |= m.attr
-		}
-	}
-	return a
+	return attrs, data
 }

@@ -238,12 +238,3 @@ func validSize(v string) bool {
 	n, err := strconv.ParseUint(num, 10, 64)
 	return err == nil && n > 0 && (v[len(v)-1] != '%' || n <= 100)
 }
-
-func joinData(d []string) string { return strings.Join(d, ",") }
-
-func splitData(d string) []string {
-	if d == "" {
-		return nil
-	}
-	return strings.Split(d, ",")
-}

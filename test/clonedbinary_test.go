@@ -85,24 +85,57 @@ func fileHash(t *testing.T, path string) [32]byte {
 	return sha256.Sum256(b)
 }
 
+// attackTarget is the sbx binary under attack, as it was before.
+type attackTarget struct {
+	bin  string
+	st   unix.Stat_t
+	hash [32]byte
+	self string // the test binary, which plays the attacker inside
+}
+
+func newAttackTarget(t *testing.T) attackTarget {
+	t.Helper()
+	tg := attackTarget{bin: sbxBinary(t)}
+	if err := unix.Stat(tg.bin, &tg.st); err != nil {
+		t.Fatal(err)
+	}
+	if int(tg.st.Uid) != os.Getuid() {
+		t.Fatalf("%s is owned by uid %d, not by the test user %d: the attack would prove nothing (make test copies it for the test user)", tg.bin, tg.st.Uid, os.Getuid())
+	}
+	tg.hash = fileHash(t, tg.bin)
+	var err error
+	if tg.self, err = os.Executable(); err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
+// check reads the attacker's output: it must have run, and neither a
+// write nor a reopen of the host binary may have succeeded.
+func (tg attackTarget) check(t *testing.T, out string) {
+	t.Helper()
+	if !strings.Contains(out, "handles ") {
+		t.Fatalf("the attacker did not run:\n%s", out)
+	}
+	for _, l := range lines(out) {
+		if strings.HasPrefix(l, "WROTE") {
+			t.Errorf("a write through /proc/PID/exe succeeded: %s", l)
+		}
+		if strings.HasPrefix(l, "REOPENED") && strings.HasSuffix(l, fmt.Sprintf(" %d:%d", tg.st.Dev, tg.st.Ino)) {
+			t.Errorf("the host binary was reopened for writing: %s", l)
+		}
+	}
+	if fileHash(t, tg.bin) != tg.hash {
+		t.Fatal("the sbx binary changed")
+	}
+}
+
 // TestClonedBinaryAttack runs the attacker in sandboxes made with each
 // method, as the caller's uid and as root inside. The sbx binary under test
 // is owned by the test user, so only the protection stands in the way.
 func TestClonedBinaryAttack(t *testing.T) {
 	t.Parallel()
-	bin := sbxBinary(t)
-	var st unix.Stat_t
-	if err := unix.Stat(bin, &st); err != nil {
-		t.Fatal(err)
-	}
-	if int(st.Uid) != os.Getuid() {
-		t.Fatalf("%s is owned by uid %d, not by the test user %d: the attack would prove nothing (make test copies it for the test user)", bin, st.Uid, os.Getuid())
-	}
-	before := fileHash(t, bin)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	target := newAttackTarget(t)
 	for _, method := range []string{"bind", "memfd"} {
 		for _, uid := range []string{"", "0"} {
 			name := method + "/caller-uid"
@@ -112,24 +145,10 @@ func TestClonedBinaryAttack(t *testing.T) {
 				args = append(args, "--uid", uid)
 			}
 			t.Run(name, func(t *testing.T) {
-				args := append(args, "-e", attackerEnv+"=1s", "--", self)
+				args := append(args, "-e", attackerEnv+"=1s", "--", target.self)
 				env := append(os.Environ(), "SBX_CLONE="+method)
 				r := invocation{args: args, env: env}.run(t)
-				out := r.ok(t)
-				if !strings.Contains(out, "handles ") {
-					t.Fatalf("the attacker did not run:\n%s", r)
-				}
-				for _, l := range lines(out) {
-					if strings.HasPrefix(l, "WROTE") {
-						t.Errorf("a write through /proc/PID/exe succeeded: %s", l)
-					}
-					if strings.HasPrefix(l, "REOPENED") && strings.HasSuffix(l, fmt.Sprintf(" %d:%d", st.Dev, st.Ino)) {
-						t.Errorf("the host binary was reopened for writing: %s", l)
-					}
-				}
-				if fileHash(t, bin) != before {
-					t.Fatal("the sbx binary changed")
-				}
+				target.check(t, r.ok(t))
 			})
 		}
 	}
@@ -233,24 +252,12 @@ func childNamed(t *testing.T, parent int, name string) int {
 // every process it sees while sbx exec joins the sandbox again and again.
 func TestClonedBinaryAttackDuringExec(t *testing.T) {
 	t.Parallel()
-	bin := sbxBinary(t)
-	var st unix.Stat_t
-	if err := unix.Stat(bin, &st); err != nil {
-		t.Fatal(err)
-	}
-	if int(st.Uid) != os.Getuid() {
-		t.Fatalf("%s is owned by uid %d, not by the test user %d: the attack would prove nothing", bin, st.Uid, os.Getuid())
-	}
-	before := fileHash(t, bin)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	target := newAttackTarget(t)
 	for _, method := range []string{"bind", "memfd"} {
 		t.Run(method, func(t *testing.T) {
 			env := append(os.Environ(), "SBX_CLONE="+method, "XDG_RUNTIME_DIR="+testDir(t))
 			name := "attack-" + method
-			inv := invocation{args: []string{"run", "--name", name, "--uid", "0", "-e", attackerEnv + "=4s", "--", self}, env: env}
+			inv := invocation{args: []string{"run", "--name", name, "--uid", "0", "-e", attackerEnv + "=4s", "--", target.self}, env: env}
 			cmd, _ := inv.command(t, t.Context())
 			out := newLineBuffer()
 			cmd.Stdout, cmd.Stderr = out, out
@@ -271,20 +278,7 @@ func TestClonedBinaryAttackDuringExec(t *testing.T) {
 				t.Fatalf("only %d sbx exec joined during the attack", joins)
 			}
 			text := out.String()
-			if !strings.Contains(text, "handles ") {
-				t.Fatalf("the attacker did not run:\n%s", text)
-			}
-			for _, l := range lines(text) {
-				if strings.HasPrefix(l, "WROTE") {
-					t.Errorf("a write through /proc/PID/exe succeeded: %s", l)
-				}
-				if strings.HasPrefix(l, "REOPENED") && strings.HasSuffix(l, fmt.Sprintf(" %d:%d", st.Dev, st.Ino)) {
-					t.Errorf("the host binary was reopened for writing: %s", l)
-				}
-			}
-			if fileHash(t, bin) != before {
-				t.Fatal("the sbx binary changed")
-			}
+			target.check(t, text)
 			t.Logf("%d joins; attacker: %s", joins, lines(text)[len(lines(text))-1])
 		})
 	}
