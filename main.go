@@ -63,8 +63,16 @@ type runCmd struct {
 	Overlay  []viewFlag `name:"overlay" group:"view" sep:"none" placeholder:"LOWER[:LOWER...]:DST" help:"Overlay the LOWER directories (last on top) at DST; writes go to a throwaway layer."`
 	Hide     []viewFlag `name:"hide" group:"view" sep:"none" placeholder:"PATH" help:"Cover PATH with an empty, unreadable file or directory."`
 	NoCwd    bool       `name:"no-cwd" group:"view" help:"Do not bind the working directory."`
-	ROCwd    bool       `name:"ro-cwd" group:"view" help:"Bind the working directory read-only (also with --rootfs)."`
-	Command  []string   `arg:"" optional:"" passthrough:"" name:"command" help:"The command and its arguments, after --."`
+
+	CapAdd        []string `name:"cap-add" group:"security" sep:"none" placeholder:"CAP" help:"Add a capability (NET_RAW or CAP_NET_RAW, or ALL); a non-root command holds it too. Repeatable."`
+	CapDrop       []string `name:"cap-drop" group:"security" sep:"none" placeholder:"CAP" help:"Drop a capability from the default set (uid 0 only has one), or ALL. Repeatable."`
+	Seccomp       string   `name:"seccomp" group:"security" placeholder:"unconfined|FILE" help:"Seccomp: the built-in profile (default), unconfined, or an OCI LinuxSeccomp JSON file."`
+	Landlock      bool     `name:"landlock" group:"security" help:"Also restrict file access with Landlock to the view's mounts and their modes (best effort by kernel)."`
+	DisableUserns bool     `name:"disable-userns" group:"security" help:"Forbid new user namespaces inside the sandbox."`
+	Ulimit        []string `name:"ulimit" group:"security" sep:"none" placeholder:"NAME=SOFT[:HARD]" help:"Set a resource limit (nofile, nproc, core, ...; a number or unlimited). Repeatable."`
+	PreserveFDs   int      `name:"preserve-fds" group:"security" placeholder:"N" help:"Pass descriptors 3 .. 3+N-1 on to the command (all others are closed)."`
+	ROCwd         bool     `name:"ro-cwd" group:"view" help:"Bind the working directory read-only (also with --rootfs)."`
+	Command       []string `arg:"" optional:"" passthrough:"" name:"command" help:"The command and its arguments, after --."`
 }
 
 func (r *runCmd) Run() error {
@@ -95,6 +103,15 @@ func (r *runCmd) Run() error {
 		View:     recordedView,
 		Cwd:      cwdMode,
 		TTY:      r.TTY,
+		Hardening: sandbox.Hardening{
+			CapAdd:        r.CapAdd,
+			CapDrop:       r.CapDrop,
+			Seccomp:       r.Seccomp,
+			Landlock:      r.Landlock,
+			DisableUserns: r.DisableUserns,
+			Ulimits:       r.Ulimit,
+			PreserveFDs:   r.PreserveFDs,
+		},
 	})
 	if err != nil {
 		return err
@@ -137,13 +154,14 @@ func (viewFlag) Decode(ctx *kong.DecodeContext) error {
 }
 
 type execCmd struct {
-	Env     []string `name:"env" short:"e" sep:"none" placeholder:"KEY=VAL" help:"Set an environment variable over the sandbox's. Repeatable."`
-	Workdir string   `name:"workdir" short:"w" placeholder:"DIR" help:"Working directory inside (default: the sandbox's)."`
-	UID     *uint32  `name:"uid" placeholder:"N" help:"Run as user id N inside (default: the sandbox's)."`
-	GID     *uint32  `name:"gid" placeholder:"N" help:"Run as group id N inside (default: the sandbox's)."`
-	TTY     bool     `name:"tty" short:"t" help:"Give the command a new terminal."`
-	Name    string   `arg:"" name:"name" help:"The sandbox."`
-	Command []string `arg:"" optional:"" passthrough:"" name:"command" help:"The command and its arguments, after --."`
+	Env      []string `name:"env" short:"e" sep:"none" placeholder:"KEY=VAL" help:"Set an environment variable over the sandbox's. Repeatable."`
+	Workdir  string   `name:"workdir" short:"w" placeholder:"DIR" help:"Working directory inside (default: the sandbox's)."`
+	UID      *uint32  `name:"uid" placeholder:"N" help:"Run as user id N inside (default: the sandbox's)."`
+	GID      *uint32  `name:"gid" placeholder:"N" help:"Run as group id N inside (default: the sandbox's)."`
+	TTY      bool     `name:"tty" short:"t" help:"Give the command a new terminal."`
+	Preserve int      `name:"preserve-fds" placeholder:"N" help:"Pass descriptors 3 .. 3+N-1 on to the command."`
+	Name     string   `arg:"" name:"name" help:"The sandbox."`
+	Command  []string `arg:"" optional:"" passthrough:"" name:"command" help:"The command and its arguments, after --."`
 }
 
 func (e *execCmd) Run() error {
@@ -153,6 +171,7 @@ func (e *execCmd) Run() error {
 	}
 	code, err := sandbox.Exec(sandbox.ExecOptions{
 		Name: e.Name, Args: args, Env: e.Env, Workdir: e.Workdir, UID: e.UID, GID: e.GID, TTY: e.TTY,
+		PreserveFDs: e.Preserve,
 	})
 	return exitWith(code, err)
 }
@@ -277,6 +296,11 @@ func main() {
 			Title: "Filesystem view",
 			Description: "These apply in command-line order, after the defaults (/, /proc, /dev, /tmp, the working directory), " +
 				"so a later one covers an earlier one: --tmpfs /home --bind ~/src:/home/me/src.",
+		}, {
+			Key:   "security",
+			Title: "Security",
+			Description: "Always on: no_new_privs, a new session, only stdio passed on. A non-root command has no capabilities; " +
+				"uid 0 has CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT.",
 		}}),
 	)
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/sbx-sandbox/sbx/capabilities"
+	"github.com/sbx-sandbox/sbx/seccomp"
 	"github.com/sbx-sandbox/sbx/usermap"
 )
 
@@ -30,6 +32,10 @@ type Config struct {
 	MapMode usermap.Mode
 	// UID and GID, if set, are the ids the command runs as inside.
 	UID, GID *uint32
+	// PreserveFDs is how many descriptors from 3 on the command inherits.
+	PreserveFDs int
+	// Seccomp is Spec.Linux.Seccomp, compiled.
+	Seccomp seccomp.Program
 }
 
 // DefaultPath is the PATH inside when the environment has none.
@@ -51,7 +57,36 @@ type Options struct {
 	View     []ViewOp // applied in order, after the defaults
 	Cwd      CwdMode
 	TTY      bool
+
+	Hardening
 }
+
+// Hardening are the security choices of a sandbox; the zero value is the
+// safe default: no new privileges, no capabilities for an ordinary uid and
+// podman's small set for uid 0, the built-in seccomp profile.
+type Hardening struct {
+	CapAdd, CapDrop []string
+	// Seccomp is "" for the built-in profile, "unconfined" for none, or the
+	// path of an OCI LinuxSeccomp JSON file.
+	Seccomp string
+	// Landlock restricts file access to the view's mounts and their modes.
+	Landlock bool
+	// DisableUserns stops the sandbox from creating user namespaces.
+	DisableUserns bool
+	// Ulimits are --ulimit NAME=SOFT[:HARD] settings.
+	Ulimits []string
+	// PreserveFDs passes descriptors 3 .. 3+PreserveFDs-1 to the command.
+	PreserveFDs int
+}
+
+// Annotations of sbx's own in the spec, for what the OCI spec has no words.
+const (
+	AnnotationLandlock      = "sbx.landlock"
+	AnnotationDisableUserns = "sbx.disable-userns"
+)
+
+// SeccompUnconfined turns seccomp off.
+const SeccompUnconfined = "unconfined"
 
 // defaultNamespaces are created for every sandbox.
 var defaultNamespaces = []specs.LinuxNamespaceType{
@@ -149,7 +184,71 @@ func NewConfig(o Options) (*Config, error) {
 	for _, ns := range defaultNamespaces {
 		spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: ns})
 	}
-	return &Config{Spec: spec, MapMode: o.MapMode, UID: o.UID, GID: o.GID}, nil
+	uid := uint32(os.Getuid())
+	if o.UID != nil {
+		uid = *o.UID
+	}
+	filter, err := harden(&spec, uid, o.Hardening)
+	if err != nil {
+		return nil, err
+	}
+	return &Config{Spec: spec, MapMode: o.MapMode, UID: o.UID, GID: o.GID, PreserveFDs: o.PreserveFDs, Seccomp: filter}, nil
+}
+
+// harden puts the security choices into the spec: capabilities for uid,
+// no_new_privs, rlimits, the seccomp profile and sbx's annotations. It
+// returns the compiled seccomp filter (nil with --seccomp unconfined).
+func harden(spec *specs.Spec, uid uint32, h Hardening) (seccomp.Program, error) {
+	caps, err := capabilities.Compute(uid, h.CapAdd, h.CapDrop)
+	if err != nil {
+		return nil, err
+	}
+	spec.Process.Capabilities = caps
+	spec.Process.NoNewPrivileges = true
+	if spec.Process.Rlimits, err = parseUlimits(h.Ulimits); err != nil {
+		return nil, err
+	}
+	if err := checkPreserveFDs(h.PreserveFDs); err != nil {
+		return nil, err
+	}
+	spec.Annotations = map[string]string{}
+	switch h.Seccomp {
+	case "":
+		spec.Linux.Seccomp = seccomp.DefaultProfile(seccomp.Options{Capabilities: caps.Bounding, DisableUserns: h.DisableUserns})
+		spec.Annotations[seccomp.BuiltinAnnotation] = seccomp.BuiltinValue
+	case SeccompUnconfined:
+	default:
+		if spec.Linux.Seccomp, err = seccomp.LoadFile(h.Seccomp); err != nil {
+			return nil, err
+		}
+	}
+	if h.Landlock {
+		spec.Annotations[AnnotationLandlock] = "true"
+	}
+	if h.DisableUserns {
+		spec.Annotations[AnnotationDisableUserns] = "true"
+	}
+	filter, err := compileSeccomp(spec)
+	if err != nil && h.Seccomp != "" {
+		return nil, fmt.Errorf("--seccomp %s: %w", h.Seccomp, err)
+	}
+	return filter, err
+}
+
+// maxPreserveFDs bounds --preserve-fds.
+const maxPreserveFDs = 1 << 16
+
+// checkPreserveFDs checks that the descriptors to pass on are open.
+func checkPreserveFDs(n int) error {
+	if n < 0 || n > maxPreserveFDs {
+		return fmt.Errorf("--preserve-fds %d: want a count from 0 to %d", n, maxPreserveFDs)
+	}
+	for fd := 3; fd < 3+n; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			return fmt.Errorf("--preserve-fds %d: descriptor %d is not open (pass descriptors 3 to %d, e.g. 3<file)", n, fd, 2+n)
+		}
+	}
+	return nil
 }
 
 // rootfsPath checks the --rootfs directory.

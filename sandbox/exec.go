@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/sbx-sandbox/sbx/capabilities"
 	"github.com/sbx-sandbox/sbx/clonedbinary"
 	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/state"
@@ -25,6 +25,8 @@ type ExecOptions struct {
 	Workdir  string
 	UID, GID *uint32
 	TTY      bool
+	// PreserveFDs passes descriptors 3 .. 3+PreserveFDs-1 to the command.
+	PreserveFDs int
 }
 
 // nsFlags maps the namespace names of /proc/PID/ns to CLONE_NEW* flags.
@@ -60,9 +62,20 @@ func Exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return ExitSbxFailed, err
 	}
-	config, err := json.Marshal(proc)
+	if err := checkPreserveFDs(o.PreserveFDs); err != nil {
+		return ExitSbxFailed, err
+	}
+	// The command joins with the sandbox's own configuration (its view for
+	// Landlock, its seccomp profile) and a process of its own.
+	spec := *st.Config
+	spec.Process = proc
+	filter, err := compileSeccomp(&spec)
 	if err != nil {
-		return ExitSbxFailed, fmt.Errorf("encode configuration: %w", err)
+		return ExitSbxFailed, err
+	}
+	config, err := (&initConfig{Spec: &spec, Seccomp: filter, PreserveFDs: o.PreserveFDs}).encode()
+	if err != nil {
+		return ExitSbxFailed, err
 	}
 	method, err := clonedbinary.FromEnv()
 	if err != nil {
@@ -71,14 +84,15 @@ func Exec(o ExecOptions) (int, error) {
 	l := launch{
 		boot: nsexec.Bootstrap{
 			CloneMethod: uint32(method),
-			JoinPidfd:   4,
+			JoinPidfd:   extraFD(o.PreserveFDs, 0),
 			JoinFlags:   flags,
 			Pdeathsig:   uint32(unix.SIGKILL),
 		},
-		config: config,
-		stdio:  [3]uintptr{0, 1, 2},
-		extra:  []uintptr{uintptr(pidfd)},
-		tty:    o.TTY,
+		config:   config,
+		stdio:    [3]uintptr{0, 1, 2},
+		preserve: o.PreserveFDs,
+		extra:    []uintptr{uintptr(pidfd)},
+		tty:      o.TTY,
 	}
 	p, err := start(&l)
 	if err != nil {
@@ -125,11 +139,13 @@ func joinFlags(pid int) (uint32, error) {
 // execProcess derives the process of sbx exec from the sandbox's.
 func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 	p := &specs.Process{
-		Terminal: o.TTY,
-		Args:     o.Args,
-		Env:      slices.Clone(base.Env),
-		Cwd:      base.Cwd,
-		User:     base.User,
+		Terminal:        o.TTY,
+		Args:            o.Args,
+		Env:             slices.Clone(base.Env),
+		Cwd:             base.Cwd,
+		User:            base.User,
+		NoNewPrivileges: base.NoNewPrivileges,
+		Rlimits:         base.Rlimits,
 	}
 	if len(o.Env) > 0 {
 		env, err := buildEnv(p.Env, o.Env, false)
@@ -150,6 +166,11 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 	if o.GID != nil {
 		p.User.GID = *o.GID
 	}
+	// The same rule as for the sandbox's command: uid 0 holds the bounding
+	// set, any other uid only what --cap-add gave.
+	if c := base.Capabilities; c != nil {
+		p.Capabilities = capabilities.ForUser(p.User.UID, c.Bounding, c.Ambient)
+	}
 	return p, nil
 }
 
@@ -164,22 +185,15 @@ func ExecInit() {
 }
 
 func execInit(sock *os.File) error {
-	var p specs.Process
-	if err := readConfig(sock, &p); err != nil {
+	var c initConfig
+	if err := readConfig(sock, &c); err != nil {
 		return err
 	}
-	if err := switchIDs(p.User.UID, p.User.GID); err != nil {
-		return err
+	if c.Spec == nil || c.Spec.Process == nil || len(c.Spec.Process.Args) == 0 {
+		return errNoCommand
 	}
-	if err := unix.Chdir(p.Cwd); err != nil {
-		return fmt.Errorf("change to working directory %s inside the sandbox: %w", p.Cwd, err)
-	}
-	if p.Terminal {
-		if err := setupConsole(sock); err != nil {
-			return err
-		}
-	}
-	return execCommand(&p)
+	user := c.Spec.Process.User
+	return finishAndExec(sock, &c, func() error { return switchIDs(user.UID, user.GID) })
 }
 
 // switchIDs takes on the ids inside, when they differ from the ones the

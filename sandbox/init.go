@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/sbx-sandbox/sbx/nsexec"
@@ -58,14 +57,20 @@ func readConfig(sock *os.File, v any) error {
 }
 
 func initSandbox(sock *os.File) error {
-	var spec specs.Spec
-	if err := readConfig(sock, &spec); err != nil {
+	var c initConfig
+	if err := readConfig(sock, &c); err != nil {
 		return err
 	}
-	if spec.Process == nil || len(spec.Process.Args) == 0 {
-		return errors.New("configuration has no command")
+	spec := c.Spec
+	if spec == nil || spec.Process == nil || len(spec.Process.Args) == 0 {
+		return errNoCommand
 	}
-	if err := buildView(&spec); err != nil {
+	if spec.Annotations[AnnotationDisableUserns] == "true" {
+		if err := disableUserNamespaces(); err != nil {
+			return err
+		}
+	}
+	if err := buildView(spec); err != nil {
 		return err
 	}
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
@@ -74,15 +79,7 @@ func initSandbox(sock *os.File) error {
 	if err := loopbackUp(); err != nil {
 		return err
 	}
-	if err := unix.Chdir(spec.Process.Cwd); err != nil {
-		return fmt.Errorf("change to working directory %s inside the sandbox: %w", spec.Process.Cwd, err)
-	}
-	if spec.Process.Terminal {
-		if err := setupConsole(sock); err != nil {
-			return err
-		}
-	}
-	return execCommand(spec.Process)
+	return finishAndExec(sock, &c, nil)
 }
 
 // loopbackUp brings up lo, the only interface of a fresh network namespace.
@@ -102,45 +99,6 @@ func loopbackUp() error {
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
 	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
 		return fmt.Errorf("bring up lo: set flags: %w", err)
-	}
-	return nil
-}
-
-// execCommand finds the command in the sandbox's PATH and execs it, with
-// every descriptor but 0, 1 and 2 closed.
-func execCommand(p *specs.Process) error {
-	path, err := lookPath(p.Args[0], envValue(p.Env, "PATH"))
-	if err != nil {
-		return err
-	}
-	// Everything above 2, including whatever the caller of sbx leaked to
-	// us, is closed by the exec; the init socket stays open for reporting
-	// a failed exec.
-	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("mark descriptors close-on-exec: %w", err)
-	}
-	if err := dropInheritableCaps(); err != nil {
-		return err
-	}
-	err = unix.Exec(path, p.Args, p.Env)
-	return execError(p.Args[0], err)
-}
-
-// dropInheritableCaps undoes what stage 2 raised to keep its capabilities
-// across its re-execution: without this, a command running as a non-root
-// uid would keep every capability through the ambient set.
-func dropInheritableCaps() error {
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		return fmt.Errorf("clear ambient capabilities: %w", err)
-	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("capget: %w", err)
-	}
-	data[0].Inheritable, data[1].Inheritable = 0, 0
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("clear inheritable capabilities: %w", err)
 	}
 	return nil
 }

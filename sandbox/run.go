@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -84,9 +85,9 @@ func Run(cfg *Config, o RunOptions) (int, error) {
 	if err != nil {
 		return ExitSbxFailed, err
 	}
-	config, err := json.Marshal(&cfg.Spec)
+	config, err := (&initConfig{Spec: &cfg.Spec, Seccomp: cfg.Seccomp, PreserveFDs: cfg.PreserveFDs}).encode()
 	if err != nil {
-		return ExitSbxFailed, fmt.Errorf("encode configuration: %w", err)
+		return ExitSbxFailed, err
 	}
 	l := launch{
 		boot: nsexec.Bootstrap{
@@ -99,9 +100,10 @@ func Run(cfg *Config, o RunOptions) (int, error) {
 			SetgroupsDeny: plan.SetgroupsDeny,
 			Pdeathsig:     uint32(unix.SIGKILL),
 		},
-		config: config,
-		stdio:  [3]uintptr{0, 1, 2},
-		tty:    cfg.Spec.Process.Terminal,
+		config:   config,
+		stdio:    [3]uintptr{0, 1, 2},
+		preserve: cfg.PreserveFDs,
+		tty:      cfg.Spec.Process.Terminal,
 	}
 	if l.tty && o.Detach {
 		return ExitSbxFailed, errors.New("-t and -d together are not supported: a detached sandbox has no terminal to attach to")
@@ -198,15 +200,21 @@ func closeAll(files []*os.File) {
 }
 
 // launch is what start needs: the bootstrap for the C stages, the
-// configuration for the Go init, the command's stdio and any descriptor
-// the bootstrap refers to (passed as 4, 5, ...).
+// configuration for the Go init, the command's stdio, how many of the
+// caller's descriptors from 3 on go to the command, and any descriptor the
+// bootstrap refers to (passed right after the init socket; see extraFD).
 type launch struct {
-	boot   nsexec.Bootstrap
-	config []byte
-	stdio  [3]uintptr
-	extra  []uintptr
-	tty    bool
+	boot     nsexec.Bootstrap
+	config   []byte
+	stdio    [3]uintptr
+	preserve int
+	extra    []uintptr
+	tty      bool
 }
+
+// extraFD is the descriptor number stage 0 finds the i-th extra descriptor
+// at: after stdio, the preserved descriptors and the init socket.
+func extraFD(preserve, i int) uint32 { return uint32(3 + preserve + 1 + i) }
 
 // process is a started sandbox, seen from the sbx parent.
 type process struct {
@@ -237,9 +245,14 @@ func start(l *launch) (*process, error) {
 
 	// syscall.ForkExec rather than os/exec: it passes exactly these
 	// descriptors and skips os/exec's pidfd probe, a fork of its own.
-	files := append([]uintptr{l.stdio[0], l.stdio[1], l.stdio[2], child.Fd()}, l.extra...)
+	files := []uintptr{l.stdio[0], l.stdio[1], l.stdio[2]}
+	for fd := 3; fd < 3+l.preserve; fd++ {
+		files = append(files, uintptr(fd))
+	}
+	files = append(files, child.Fd())
+	files = append(files, l.extra...)
 	stage, err := syscall.ForkExec("/proc/self/exe", []string{"sbx", "init"}, &syscall.ProcAttr{
-		Env:   []string{nsexec.InitPipeEnv + "=3"},
+		Env:   []string{nsexec.InitPipeEnv + "=" + strconv.Itoa(3+l.preserve)},
 		Files: files,
 	})
 	child.Close()

@@ -1,0 +1,147 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/sbx-sandbox/sbx/capabilities"
+	"github.com/sbx-sandbox/sbx/seccomp"
+)
+
+// initConfig is what the sbx parent sends to the Go init of a new sandbox
+// and to the joining process of sbx exec.
+type initConfig struct {
+	// Spec is the sandbox's configuration; for sbx exec its Process is the
+	// new command's.
+	Spec *specs.Spec `json:"spec"`
+	// Seccomp is the compiled filter, installed right before the exec.
+	Seccomp seccomp.Program `json:"seccomp,omitempty"`
+	// PreserveFDs is how many descriptors from 3 on the command keeps.
+	PreserveFDs int `json:"preserveFds,omitempty"`
+}
+
+func (c *initConfig) encode() ([]byte, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode configuration: %w", err)
+	}
+	return b, nil
+}
+
+// compileSeccomp compiles the spec's seccomp profile; nil for none.
+func compileSeccomp(spec *specs.Spec) (seccomp.Program, error) {
+	if spec.Linux == nil || spec.Linux.Seccomp == nil {
+		return nil, nil
+	}
+	builtin := spec.Annotations[seccomp.BuiltinAnnotation] == seccomp.BuiltinValue
+	prog, err := seccomp.Compile(spec.Linux.Seccomp, builtin)
+	if err != nil {
+		return nil, fmt.Errorf("compile seccomp profile: %w", err)
+	}
+	return prog, nil
+}
+
+// disableUserNamespaces stops the sandbox's user namespace from getting
+// children: its own max_user_namespaces (the sysctl is per user namespace,
+// and counts the whole subtree) goes to 0. Only a process with
+// CAP_SYS_RESOURCE in the sandbox could raise it again, and /proc/sys is
+// read-only there; the seccomp profile refuses CLONE_NEWUSER as well.
+func disableUserNamespaces() error {
+	const knob = "/proc/sys/user/max_user_namespaces"
+	if err := os.WriteFile(knob, []byte("0\n"), 0); err != nil {
+		return fmt.Errorf("--disable-userns: set %s to 0 in the sandbox's user namespace: %w", knob, err)
+	}
+	return nil
+}
+
+// finishAndExec is the end of both Go inits: it takes on the command's
+// limits, ids and capabilities, changes to its working directory, sets up
+// its terminal, and execs it with nothing but its own descriptors, under
+// no_new_privs, Landlock (if asked) and the seccomp filter, in that order.
+// switchUser, if not nil, changes the ids once the capability bounding set
+// is cut. It returns only on failure.
+func finishAndExec(sock *os.File, c *initConfig, switchUser func() error) error {
+	p := c.Spec.Process
+	if err := applyRlimits(p.Rlimits); err != nil {
+		return err
+	}
+	if p.Capabilities != nil {
+		if err := capabilities.Apply(p.Capabilities, switchUser); err != nil {
+			return err
+		}
+	} else if switchUser != nil {
+		if err := switchUser(); err != nil {
+			return err
+		}
+	}
+	if err := enterWorkdir(p.Cwd); err != nil {
+		return err
+	}
+	if p.Terminal {
+		if err := setupConsole(sock); err != nil {
+			return err
+		}
+	}
+	path, err := lookPath(p.Args[0], envValue(p.Env, "PATH"))
+	if err != nil {
+		return err
+	}
+	if err := passOnlyFDs(c.PreserveFDs); err != nil {
+		return err
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("set no_new_privs: %w", err)
+		}
+	}
+	if c.Spec.Annotations[AnnotationLandlock] == "true" {
+		if err := restrictToView(c.Spec); err != nil {
+			return err
+		}
+	}
+	if len(c.Seccomp) > 0 {
+		if err := seccomp.Install(c.Seccomp); err != nil {
+			return err
+		}
+	}
+	err = unix.Exec(path, p.Args, p.Env)
+	return execError(p.Args[0], err)
+}
+
+// enterWorkdir changes to dir and checks that it is inside the sandbox's
+// root: a directory reached through a descriptor leaked from outside (runc
+// CVE-2024-21626: -w /proc/self/fd/N) has no path from the root, and
+// getcwd(2) says so.
+func enterWorkdir(dir string) error {
+	if err := unix.Chdir(dir); err != nil {
+		return fmt.Errorf("change to working directory %s inside the sandbox: %w", dir, err)
+	}
+	cwd, err := unix.Getwd()
+	if err != nil || !strings.HasPrefix(cwd, "/") {
+		return fmt.Errorf("working directory %s is outside the sandbox's view (unreachable from its root): pick a directory inside", dir)
+	}
+	return nil
+}
+
+// passOnlyFDs marks every descriptor from 3+preserve on close-on-exec, and
+// the preserved ones 3 .. 3+preserve-1 inheritable.
+func passOnlyFDs(preserve int) error {
+	if err := unix.CloseRange(uint(3+preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("mark descriptors close-on-exec: %w", err)
+	}
+	for fd := 3; fd < 3+preserve; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return fmt.Errorf("--preserve-fds: descriptor %d: %w", fd, err)
+		}
+	}
+	return nil
+}
+
+// errNoCommand is a configuration without a command.
+var errNoCommand = errors.New("configuration has no command")
