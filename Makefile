@@ -12,6 +12,7 @@ LDFLAGS := -X main.version=$(VERSION)
 all: build
 
 build:
+	@bash scripts/build-deps.sh
 	# osusergo: kong imports os/user, whose cgo lookups do not belong in a
 	# static binary (sbx reads /etc/passwd itself).
 	CGO_ENABLED=1 $(GO) build -tags osusergo -ldflags "$(LDFLAGS)" -o $(BIN) .

@@ -4,7 +4,7 @@
 #
 # As root it first sets up what the tests need, idempotently:
 #   - the Debian packages uidmap (newuidmap, newgidmap) and busybox-static,
-#     and gcc for cgo, if missing;
+#     and what building sbx needs (scripts/build-deps.sh), if missing;
 #   - the user $SBX_TEST_USER (default sbxtest), with ranges in /etc/subuid
 #     and /etc/subgid;
 # then runs the unit tests as root and the integration tests as that user,
@@ -14,7 +14,8 @@
 # As any other user it checks the same prerequisites, fails naming the fix
 # when one is missing, and runs everything as that user.
 #
-# Set SBX_KEEP=1 to keep the scratch directory of the integration tests.
+# Set SBX_KEEP=1 to keep the scratch directory of the integration tests, and
+# SBX_TEST_RUN=REGEXP to run only the integration tests it matches.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -143,6 +144,7 @@ as_user() {
 
 user_home() { getent passwd "$1" | cut -d: -f6; }
 
+bash scripts/build-deps.sh
 if [ "$(id -u)" -eq 0 ]; then
 	install_packages
 	ensure_user
@@ -193,7 +195,7 @@ set +e
 		as_user "$run_user" env -i \
 			PATH="$user_path" HOME="$home" USER="$run_user" LOGNAME="$run_user" \
 			SBX_BINARY="$work/bin/sbx" SBX_TEST_DIR="$work/tmp" \
-			"$work/integration.test" -test.v -test.timeout=20m
+			"$work/integration.test" -test.v -test.timeout=20m ${SBX_TEST_RUN:+-test.run="$SBX_TEST_RUN"}
 ) </dev/null 2>&1 | tee "$work/integration.log"
 status=${PIPESTATUS[0]}
 set -e

@@ -22,6 +22,9 @@ import (
 const attackerEnv = "SBX_TEST_ATTACKER"
 
 func TestMain(m *testing.M) {
+	if name := os.Getenv(toolEnv); name != "" {
+		os.Exit(runTool(name, os.Args[1:]))
+	}
 	if d := os.Getenv(attackerEnv); d != "" {
 		dur, err := time.ParseDuration(d)
 		if err != nil {
