@@ -106,6 +106,21 @@ ensure_user() {
 	done
 }
 
+# A file the test user may not read because of a group it is in, though
+# everybody else may (mode 0604, group sbxneg): the escape tests check that
+# no sandbox lets it drop that group (setgroups).
+neg_group=sbxneg
+neg_file=/var/lib/sbx-test/negative-group
+ensure_negative_group() {
+	getent group "$neg_group" >/dev/null || groupadd "$neg_group"
+	id -nG "$test_user" | tr ' ' '\n' | grep -qx "$neg_group" || usermod -aG "$neg_group" "$test_user"
+	mkdir -p "${neg_file%/*}"
+	chmod 0755 "${neg_file%/*}"
+	echo "only those outside group $neg_group may read this" >"$neg_file"
+	chown "root:$neg_group" "$neg_file"
+	chmod 0604 "$neg_file"
+}
+
 # check_prerequisites fails, naming the fix, when something the tests need
 # is missing. $1 is the user the integration tests run as.
 check_prerequisites() {
@@ -148,6 +163,7 @@ bash scripts/build-deps.sh
 if [ "$(id -u)" -eq 0 ]; then
 	install_packages
 	ensure_user
+	ensure_negative_group
 	run_user=$test_user
 else
 	run_user=$(id -un)
