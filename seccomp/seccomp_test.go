@@ -80,7 +80,9 @@ func TestBuiltinProfile(t *testing.T) {
 		{"personality READ_IMPLIES_EXEC", func() error { return errnoOf(unix.RawSyscall(unix.SYS_PERSONALITY, 0x0400000, 0, 0)) }, unix.EPERM},
 		{"personality query", func() error { return errnoOf(unix.RawSyscall(unix.SYS_PERSONALITY, 0xffffffff, 0, 0)) }, nil},
 		{"personality PER_LINUX", func() error { return errnoOf(unix.RawSyscall(unix.SYS_PERSONALITY, 0, 0, 0)) }, nil},
-		{"unshare CLONE_NEWUSER", func() error { return errnoOf(unix.RawSyscall(unix.SYS_UNSHARE, unix.CLONE_NEWUSER|unix.CLONE_NEWNS, 0, 0)) }, unix.EPERM},
+		{"unshare CLONE_NEWUSER", func() error {
+			return errnoOf(unix.RawSyscall(unix.SYS_UNSHARE, unix.CLONE_NEWUSER|unix.CLONE_NEWNS, 0, 0))
+		}, unix.EPERM},
 		{"clone3", func() error { return errnoOf(unix.RawSyscall(unix.SYS_CLONE3, 0, 0, 0)) }, unix.ENOSYS},
 		{"newer than the table", func() error { return errnoOf(unix.RawSyscall(uintptr(maxKnown+1), 0, 0, 0)) }, unix.ENOSYS},
 		{"getpid", func() error { return errnoOf(unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)) }, nil},
