@@ -118,14 +118,15 @@ func Compute(uid uint32, add, drop []string) (*specs.LinuxCapabilities, error) {
 	}
 	slices.Sort(bounding)
 	ambient = slices.DeleteFunc(slices.Compact(sorted(ambient)), func(c string) bool { return !set[c] })
-	return ForUser(uid, bounding, ambient), nil
+	return forUser(uid, bounding, ambient), nil
 }
 
-// ForUser returns the sets for a command running as uid inside a sandbox
-// whose bounding set is bounding and whose explicitly added capabilities
-// are ambient: uid 0 holds the whole bounding set, any other uid only the
-// ambient ones. sbx exec uses it when it runs as another uid.
-func ForUser(uid uint32, bounding, ambient []string) *specs.LinuxCapabilities {
+// forUser returns the sets for a command running as uid with the given
+// bounding set and explicitly added (ambient) capabilities: uid 0 holds the
+// whole bounding set, any other uid only the ambient ones. The inheritable
+// set holds only what ambient needs, as in Docker and podman since
+// CVE-2022-24769.
+func forUser(uid uint32, bounding, ambient []string) *specs.LinuxCapabilities {
 	held := ambient
 	if uid == 0 {
 		held = bounding
@@ -134,7 +135,7 @@ func ForUser(uid uint32, bounding, ambient []string) *specs.LinuxCapabilities {
 		Bounding:    slices.Clone(bounding),
 		Effective:   slices.Clone(held),
 		Permitted:   slices.Clone(held),
-		Inheritable: slices.Clone(held),
+		Inheritable: slices.Clone(ambient),
 		Ambient:     slices.Clone(ambient),
 	}
 }

@@ -40,7 +40,7 @@ func TestCompute(t *testing.T) {
 				got, want []string
 			}{
 				{"bounding", got.Bounding, c.wantBounding}, {"effective", got.Effective, c.wantEffective},
-				{"permitted", got.Permitted, c.wantEffective}, {"inheritable", got.Inheritable, c.wantEffective},
+				{"permitted", got.Permitted, c.wantEffective}, {"inheritable", got.Inheritable, c.wantAmbient},
 				{"ambient", got.Ambient, c.wantAmbient},
 			} {
 				if !sameSet(s.got, s.want) {

@@ -83,7 +83,20 @@ type Hardening struct {
 const (
 	AnnotationLandlock      = "sbx.landlock"
 	AnnotationDisableUserns = "sbx.disable-userns"
+	// AnnotationCapAdd and AnnotationCapDrop keep --cap-add and --cap-drop
+	// (comma lists), so that sbx exec as another uid gets the set that uid
+	// would have had.
+	AnnotationCapAdd  = "sbx.cap-add"
+	AnnotationCapDrop = "sbx.cap-drop"
 )
+
+// splitList splits a comma list of an annotation; "" is no item.
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
 
 // SeccompUnconfined turns seccomp off.
 const SeccompUnconfined = "unconfined"
@@ -212,6 +225,12 @@ func harden(spec *specs.Spec, uid uint32, h Hardening) (seccomp.Program, error) 
 		return nil, err
 	}
 	spec.Annotations = map[string]string{}
+	if len(h.CapAdd) > 0 {
+		spec.Annotations[AnnotationCapAdd] = strings.Join(h.CapAdd, ",")
+	}
+	if len(h.CapDrop) > 0 {
+		spec.Annotations[AnnotationCapDrop] = strings.Join(h.CapDrop, ",")
+	}
 	switch h.Seccomp {
 	case "":
 		spec.Linux.Seccomp = seccomp.DefaultProfile(seccomp.Options{Capabilities: caps.Bounding, DisableUserns: h.DisableUserns})

@@ -42,6 +42,11 @@ func Exec(o ExecOptions) (int, error) {
 	if len(o.Args) == 0 || o.Args[0] == "" {
 		return ExitSbxFailed, errors.New("no command given: put it after --, e.g. sbx exec NAME -- sh")
 	}
+	// Before sbx opens anything of its own, which could take the number
+	// of a descriptor that is not open.
+	if err := checkPreserveFDs(o.PreserveFDs); err != nil {
+		return ExitSbxFailed, err
+	}
 	st, err := state.Load(o.Name)
 	if err != nil {
 		return ExitSbxFailed, err
@@ -58,11 +63,8 @@ func Exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return ExitSbxFailed, err
 	}
-	proc, err := execProcess(st.Config.Process, o)
+	proc, err := execProcess(st.Config.Process, st.Config.Annotations, o)
 	if err != nil {
-		return ExitSbxFailed, err
-	}
-	if err := checkPreserveFDs(o.PreserveFDs); err != nil {
 		return ExitSbxFailed, err
 	}
 	// The command joins with the sandbox's own configuration (its view for
@@ -137,7 +139,7 @@ func joinFlags(pid int) (uint32, error) {
 }
 
 // execProcess derives the process of sbx exec from the sandbox's.
-func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
+func execProcess(base *specs.Process, annotations map[string]string, o ExecOptions) (*specs.Process, error) {
 	p := &specs.Process{
 		Terminal:        o.TTY,
 		Args:            o.Args,
@@ -166,11 +168,12 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 	if o.GID != nil {
 		p.User.GID = *o.GID
 	}
-	// The same rule as for the sandbox's command: uid 0 holds the bounding
-	// set, any other uid only what --cap-add gave.
-	if c := base.Capabilities; c != nil {
-		p.Capabilities = capabilities.ForUser(p.User.UID, c.Bounding, c.Ambient)
+	// The same rule as for the sandbox's command, for this command's uid.
+	caps, err := capabilities.Compute(p.User.UID, splitList(annotations[AnnotationCapAdd]), splitList(annotations[AnnotationCapDrop]))
+	if err != nil {
+		return nil, fmt.Errorf("the sandbox's capabilities: %w", err)
 	}
+	p.Capabilities = caps
 	return p, nil
 }
 

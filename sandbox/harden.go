@@ -61,14 +61,18 @@ func disableUserNamespaces() error {
 }
 
 // finishAndExec is the end of both Go inits: it takes on the command's
-// limits, ids and capabilities, changes to its working directory, sets up
-// its terminal, and execs it with nothing but its own descriptors, under
+// limits, changes to its working directory (while it still may, as runc
+// does: a command may start in a directory it could not enter itself), takes
+// on its ids and capabilities, sets up its terminal, and execs it with nothing but its own descriptors, under
 // no_new_privs, Landlock (if asked) and the seccomp filter, in that order.
 // switchUser, if not nil, changes the ids once the capability bounding set
 // is cut. It returns only on failure.
 func finishAndExec(sock *os.File, c *initConfig, switchUser func() error) error {
 	p := c.Spec.Process
 	if err := applyRlimits(p.Rlimits); err != nil {
+		return err
+	}
+	if err := enterWorkdir(p.Cwd); err != nil {
 		return err
 	}
 	if p.Capabilities != nil {
@@ -79,9 +83,6 @@ func finishAndExec(sock *os.File, c *initConfig, switchUser func() error) error 
 		if err := switchUser(); err != nil {
 			return err
 		}
-	}
-	if err := enterWorkdir(p.Cwd); err != nil {
-		return err
 	}
 	if p.Terminal {
 		if err := setupConsole(sock); err != nil {

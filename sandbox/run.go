@@ -232,6 +232,13 @@ func start(l *launch) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Descriptors sbx inherited from its caller stay out of the sandbox's
+	// setup: only those passed below (stdio, --preserve-fds, the init
+	// socket, the bootstrap's own) reach stage 0, so that no host directory
+	// is ever open in the Go init (runc CVE-2024-21626).
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
+	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("create init socket: %w", err)

@@ -22,6 +22,9 @@ func LoadFile(path string) (*specs.LinuxSeccomp, error) {
 	if err := dec.Decode(&p); err != nil {
 		return nil, fmt.Errorf("--seccomp %s: not an OCI seccomp profile: %w", path, err)
 	}
+	if dec.More() {
+		return nil, fmt.Errorf("--seccomp %s: more than one JSON value: the file must hold one profile", path)
+	}
 	if p.DefaultAction == "" {
 		return nil, fmt.Errorf("--seccomp %s: the profile has no defaultAction", path)
 	}
