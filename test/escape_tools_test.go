@@ -74,21 +74,6 @@ func escapeTool(args []string) int {
 	return 0
 }
 
-// escapeResult is "ok" for no error, else the errno's name (EPERM, ...).
-func escapeResult(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	var errno unix.Errno
-	if errors.As(err, &errno) {
-		if name := unix.ErrnoName(errno); name != "" {
-			return name
-		}
-		return fmt.Sprintf("errno%d", int(errno))
-	}
-	return strings.ReplaceAll(err.Error(), " ", "_")
-}
-
 // errnoOrNil turns the errno of a raw syscall into an error.
 func errnoOrNil(e unix.Errno) error {
 	if e == 0 {
@@ -116,7 +101,7 @@ func escapeTIOCSTI(args []string) error {
 		// A session of its own, with stdin's terminal as its controlling
 		// terminal: what the kernel asks of TIOCSTI without CAP_SYS_ADMIN.
 		unix.Setsid()
-		fmt.Printf("ctty %s\n", escapeResult(unix.IoctlSetInt(0, unix.TIOCSCTTY, 0)))
+		fmt.Printf("ctty %s\n", errnoName(unix.IoctlSetInt(0, unix.TIOCSCTTY, 0)))
 	} else if err := escapeArgs(args, 2, "tiocsti TEXT low|high [take-ctty]"); err != nil {
 		return err
 	}
@@ -130,7 +115,7 @@ func escapeTIOCSTI(args []string) error {
 		_, _, e := unix.Syscall(unix.SYS_IOCTL, 0, uintptr(req), uintptr(unsafe.Pointer(&b)))
 		err = errnoOrNil(e)
 	}
-	fmt.Printf("tiocsti %s\n", escapeResult(err))
+	fmt.Printf("tiocsti %s\n", errnoName(err))
 	fds := []unix.PollFd{{Fd: 0, Events: unix.POLLIN}}
 	n, perr := unix.Poll(fds, 500)
 	if perr != nil || n == 0 || fds[0].Revents&unix.POLLIN == 0 {
@@ -140,7 +125,7 @@ func escapeTIOCSTI(args []string) error {
 	buf := make([]byte, 256)
 	n, rerr := unix.Read(0, buf)
 	if rerr != nil {
-		fmt.Printf("input %s\n", escapeResult(rerr))
+		fmt.Printf("input %s\n", errnoName(rerr))
 		return nil
 	}
 	fmt.Printf("input %q\n", buf[:n])
@@ -155,12 +140,12 @@ func escapeKeys(args []string) error {
 		return err
 	}
 	id, err := unix.AddKey("user", args[0], []byte("planted by the sbx escape test"), unix.KEY_SPEC_USER_KEYRING)
-	fmt.Printf("add_key %s\n", escapeResult(err))
+	fmt.Printf("add_key %s\n", errnoName(err))
 	if err == nil {
 		unix.KeyctlInt(unix.KEYCTL_INVALIDATE, id, 0, 0, 0)
 	}
 	_, err = unix.KeyctlInt(unix.KEYCTL_GET_KEYRING_ID, unix.KEY_SPEC_USER_KEYRING, 0, 0, 0)
-	fmt.Printf("keyctl %s\n", escapeResult(err))
+	fmt.Printf("keyctl %s\n", errnoName(err))
 	return nil
 }
 
@@ -175,7 +160,7 @@ func escapePtrace(args []string) error {
 		return err
 	}
 	_, _, e := unix.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, 0, 0, 0)
-	fmt.Printf("ptrace %s\n", escapeResult(errnoOrNil(e)))
+	fmt.Printf("ptrace %s\n", errnoName(errnoOrNil(e)))
 	return nil
 }
 
@@ -191,11 +176,11 @@ func escapeKill(args []string) error {
 		return err
 	}
 	fd, err := unix.PidfdOpen(pid, 0)
-	fmt.Printf("pidfd_open %s\n", escapeResult(err))
+	fmt.Printf("pidfd_open %s\n", errnoName(err))
 	if err == nil {
 		unix.Close(fd)
 	}
-	fmt.Printf("kill %s\n", escapeResult(unix.Kill(pid, syscall.Signal(sig))))
+	fmt.Printf("kill %s\n", errnoName(unix.Kill(pid, syscall.Signal(sig))))
 	return nil
 }
 
@@ -204,7 +189,7 @@ func escapeKill(args []string) error {
 func escapeRead(args []string) error {
 	for _, p := range args {
 		b, err := os.ReadFile(p)
-		fmt.Printf("read %s %s\n", p, escapeResult(err))
+		fmt.Printf("read %s %s\n", p, errnoName(err))
 		if err == nil {
 			fmt.Printf("data %s %q\n", p, b)
 		}
@@ -222,7 +207,7 @@ func escapeWrite(args []string) error {
 	}
 	for i := 0; i < len(args); i += 2 {
 		err := escapeWriteFile(args[i], args[i+1])
-		fmt.Printf("write %s %s\n", args[i], escapeResult(err))
+		fmt.Printf("write %s %s\n", args[i], errnoName(err))
 	}
 	return nil
 }
@@ -251,7 +236,7 @@ func escapeCreate(args []string) error {
 		if err == nil {
 			unix.Close(fd)
 		}
-		fmt.Printf("create %s %s\n", p, escapeResult(err))
+		fmt.Printf("create %s %s\n", p, errnoName(err))
 	}
 	return nil
 }
@@ -280,7 +265,7 @@ func escapeExeRunning(args []string) error {
 		}
 	}
 	h, err := unix.Open(exe, unix.O_PATH|unix.O_CLOEXEC, 0)
-	fmt.Printf("handle %s\n", escapeResult(err))
+	fmt.Printf("handle %s\n", errnoName(err))
 	if err != nil {
 		return nil
 	}
@@ -294,15 +279,15 @@ func escapeExeRunning(args []string) error {
 		_, err = unix.Pwrite(fd, []byte("pwned"), 0)
 		return err
 	}
-	fmt.Printf("running %s\n", escapeResult(write()))
-	fmt.Printf("kill %s\n", escapeResult(unix.Kill(pid, unix.SIGKILL)))
+	fmt.Printf("running %s\n", errnoName(write()))
+	fmt.Printf("kill %s\n", errnoName(unix.Kill(pid, unix.SIGKILL)))
 	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		err = write()
 		if err == nil || time.Now().After(deadline) {
 			break
 		}
 	}
-	fmt.Printf("exited %s\n", escapeResult(err))
+	fmt.Printf("exited %s\n", errnoName(err))
 	return nil
 }
 
@@ -319,9 +304,9 @@ func escapeExeInit(args []string) error {
 	if err == nil {
 		unix.Close(fd)
 	}
-	fmt.Printf("open %s\n", escapeResult(err))
+	fmt.Printf("open %s\n", errnoName(err))
 	h, err := unix.Open("/proc/1/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
-	fmt.Printf("handle %s\n", escapeResult(err))
+	fmt.Printf("handle %s\n", errnoName(err))
 	if err != nil {
 		return nil
 	}
@@ -329,7 +314,7 @@ func escapeExeInit(args []string) error {
 	if err == nil {
 		unix.Close(fd)
 	}
-	fmt.Printf("reopen %s\n", escapeResult(err))
+	fmt.Printf("reopen %s\n", errnoName(err))
 	return nil
 }
 
@@ -343,14 +328,14 @@ func escapeSetgroups(args []string) error {
 	}
 	runtime.LockOSThread()
 	_, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0)
-	fmt.Printf("setgroups %s\n", escapeResult(errnoOrNil(e)))
+	fmt.Printf("setgroups %s\n", errnoName(errnoOrNil(e)))
 	fd, err := unix.Open(args[0], unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err == nil {
 		buf := make([]byte, 4096)
 		_, err = unix.Read(fd, buf)
 		unix.Close(fd)
 	}
-	fmt.Printf("read %s\n", escapeResult(err))
+	fmt.Printf("read %s\n", errnoName(err))
 	return nil
 }
 
@@ -367,15 +352,15 @@ func escapeUnmask(args []string) error {
 	}
 	path := args[0]
 	if len(args) == 2 {
-		fmt.Printf("mask %s\n", escapeResult(unix.Mount("/dev/null", path, "", unix.MS_BIND, "")))
+		fmt.Printf("mask %s\n", errnoName(unix.Mount("/dev/null", path, "", unix.MS_BIND, "")))
 	}
-	fmt.Printf("umount %s\n", escapeResult(unix.Unmount(path, unix.MNT_DETACH)))
-	fmt.Printf("mount %s\n", escapeResult(unix.Mount("tmpfs", "/proc/sys", "tmpfs", 0, "")))
+	fmt.Printf("umount %s\n", errnoName(unix.Unmount(path, unix.MNT_DETACH)))
+	fmt.Printf("mount %s\n", errnoName(unix.Mount("tmpfs", "/proc/sys", "tmpfs", 0, "")))
 	var st unix.Statfs_t
 	err := unix.Statfs(path, &st)
 	switch {
 	case err != nil:
-		fmt.Printf("masked %s\n", escapeResult(err))
+		fmt.Printf("masked %s\n", errnoName(err))
 	case st.Type == unix.PROC_SUPER_MAGIC:
 		fmt.Println("masked proc")
 	default:
@@ -396,7 +381,7 @@ func escapeRemount(args []string) error {
 	dir := args[0]
 	attr := unix.MountAttr{Attr_clr: unix.MOUNT_ATTR_RDONLY}
 	err := unix.MountSetattr(unix.AT_FDCWD, dir, 0, &attr)
-	fmt.Printf("mount_setattr %s\n", escapeResult(err))
+	fmt.Printf("mount_setattr %s\n", errnoName(err))
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
 		return err
@@ -411,8 +396,8 @@ func escapeRemount(args []string) error {
 			flags |= f.ms
 		}
 	}
-	fmt.Printf("remount %s\n", escapeResult(unix.Mount("", dir, "", flags, "")))
-	fmt.Printf("write %s\n", escapeResult(escapeWriteFile(dir+"/"+args[1], "pwned")))
+	fmt.Printf("remount %s\n", errnoName(unix.Mount("", dir, "", flags, "")))
+	fmt.Printf("write %s\n", errnoName(escapeWriteFile(dir+"/"+args[1], "pwned")))
 	return nil
 }
 
@@ -450,7 +435,7 @@ func escapeUserns(args []string) error {
 		return err
 	}
 	_, _, e := unix.RawSyscall(unix.SYS_UNSHARE, unix.CLONE_NEWUSER, 0, 0)
-	fmt.Printf("unshare %s\n", escapeResult(errnoOrNil(e)))
+	fmt.Printf("unshare %s\n", errnoName(errnoOrNil(e)))
 
 	pid, err := syscall.ForkExec("/bin/true", []string{"true"}, &syscall.ProcAttr{
 		Sys: &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER},
@@ -458,7 +443,7 @@ func escapeUserns(args []string) error {
 	if err == nil {
 		err = escapeWait(pid)
 	}
-	fmt.Printf("clone %s\n", escapeResult(err))
+	fmt.Printf("clone %s\n", errnoName(err))
 
 	ca := escapeCloneArgs{flags: unix.CLONE_NEWUSER, exitSignal: uint64(unix.SIGCHLD)}
 	r, _, e := unix.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&ca)), unsafe.Sizeof(ca), 0)
@@ -470,7 +455,7 @@ func escapeUserns(args []string) error {
 	if err == nil {
 		err = escapeWait(int(r))
 	}
-	fmt.Printf("clone3 %s\n", escapeResult(err))
+	fmt.Printf("clone3 %s\n", errnoName(err))
 	return nil
 }
 
@@ -496,7 +481,7 @@ func escapeConnect(args []string) error {
 		return err
 	}
 	defer unix.Close(fd)
-	fmt.Printf("connect %s\n", escapeResult(unix.Connect(fd, &unix.SockaddrUnix{Name: args[0]})))
+	fmt.Printf("connect %s\n", errnoName(unix.Connect(fd, &unix.SockaddrUnix{Name: args[0]})))
 	return nil
 }
 
@@ -514,7 +499,7 @@ func escapeUserfaultfd(args []string) error {
 	if e == 0 {
 		unix.Close(int(fd))
 	}
-	fmt.Printf("userfaultfd %s\n", escapeResult(errnoOrNil(e)))
+	fmt.Printf("userfaultfd %s\n", errnoName(errnoOrNil(e)))
 	return nil
 }
 
@@ -535,7 +520,7 @@ func escapePerf(args []string) error {
 	if err == nil {
 		unix.Close(fd)
 	}
-	fmt.Printf("perf_event_open %s\n", escapeResult(err))
+	fmt.Printf("perf_event_open %s\n", errnoName(err))
 	return nil
 }
 
@@ -553,7 +538,7 @@ func escapeInt80(args []string) error {
 	const i386Getpid = 20
 	r := int32(uint32(int80(i386Getpid)))
 	if r < 0 && r > -4096 {
-		fmt.Printf("int80 %s\n", escapeResult(unix.Errno(-r)))
+		fmt.Printf("int80 %s\n", errnoName(unix.Errno(-r)))
 	} else {
 		fmt.Printf("int80 %d\n", r)
 	}
@@ -583,7 +568,7 @@ func escapePersonality(args []string) error {
 		{"query", personalityQuerying},
 	} {
 		_, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, p.val, 0, 0)
-		fmt.Printf("personality %s %s\n", p.name, escapeResult(errnoOrNil(e)))
+		fmt.Printf("personality %s %s\n", p.name, errnoName(errnoOrNil(e)))
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ package test
 // which protection refused them.
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,21 +14,6 @@ import (
 func init() {
 	tools["harden-syscall"] = hardenSyscallTool
 	tools["harden-remount-rw"] = hardenRemountTool
-}
-
-// hardenErrno is "ok" for no error, else the errno's name (EPERM, ...).
-func hardenErrno(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	var errno unix.Errno
-	if errors.As(err, &errno) {
-		if name := unix.ErrnoName(errno); name != "" {
-			return name
-		}
-		return fmt.Sprintf("errno %d", int(errno))
-	}
-	return err.Error()
 }
 
 // hardenSyscallTool makes each syscall named in args and prints one line
@@ -65,7 +49,7 @@ func hardenSyscallTool(args []string) int {
 			fmt.Fprintf(os.Stderr, "harden-syscall: unknown call %q\n", name)
 			return 2
 		}
-		fmt.Printf("%s %s\n", name, hardenErrno(err))
+		fmt.Printf("%s %s\n", name, errnoName(err))
 	}
 	return 0
 }
@@ -96,11 +80,11 @@ func hardenRemountTool(args []string) int {
 		}
 	}
 	err := unix.Mount("", dir, "", flags, "")
-	fmt.Printf("remount %s\n", hardenErrno(err))
+	fmt.Printf("remount %s\n", errnoName(err))
 	f, err := os.OpenFile(filepath.Join(dir, "written"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err == nil {
 		f.Close()
 	}
-	fmt.Printf("write %s\n", hardenErrno(err))
+	fmt.Printf("write %s\n", errnoName(err))
 	return 0
 }

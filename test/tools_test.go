@@ -6,11 +6,14 @@ package test
 // its return value. Tests run it inside sandboxes through toolArgs.
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 const toolEnv = "SBX_TEST_TOOL"
@@ -43,4 +46,19 @@ func toolArgs(t *testing.T, name string, args ...string) []string {
 		t.Fatal(err)
 	}
 	return append([]string{"--env", toolEnv + "=" + name, "--", self}, args...)
+}
+
+// errnoName is "ok" for no error, else the errno's name (EPERM, ...).
+func errnoName(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		if name := unix.ErrnoName(errno); name != "" {
+			return name
+		}
+		return fmt.Sprintf("errno%d", int(errno))
+	}
+	return strings.ReplaceAll(err.Error(), " ", "_")
 }
