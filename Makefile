@@ -7,7 +7,7 @@ BIN     := bin/sbx
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build demo test unit vet clean
+.PHONY: all build demo test bench unit vet clean
 
 all: build
 
@@ -34,6 +34,11 @@ demo: build
 # integration tests as the unprivileged user sbxtest.
 test:
 	bash scripts/test.sh
+
+# sbx next to bubblewrap, unshare/nsenter and runc, and the Go benchmarks
+# (a benchmark, not a test: it never fails on a figure).
+bench:
+	bash scripts/bench.sh
 
 # Unit tests of every package but the integration tests in ./test.
 unit:

@@ -21,6 +21,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/sbx-sandbox/sbx/hostcheck"
 	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/sandbox"
 	"github.com/sbx-sandbox/sbx/state"
@@ -37,6 +38,7 @@ type cli struct {
 	State   stateCmd   `cmd:"" help:"Print the state of a sandbox as JSON."`
 	Kill    killCmd    `cmd:"" help:"Send a signal to a sandbox (default TERM)."`
 	Rm      rmCmd      `cmd:"" help:"Remove an exited sandbox (-f: kill it first)."`
+	Check   checkCmd   `cmd:"" help:"Check whether sbx can run here, and name the fix for what is missing."`
 	Version versionCmd `cmd:"" help:"Print the version of sbx."`
 }
 
@@ -261,6 +263,33 @@ type rmCmd struct {
 
 func (r *rmCmd) Run() error {
 	return sandbox.Remove(r.Name, r.Force)
+}
+
+type checkCmd struct {
+	JSON bool `name:"json" help:"Print a JSON array of facts."`
+}
+
+func (c *checkCmd) Run() error {
+	facts := hostcheck.Default().Run()
+	if c.JSON {
+		b, err := json.MarshalIndent(facts, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Println(string(b))
+	} else {
+		for _, f := range facts {
+			line := fmt.Sprintf("%-4s  %s: %s", f.Status, f.Name, f.Detail)
+			if f.Fix != "" {
+				line += " (fix: " + f.Fix + ")"
+			}
+			fmt.Println(line)
+		}
+	}
+	if !hostcheck.Usable(facts) {
+		os.Exit(1)
+	}
+	return nil
 }
 
 type versionCmd struct{}

@@ -354,9 +354,9 @@ func explainStageError(se *nsexec.StageError) error {
 	switch {
 	case se.Stage == 0 && se.Errno == 0:
 		// newuidmap/newgidmap refused: the usual cause is /etc/sub[ug]id.
-		return fmt.Errorf("%w (check /etc/subuid and /etc/subgid, or use --map single)", se)
+		return fmt.Errorf("%w (check /etc/subuid and /etc/subgid, or use --map single; run `sbx check` for details)", se)
 	case se.Stage == 1 && (se.Errno == unix.EPERM || se.Errno == unix.ENOSPC || se.Errno == unix.EACCES):
-		return fmt.Errorf("%w (unprivileged user namespaces may be disabled: check sysctl user.max_user_namespaces and kernel.apparmor_restrict_unprivileged_userns)", se)
+		return fmt.Errorf("%w (unprivileged user namespaces may be disabled: run `sbx check` for details)", se)
 	}
 	return se
 }

@@ -190,7 +190,7 @@ func openOverlay(m specs.Mount) (int, error) {
 	fd, err := newFS("overlay", opts, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
 	if err != nil {
 		if errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) {
-			return -1, fmt.Errorf("%w (this kernel cannot mount overlayfs in a user namespace: Linux 5.11 or newer is needed)", err)
+			return -1, fmt.Errorf("%w (this kernel cannot mount overlayfs in a user namespace: Linux 5.11 or newer is needed; run `sbx check` for details)", err)
 		}
 		return -1, err
 	}

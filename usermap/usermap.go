@@ -223,6 +223,13 @@ var (
 	PasswdPath = "/etc/passwd"
 )
 
+// UserName returns the name of uid in /etc/passwd, or "" if it has none.
+func UserName(uid uint32) string { return userName(PasswdPath, uid) }
+
+// FindHelper returns the path of newuidmap or newgidmap: from PATH, or
+// from the usual directories; "" when it is not installed.
+func FindHelper(name string) string { return findHelper(name) }
+
 // userName finds the name of uid in a passwd file. sbx is linked
 // statically (it must run inside any rootfs), so it reads the file rather
 // than asking NSS; users known only to NSS match /etc/subuid by uid.

@@ -1,0 +1,558 @@
+// Command bench measures sbx next to the tools people use for the same job
+// (bubblewrap, util-linux unshare and nsenter, runc) and prints markdown
+// tables: start and exit, joining a running sandbox, throughput, memory, and
+// how the view scales with the number of binds. Commands run interleaved,
+// one of each per round, so that a machine that speeds up or slows down
+// during the run affects every command alike; the tables give medians.
+//
+// It is a benchmark, not a test: it never fails on a figure. `make bench`
+// runs it as an unprivileged user (see scripts/bench.sh).
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func main() {
+	sbx := flag.String("sbx", "bin/sbx", "the sbx binary to measure")
+	rounds := flag.Int("rounds", 40, "measured rounds of each command")
+	flag.Parse()
+	self, err := filepath.Abs(*sbx)
+	if err != nil {
+		fatal(err)
+	}
+	if os.Getuid() == 0 {
+		fatal(errors.New("run the benchmark as an unprivileged user (make bench does, as root)"))
+	}
+	work, err := os.MkdirTemp("", "sbx-bench-")
+	if err != nil {
+		fatal(err)
+	}
+	defer os.RemoveAll(work)
+	b := &bench{sbx: self, work: work, rounds: *rounds}
+	b.machine()
+	b.startExit()
+	b.join()
+	b.throughput()
+	b.memory()
+	b.scale()
+	b.verdict()
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+type bench struct {
+	sbx    string
+	work   string
+	rounds int
+	// medians of the headline commands, for the verdict
+	sbxRun, bwrap, unshare, sbxExec, nsenter time.Duration
+	attachedRSS, detachedRSS                 int64
+}
+
+// command is one thing to time; absent says why a peer is left out.
+type command struct {
+	label  string
+	argv   []string
+	absent string
+}
+
+func (b *bench) machine() {
+	var u []byte
+	if out, err := exec.Command("uname", "-sr").Output(); err == nil {
+		u = out
+	}
+	cpu := ""
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	fmt.Printf("Machine: %s, %s, %d CPUs; %d interleaved rounds, medians.\n\n", strings.TrimSpace(string(u)), cpu, numCPU(), b.rounds)
+}
+
+func numCPU() int {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(data), "processor\t:")
+}
+
+// lookup finds a peer tool, or says it is absent and how to get it.
+func lookup(name, pkg string) (string, string) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, ""
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		if _, err := os.Stat(dir + "/" + name); err == nil {
+			return dir + "/" + name, ""
+		}
+	}
+	return "", fmt.Sprintf("%s not installed (apt-get install %s)", name, pkg)
+}
+
+// once runs argv to completion and returns how long it took.
+func once(argv []string) (time.Duration, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = "/"
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	if err != nil {
+		return d, fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, firstLine(string(out)))
+	}
+	return d, nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}
+
+// interleave times each present command once per round, after two warm-up
+// rounds, and returns the median of each (0 for absent or failing ones).
+func (b *bench) interleave(cmds []command) []time.Duration {
+	times := make([][]time.Duration, len(cmds))
+	for r := -2; r < b.rounds; r++ {
+		for i := range cmds {
+			c := &cmds[i]
+			if c.absent != "" {
+				continue
+			}
+			d, err := once(c.argv)
+			if err != nil {
+				c.absent = "fails here: " + err.Error()
+				continue
+			}
+			if r >= 0 {
+				times[i] = append(times[i], d)
+			}
+		}
+	}
+	meds := make([]time.Duration, len(cmds))
+	for i, t := range times {
+		if cmds[i].absent == "" && len(t) > 0 {
+			meds[i] = median(t)
+		}
+	}
+	return meds
+}
+
+func median(t []time.Duration) time.Duration {
+	s := slices.Clone(t)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+// table prints medians with the ratio of the first row to each other row.
+func table(title string, cmds []command, meds []time.Duration) {
+	fmt.Printf("### %s\n\n| command | median | sbx ÷ it |\n|---|---:|---:|\n", title)
+	for i, c := range cmds {
+		if c.absent != "" {
+			fmt.Printf("| `%s` | %s | |\n", c.label, c.absent)
+			continue
+		}
+		ratio := ""
+		if i > 0 && meds[0] > 0 && meds[i] > 0 {
+			ratio = fmt.Sprintf("%.2fx", float64(meds[0])/float64(meds[i]))
+		}
+		fmt.Printf("| `%s` | %s | %s |\n", c.label, ms(meds[i]), ratio)
+	}
+	fmt.Println()
+}
+
+func (b *bench) startExit() {
+	bwrap, noBwrap := lookup("bwrap", "bubblewrap")
+	unshare, noUnshare := lookup("unshare", "util-linux")
+	runc, noRunc := lookup("runc", "runc")
+	runcCmd := command{label: "runc run (rootless, busybox bundle)", absent: noRunc}
+	if runc != "" {
+		bundle, err := b.runcBundle(runc, "true", []string{"/bin/true"})
+		if err != nil {
+			runcCmd.absent = "bundle: " + err.Error()
+		} else {
+			runcCmd.argv = []string{runc, "--root", filepath.Join(b.work, "runc-state"), "run", "-b", bundle, "bench-run"}
+		}
+	}
+	cmds := []command{
+		{label: "sbx run -- true", argv: []string{b.sbx, "run", "--", "true"}},
+		{label: "sbx run --map single -- true", argv: []string{b.sbx, "run", "--map", "single", "--", "true"}},
+		{label: "unshare -Urpimuf --mount-proc true", argv: []string{unshare, "-Urpimuf", "--mount-proc", "true"}, absent: noUnshare},
+		{label: "bwrap --unshare-all --ro-bind / / --proc /proc --dev /dev true", argv: []string{bwrap, "--unshare-all", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"}, absent: noBwrap},
+		runcCmd,
+	}
+	meds := b.interleave(cmds)
+	table("Start and exit", cmds, meds)
+	b.sbxRun, b.unshare, b.bwrap = meds[0], meds[2], meds[3]
+}
+
+// runcBundle prepares a rootless runc bundle with a static busybox root,
+// running args, in new user, mount, pid, ipc, uts and network namespaces.
+func (b *bench) runcBundle(runc, name string, args []string) (string, error) {
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		return "", errors.New("busybox not installed (apt-get install busybox-static)")
+	}
+	dir := filepath.Join(b.work, "bundle-"+name)
+	root := filepath.Join(dir, "rootfs")
+	for _, d := range []string{"bin", "proc", "dev", "sys", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return "", err
+		}
+	}
+	data, err := os.ReadFile(busybox)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), data, 0o755); err != nil {
+		return "", err
+	}
+	for _, l := range []string{"true", "sh", "sleep"} {
+		if err := os.Symlink("busybox", filepath.Join(root, "bin", l)); err != nil {
+			return "", err
+		}
+	}
+	spec := exec.Command(runc, "spec", "--rootless")
+	spec.Dir = dir
+	if out, err := spec.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("runc spec: %v: %s", err, firstLine(string(out)))
+	}
+	var s specs.Spec
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return "", err
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", err
+	}
+	s.Process.Args = args
+	s.Process.Terminal = false
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	out, err := json.Marshal(&s)
+	if err != nil {
+		return "", err
+	}
+	return dir, os.WriteFile(filepath.Join(dir, "config.json"), out, 0o644)
+}
+
+// detached starts `sbx run -d --name NAME -- sleep` and returns its pid 1.
+func (b *bench) detached(name string, env []string, extra ...string) (int, error) {
+	args := append([]string{"run", "-d", "--name", name}, extra...)
+	args = append(args, "--", "sleep", "100000")
+	cmd := exec.Command(b.sbx, args...)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("sbx run -d: %v: %s", err, firstLine(string(out)))
+	}
+	out, err := exec.Command(b.sbx, "state", name).Output()
+	if err != nil {
+		return 0, fmt.Errorf("sbx state: %v", err)
+	}
+	var st struct {
+		Pid int `json:"pid"`
+	}
+	if err := json.Unmarshal(out, &st); err != nil {
+		return 0, err
+	}
+	return st.Pid, nil
+}
+
+func (b *bench) remove(name string) { exec.Command(b.sbx, "rm", "-f", name).Run() }
+
+func (b *bench) join() {
+	pid, err := b.detached("bench-join", nil)
+	if err != nil {
+		fmt.Printf("### Joining a running sandbox\n\n%v\n\n", err)
+		return
+	}
+	defer b.remove("bench-join")
+	nsenter, noNsenter := lookup("nsenter", "util-linux")
+	p := strconv.Itoa(pid)
+	nsenterCmd := command{label: "nsenter -a -t PID true", argv: []string{nsenter, "-a", "-t", p, "true"}, absent: noNsenter}
+	if noNsenter == "" {
+		if _, err := once(nsenterCmd.argv); err != nil {
+			// As a user, -a also asks for the time namespace, which it may
+			// not enter; name the namespaces sbx joins instead.
+			nsenterCmd = command{label: "nsenter -U -m -p -n -i -u -C --preserve-credentials -t PID true",
+				argv: []string{nsenter, "-U", "-m", "-p", "-n", "-i", "-u", "-C", "--preserve-credentials", "-t", p, "true"}}
+		}
+	}
+	runcCmd := command{label: "runc exec (rootless, busybox bundle)"}
+	runc, noRunc := lookup("runc", "runc")
+	runcCmd.absent = noRunc
+	if runc != "" {
+		stop, err := b.runcDetached(runc)
+		if err != nil {
+			runcCmd.absent = err.Error()
+		} else {
+			defer stop()
+			runcCmd.argv = []string{runc, "--root", filepath.Join(b.work, "runc-state"), "exec", "bench-exec", "true"}
+		}
+	}
+	cmds := []command{
+		{label: "sbx exec NAME -- true", argv: []string{b.sbx, "exec", "bench-join", "--", "true"}},
+		nsenterCmd,
+		runcCmd,
+	}
+	meds := b.interleave(cmds)
+	table("Joining a running sandbox", cmds, meds)
+	b.sbxExec, b.nsenter = meds[0], meds[1]
+}
+
+// runcDetached starts a sleeping runc container for runc exec.
+func (b *bench) runcDetached(runc string) (func(), error) {
+	bundle, err := b.runcBundle(runc, "sleep", []string{"/bin/sleep", "100000"})
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %v", err)
+	}
+	state := filepath.Join(b.work, "runc-state")
+	// The container keeps runc's stdio: /dev/null, not a pipe we would
+	// wait on.
+	cmd := exec.Command(runc, "--root", state, "run", "-d", "-b", bundle, "bench-exec")
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("runc run -d fails here: %v", err)
+	}
+	return func() {
+		exec.Command(runc, "--root", state, "kill", "bench-exec", "KILL").Run()
+		time.Sleep(100 * time.Millisecond)
+		exec.Command(runc, "--root", state, "delete", "-f", "bench-exec").Run()
+	}, nil
+}
+
+// throughput runs each start-and-exit command 100 times in a row, then 50
+// at once.
+func (b *bench) throughput() {
+	bwrap, noBwrap := lookup("bwrap", "bubblewrap")
+	unshare, noUnshare := lookup("unshare", "util-linux")
+	cmds := []command{
+		{label: "sbx run -- true", argv: []string{b.sbx, "run", "--", "true"}},
+		{label: "unshare -Urpimuf --mount-proc true", argv: []string{unshare, "-Urpimuf", "--mount-proc", "true"}, absent: noUnshare},
+		{label: "bwrap ... true", argv: []string{bwrap, "--unshare-all", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"}, absent: noBwrap},
+	}
+	fmt.Printf("### Throughput\n\n| command | 100 in a row | 50 at once |\n|---|---:|---:|\n")
+	for _, c := range cmds {
+		if c.absent != "" {
+			fmt.Printf("| `%s` | %s | |\n", c.label, c.absent)
+			continue
+		}
+		seq, err := repeat(c.argv, 100, 1)
+		if err != nil {
+			fmt.Printf("| `%s` | %v | |\n", c.label, err)
+			continue
+		}
+		par, err := repeat(c.argv, 50, 50)
+		if err != nil {
+			fmt.Printf("| `%s` | %s | %v |\n", c.label, ms(seq), err)
+			continue
+		}
+		fmt.Printf("| `%s` | %s | %s |\n", c.label, ms(seq), ms(par))
+	}
+	fmt.Println()
+}
+
+// repeat runs argv n times, width at a time, and returns the wall time.
+func repeat(argv []string, n, width int) (time.Duration, error) {
+	start := time.Now()
+	var mu sync.Mutex
+	var first error
+	sem := make(chan struct{}, width)
+	var wg sync.WaitGroup
+	for range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if _, err := once(argv); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start), first
+}
+
+// memInfo reads VmRSS, VmHWM and RssShmem of a process, in KiB.
+func memInfo(pid int) (rss, peak, shmem int64, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "VmRSS":
+			rss = n
+		case "VmHWM":
+			peak = n
+		case "RssShmem":
+			shmem = n
+		}
+	}
+	return rss, peak, shmem, nil
+}
+
+func mib(kib int64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
+
+// memory measures sbx's own processes while a sandbox runs: attached (the
+// sbx parent and the sandbox's pid 1) and detached (pid 1 alone), with the
+// unwritable copy of the binary made by a read-only bind mount and by a
+// sealed memfd.
+func (b *bench) memory() {
+	fmt.Printf("### Memory of sbx's own processes while `sleep` runs in the sandbox\n\n| sandbox | process | RSS | peak RSS | of it shmem (memfd copy) |\n|---|---|---:|---:|---:|\n")
+	for _, method := range []string{"bind", "memfd"} {
+		env := []string{"SBX_CLONE=" + method}
+		cmd := exec.Command(b.sbx, "run", "--", "sleep", "100000")
+		cmd.Env = append(os.Environ(), env...)
+		if err := cmd.Start(); err != nil {
+			fmt.Printf("| attached, %s | %v | | | |\n", method, err)
+			continue
+		}
+		init := waitChild(cmd.Process.Pid)
+		for _, p := range []struct {
+			name string
+			pid  int
+		}{{"sbx run (parent)", cmd.Process.Pid}, {"pid 1 (init)", init}} {
+			rss, peak, shm, err := memInfo(p.pid)
+			if err != nil || p.pid == 0 {
+				fmt.Printf("| attached, %s | %s | not found | | |\n", method, p.name)
+				continue
+			}
+			fmt.Printf("| attached, %s | %s | %s | %s | %s |\n", method, p.name, mib(rss), mib(peak), mib(shm))
+			if method == "bind" {
+				b.attachedRSS += rss
+			}
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+
+		name := "bench-mem-" + method
+		pid, err := b.detached(name, env)
+		if err != nil {
+			fmt.Printf("| detached, %s | %v | | | |\n", method, err)
+			continue
+		}
+		time.Sleep(50 * time.Millisecond)
+		rss, peak, shm, err := memInfo(pid)
+		if err == nil {
+			fmt.Printf("| detached, %s | pid 1 (init) | %s | %s | %s |\n", method, mib(rss), mib(peak), mib(shm))
+			if method == "bind" {
+				b.detachedRSS = rss
+			}
+		}
+		b.remove(name)
+	}
+	if st, err := os.Stat(b.sbx); err == nil {
+		fmt.Printf("\nThe binary is %s: the bind method copies none of it; the memfd method keeps a copy per sandbox.\n", mib(st.Size()/1024))
+	}
+	fmt.Println()
+}
+
+// waitChild waits until parent has a child whose own child runs (the
+// sandbox's pid 1 with the command under it) and returns the child.
+func waitChild(parent int) int {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", parent, parent))
+		if err == nil {
+			for _, f := range strings.Fields(string(data)) {
+				pid, _ := strconv.Atoi(f)
+				kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+				if len(strings.Fields(string(kids))) > 0 {
+					time.Sleep(50 * time.Millisecond) // let the Go init become the command
+					return pid
+				}
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return 0
+}
+
+// scale times sbx run with 1, 100 and 1000 read-only binds.
+func (b *bench) scale() {
+	fmt.Printf("### Scale: read-only binds\n\n| binds | median | per bind |\n|---|---:|---:|\n")
+	var cmds []command
+	counts := []int{1, 100, 1000}
+	for _, n := range counts {
+		args := []string{b.sbx, "run", "--map", "single", "--tmpfs", "/b"}
+		for i := range n {
+			args = append(args, "--ro-bind", "/usr:/b/"+strconv.Itoa(i))
+		}
+		cmds = append(cmds, command{label: strconv.Itoa(n), argv: append(args, "--", "true")})
+	}
+	saved := b.rounds
+	b.rounds = max(5, b.rounds/4)
+	meds := b.interleave(cmds)
+	b.rounds = saved
+	for i, n := range counts {
+		if cmds[i].absent != "" {
+			fmt.Printf("| %d | %s | |\n", n, cmds[i].absent)
+			continue
+		}
+		per := ""
+		if i > 0 && meds[0] > 0 {
+			per = fmt.Sprintf("%.3f ms", float64((meds[i]-meds[0]).Microseconds())/1000/float64(n-1))
+		}
+		fmt.Printf("| %d | %s | %s |\n", n, ms(meds[i]), per)
+	}
+	fmt.Println()
+}
+
+// verdict compares the headline figures with the targets of the project.
+func (b *bench) verdict() {
+	fmt.Printf("### Targets\n\n| target | measured | |\n|---|---:|---|\n")
+	row := func(name string, got, limit float64, unit string) {
+		if got == 0 {
+			fmt.Printf("| %s | not measured | |\n", name)
+			return
+		}
+		v := "met"
+		if got > limit {
+			v = "missed"
+		}
+		fmt.Printf("| %s | %.2f%s | %s |\n", name, got, unit, v)
+	}
+	ratio := func(a, c time.Duration) float64 {
+		if a == 0 || c == 0 {
+			return 0
+		}
+		return float64(a) / float64(c)
+	}
+	row("`sbx run -- true` ≤ 0.8x bwrap", ratio(b.sbxRun, b.bwrap), 0.8, "x")
+	row("`sbx run -- true` ≤ 1.3x unshare", ratio(b.sbxRun, b.unshare), 1.3, "x")
+	row("`sbx exec` ≤ 1.5x nsenter", ratio(b.sbxExec, b.nsenter), 1.5, "x")
+	row("attached sandbox ≤ 8 MiB RSS", float64(b.attachedRSS)/1024, 8, " MiB")
+	row("detached sandbox ≤ 2 MiB RSS", float64(b.detachedRSS)/1024, 2, " MiB")
+	fmt.Println()
+}

@@ -1,0 +1,407 @@
+// Package hostcheck finds out whether sbx can run on this host for this
+// user, and names the fix for whatever stands in the way: the facts behind
+// `sbx check`. Where it can, it tries the thing itself (a real sandbox, a
+// real overlay) rather than guessing from settings, and reads the settings
+// only to explain a failure.
+package hostcheck
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sbx-sandbox/sbx/usermap"
+)
+
+// Status says how a fact stands.
+type Status string
+
+const (
+	OK   Status = "ok"
+	Warn Status = "warn" // sbx works, with a fallback or without a feature
+	Fail Status = "fail" // sbx run cannot work until it is fixed
+)
+
+// Fact is one line of `sbx check`.
+type Fact struct {
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	Detail string `json:"detail"`
+	// Fix is the exact thing to do, when Status is not OK.
+	Fix string `json:"fix,omitempty"`
+}
+
+// Host is what the checks read; its fields are the places to look, so
+// that tests can point them elsewhere.
+type Host struct {
+	// Self is the sbx binary used for the probes.
+	Self string
+	// Proc is the proc mount, usually /proc.
+	Proc string
+	// CgroupRoot is the cgroup v2 mount, usually /sys/fs/cgroup.
+	CgroupRoot string
+}
+
+// Default is the real host, probed with the running binary.
+func Default() Host {
+	return Host{Self: "/proc/self/exe", Proc: "/proc", CgroupRoot: "/sys/fs/cgroup"}
+}
+
+// Run checks everything, in the order a user would fix things.
+func (h Host) Run() []Fact {
+	uid := uint32(os.Getuid())
+	user := usermap.UserName(uid)
+	if user == "" {
+		user = strconv.Itoa(int(uid))
+	}
+	userns := h.userNamespaces()
+	overlay := Fact{Name: "overlayfs in a user namespace", Status: Warn, Detail: "not checked: sbx run does not work yet"}
+	if userns.Status == OK {
+		overlay = h.overlay()
+	}
+	return []Fact{
+		h.kernel(),
+		userns,
+		subIDs(user, uid),
+		mapHelpers(),
+		overlay,
+		h.seccomp(),
+		landlockABI(),
+		h.cgroup(),
+		network(),
+		runtimeDir(uid),
+	}
+}
+
+// Usable reports whether sbx run can work: no fact failed.
+func Usable(facts []Fact) bool {
+	for _, f := range facts {
+		if f.Status == Fail {
+			return false
+		}
+	}
+	return true
+}
+
+func (h Host) kernel() Fact {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return Fact{Name: "kernel", Status: Fail, Detail: fmt.Sprintf("uname: %v", err)}
+	}
+	release := unix.ByteSliceToString(u.Release[:])
+	f := Fact{Name: "kernel", Status: OK, Detail: "Linux " + release}
+	var major, minor int
+	if _, err := fmt.Sscanf(release, "%d.%d", &major, &minor); err == nil && (major < 5 || major == 5 && minor < 12) {
+		f.Status = Fail
+		f.Detail += ": sbx needs Linux 5.12 or newer (open_tree, move_mount, mount_setattr)"
+		f.Fix = "upgrade the kernel to 5.12 or newer"
+	}
+	return f
+}
+
+// probe runs sbx itself with args and returns its combined output.
+func (h Host) probe(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, h.Self, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Dir = "/"
+	err := cmd.Run()
+	return strings.TrimSpace(out.String()), err
+}
+
+// userNamespaces starts a real sandbox (single map, no seccomp, nothing
+// bound) and, if that fails, reads the settings that can explain why.
+func (h Host) userNamespaces() Fact {
+	f := Fact{Name: "user namespaces"}
+	out, err := h.probe("run", "--map", "single", "--no-cwd", "--seccomp", "unconfined", "--", h.Self, "version")
+	if err == nil {
+		f.Status, f.Detail = OK, "sbx run works for this user"
+		return f
+	}
+	f.Status = Fail
+	f.Detail = "sbx run fails: " + firstLine(out, err)
+	f.Fix = h.explainUserns()
+	return f
+}
+
+// explainUserns names the setting that keeps this user from creating user
+// namespaces.
+func (h Host) explainUserns() string {
+	sysctl := func(name string) (int, bool) {
+		b, err := os.ReadFile(filepath.Join(h.Proc, "sys", strings.ReplaceAll(name, ".", "/")))
+		if err != nil {
+			return 0, false
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n, err == nil
+	}
+	if n, ok := sysctl("user.max_user_namespaces"); ok && n == 0 {
+		return "user namespaces are switched off (user.max_user_namespaces = 0): run `sudo sysctl -w user.max_user_namespaces=15000` " +
+			"and put `user.max_user_namespaces=15000` in /etc/sysctl.d/50-sbx.conf (inside a sandbox started with --disable-userns, this is on purpose)"
+	}
+	if n, ok := sysctl("kernel.unprivileged_userns_clone"); ok && n == 0 {
+		return "unprivileged user namespaces are switched off (kernel.unprivileged_userns_clone = 0): run `sudo sysctl -w kernel.unprivileged_userns_clone=1` " +
+			"and put it in /etc/sysctl.d/50-sbx.conf"
+	}
+	if n, ok := sysctl("kernel.apparmor_restrict_unprivileged_userns"); ok && n == 1 {
+		self, _ := os.Executable()
+		return "AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1, Ubuntu 23.10+): give sbx a profile: " +
+			"write `abi <abi/4.0>, include <tunables/global> profile sbx " + self + " flags=(unconfined) { userns, }` to /etc/apparmor.d/sbx " +
+			"and run `sudo apparmor_parser -r /etc/apparmor.d/sbx`"
+	}
+	if seccompMode(h.Proc) == 2 {
+		return "this process runs under a seccomp filter that refuses new user namespaces, as container runtimes install: " +
+			"run sbx on the host, or start the container with `--security-opt seccomp=unconfined` (Docker/podman)"
+	}
+	return "check dmesg and the error above; `unshare --user --map-root-user true` shows whether the kernel lets this user create user namespaces"
+}
+
+func subIDs(user string, uid uint32) Fact {
+	f := Fact{Name: "subordinate ids", Status: OK}
+	var missing []string
+	var got []string
+	for _, file := range []string{usermap.SubUIDPath, usermap.SubGIDPath} {
+		ranges, err := usermap.ReadSubIDs(file, user, uid)
+		var n uint64
+		for _, r := range ranges {
+			n += uint64(r.Count)
+		}
+		switch {
+		case err != nil:
+			missing = append(missing, fmt.Sprintf("%s: %v", file, err))
+		case n < 65535:
+			missing = append(missing, fmt.Sprintf("%s has %d ids for %s", file, n, user))
+		default:
+			got = append(got, fmt.Sprintf("%s: %d ids", file, n))
+		}
+	}
+	if len(missing) == 0 {
+		f.Detail = strings.Join(got, ", ") + ": --map auto maps 0..65535"
+		return f
+	}
+	f.Status = Warn
+	f.Detail = strings.Join(missing, "; ") + ": sbx maps only your own ids (--map single)"
+	f.Fix = fmt.Sprintf("run `sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s` (pick a range no one else has)", user)
+	return f
+}
+
+func mapHelpers() Fact {
+	f := Fact{Name: "newuidmap/newgidmap", Status: OK}
+	var details, problems []string
+	for _, name := range []string{"newuidmap", "newgidmap"} {
+		path := usermap.FindHelper(name)
+		if path == "" {
+			problems = append(problems, name+" is not installed")
+			continue
+		}
+		how, err := privileged(path)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", path, err))
+			continue
+		}
+		details = append(details, path+" ("+how+")")
+	}
+	if len(problems) == 0 {
+		f.Detail = strings.Join(details, ", ")
+		return f
+	}
+	f.Status = Warn
+	f.Detail = strings.Join(problems, "; ") + ": sbx maps only your own ids (--map single)"
+	f.Fix = "run `sudo apt-get install uidmap` (Fedora: shadow-utils), or reinstall it so that newuidmap and newgidmap are setuid root"
+	return f
+}
+
+// privileged says how a helper gets its privilege: the setuid bit (owned
+// by root) or file capabilities.
+func privileged(path string) (string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return "", err
+	}
+	if st.Mode&unix.S_ISUID != 0 && st.Uid == 0 {
+		return "setuid root", nil
+	}
+	if n, err := unix.Getxattr(path, "security.capability", nil); err == nil && n > 0 {
+		return "file capabilities", nil
+	}
+	return "", errors.New("neither setuid root nor file capabilities")
+}
+
+// overlay mounts a real overlay in a sandbox.
+func (h Host) overlay() Fact {
+	f := Fact{Name: "overlayfs in a user namespace"}
+	lower, err := os.MkdirTemp("", "sbx-check-")
+	if err != nil {
+		return Fact{Name: f.Name, Status: Warn, Detail: fmt.Sprintf("cannot make a test directory: %v", err), Fix: "set TMPDIR to a writable directory"}
+	}
+	defer os.RemoveAll(lower)
+	out, err := h.probe("run", "--map", "single", "--no-cwd", "--seccomp", "unconfined", "--overlay", lower+":/mnt", "--", h.Self, "version")
+	if err == nil {
+		f.Status, f.Detail = OK, "--overlay works"
+		return f
+	}
+	f.Status = Warn
+	f.Detail = "--overlay fails: " + firstLine(out, err)
+	f.Fix = "overlayfs in user namespaces needs Linux 5.11 or newer (or a distribution kernel that allows it); use --tmpfs or --bind instead"
+	return f
+}
+
+func seccompMode(proc string) int {
+	b, err := os.ReadFile(filepath.Join(proc, "self/status"))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Seccomp:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return -1
+}
+
+func (h Host) seccomp() Fact {
+	f := Fact{Name: "seccomp", Status: OK, Detail: "filters available: the built-in profile applies"}
+	if _, err := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0); errors.Is(err, unix.EINVAL) {
+		f.Status, f.Detail = Fail, "this kernel has no seccomp (CONFIG_SECCOMP)"
+		f.Fix = "use a kernel with CONFIG_SECCOMP_FILTER, or run with --seccomp unconfined (no syscall filter)"
+		return f
+	}
+	errno := uint32(unix.SECCOMP_RET_ERRNO)
+	if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_GET_ACTION_AVAIL, 0, uintptrOf(&errno)); e != 0 {
+		f.Status, f.Detail = Fail, fmt.Sprintf("seccomp filters are unavailable: %v", e)
+		f.Fix = "use a kernel with CONFIG_SECCOMP_FILTER, or run with --seccomp unconfined (no syscall filter)"
+		return f
+	}
+	if seccompMode(h.Proc) == 2 {
+		f.Detail += " (this process is itself filtered already: a container?)"
+	}
+	return f
+}
+
+func landlockABI() Fact {
+	f := Fact{Name: "landlock"}
+	abi, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	switch {
+	case e == 0:
+		f.Status, f.Detail = OK, fmt.Sprintf("ABI %d: --landlock applies", abi)
+	case e == unix.EOPNOTSUPP:
+		f.Status, f.Detail = Warn, "Landlock is built in but not enabled: --landlock does nothing"
+		f.Fix = "add landlock to the kernel's lsm= list (boot parameter, e.g. lsm=landlock,lockdown,yama,apparmor,bpf)"
+	default:
+		f.Status, f.Detail = Warn, fmt.Sprintf("this kernel has no Landlock (%v): --landlock does nothing", e)
+		f.Fix = "use Linux 5.13 or newer with CONFIG_SECURITY_LANDLOCK"
+	}
+	return f
+}
+
+// cgroup tells the cgroup version and whether this user may manage the
+// cgroup it is in (delegation), with which controllers.
+func (h Host) cgroup() Fact {
+	f := Fact{Name: "cgroup"}
+	var st unix.Statfs_t
+	if err := unix.Statfs(h.CgroupRoot, &st); err != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+		kind := "v1"
+		if unix.Statfs(filepath.Join(h.CgroupRoot, "unified"), &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+			kind = "hybrid (v1 controllers, v2 without them at " + filepath.Join(h.CgroupRoot, "unified") + ")"
+		}
+		f.Status, f.Detail = Warn, "cgroup "+kind+", not v2: no resource limits for sandboxes"
+		f.Fix = "boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2)"
+		return f
+	}
+	b, err := os.ReadFile(filepath.Join(h.Proc, "self/cgroup"))
+	if err != nil {
+		f.Status, f.Detail = Warn, fmt.Sprintf("cgroup v2, but %v", err)
+		return f
+	}
+	var path string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if p, ok := strings.CutPrefix(line, "0::"); ok {
+			path = p
+		}
+	}
+	dir := filepath.Join(h.CgroupRoot, path)
+	controllers, _ := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
+	list := strings.Fields(string(controllers))
+	if unix.Access(dir, unix.W_OK) != nil || unix.Access(filepath.Join(dir, "cgroup.procs"), unix.W_OK) != nil {
+		f.Status = Warn
+		f.Detail = fmt.Sprintf("cgroup v2; %s is not delegated to you: no resource limits for sandboxes", path)
+		f.Fix = "run sbx in a delegated cgroup: `systemd-run --user --scope -p Delegate=yes sbx run ...` (or enable Delegate=yes for user@.service)"
+		return f
+	}
+	f.Status = OK
+	f.Detail = fmt.Sprintf("cgroup v2, %s delegated, controllers: %s", path, strings.Join(list, " "))
+	if len(list) == 0 {
+		f.Detail = fmt.Sprintf("cgroup v2, %s delegated, but no controllers enabled in it", path)
+	}
+	return f
+}
+
+func network() Fact {
+	f := Fact{Name: "user-mode networking"}
+	var found []string
+	for _, tool := range []string{"pasta", "slirp4netns"} {
+		if p, err := exec.LookPath(tool); err == nil {
+			found = append(found, p)
+		}
+	}
+	if len(found) > 0 {
+		f.Status, f.Detail = OK, strings.Join(found, ", ")
+		return f
+	}
+	f.Status = Warn
+	f.Detail = "neither pasta nor slirp4netns is installed: sandboxes have only lo"
+	f.Fix = "run `sudo apt-get install passt` (pasta) or `sudo apt-get install slirp4netns`"
+	return f
+}
+
+func runtimeDir(uid uint32) Fact {
+	f := Fact{Name: "XDG_RUNTIME_DIR"}
+	dir := os.Getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		f.Status = Warn
+		f.Detail = fmt.Sprintf("unset: records of named sandboxes go to %s", filepath.Join(os.TempDir(), fmt.Sprintf("sbx-%d", uid)))
+		f.Fix = "log in through a session that sets it (systemd-logind/pam_systemd), or export XDG_RUNTIME_DIR=/run/user/$(id -u)"
+		return f
+	}
+	var st unix.Stat_t
+	err := unix.Stat(dir, &st)
+	switch {
+	case err != nil:
+		f.Status, f.Detail = Fail, fmt.Sprintf("%s: %v", dir, err)
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		f.Status, f.Detail = Fail, dir+" is not a directory"
+	case st.Uid != uid || st.Mode&0o077 != 0:
+		f.Status, f.Detail = Fail, fmt.Sprintf("%s is not a private directory of yours (owner %d, mode %o)", dir, st.Uid, st.Mode&0o7777)
+	case unix.Access(dir, unix.W_OK|unix.X_OK) != nil:
+		f.Status, f.Detail = Fail, dir+" is not writable"
+	default:
+		f.Status, f.Detail = OK, dir
+		return f
+	}
+	f.Fix = "unset XDG_RUNTIME_DIR or point it at a directory of yours with mode 0700"
+	return f
+}
+
+func firstLine(out string, err error) string {
+	if out == "" {
+		return err.Error()
+	}
+	line, _, _ := strings.Cut(out, "\n")
+	return line
+}
+
+func uintptrOf(p *uint32) uintptr { return uintptr(unsafe.Pointer(p)) }

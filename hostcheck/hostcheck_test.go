@@ -1,0 +1,87 @@
+package hostcheck
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sbx-sandbox/sbx/usermap"
+)
+
+// fakeProc makes a proc tree holding the given files.
+func fakeProc(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestExplainUserns(t *testing.T) {
+	cases := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"max_user_namespaces", map[string]string{"sys/user/max_user_namespaces": "0\n"}, "sysctl -w user.max_user_namespaces="},
+		{"Debian's switch", map[string]string{"sys/user/max_user_namespaces": "100\n", "sys/kernel/unprivileged_userns_clone": "0\n"}, "kernel.unprivileged_userns_clone=1"},
+		{"Ubuntu's AppArmor", map[string]string{"sys/kernel/apparmor_restrict_unprivileged_userns": "1\n"}, "apparmor_parser -r /etc/apparmor.d/sbx"},
+		{"container seccomp", map[string]string{"self/status": "Name:\tsbx\nSeccomp:\t2\n"}, "seccomp=unconfined"},
+		{"nothing known", map[string]string{"self/status": "Seccomp:\t0\n"}, "unshare --user"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := Host{Proc: fakeProc(t, c.files)}
+			if got := h.explainUserns(); !strings.Contains(got, c.want) {
+				t.Errorf("fix = %q, want it to contain %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestSubIDs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name       string
+		uid, gid   string
+		wantStatus Status
+		wantFix    string
+	}{
+		{"both ranges", "alice:100000:65536\n", "alice:100000:65536\n", OK, ""},
+		{"no entries", "bob:100000:65536\n", "", Warn, "usermod --add-subuids"},
+		{"range too small", "alice:100000:1000\n", "alice:100000:65536\n", Warn, "usermod"},
+	}
+	oldU, oldG := usermap.SubUIDPath, usermap.SubGIDPath
+	t.Cleanup(func() { usermap.SubUIDPath, usermap.SubGIDPath = oldU, oldG })
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			usermap.SubUIDPath = write("subuid", c.uid)
+			usermap.SubGIDPath = write("subgid", c.gid)
+			f := subIDs("alice", 1000)
+			if f.Status != c.wantStatus || !strings.Contains(f.Fix, c.wantFix) {
+				t.Errorf("got %+v, want status %s and a fix with %q", f, c.wantStatus, c.wantFix)
+			}
+		})
+	}
+}
+
+func TestUsable(t *testing.T) {
+	if !Usable([]Fact{{Status: OK}, {Status: Warn}}) || Usable([]Fact{{Status: OK}, {Status: Fail}}) {
+		t.Error("Usable must be false exactly when a fact failed")
+	}
+}

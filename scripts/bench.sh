@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Measures sbx next to bubblewrap, unshare/nsenter and runc (bench/main.go)
+# and runs the Go benchmarks of the hot paths. A benchmark, not a test: it
+# fails only when it cannot run, never on a figure.
+#
+# As root it first installs the peers that are missing (bubblewrap, runc,
+# busybox-static for runc's bundle, uidmap) and sets up the unprivileged
+# user $SBX_TEST_USER (default sbxtest), then measures as that user. As any
+# other user it measures as that user, with whatever peers are installed.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+export PATH="/usr/local/go/bin:$PATH"
+export CGO_ENABLED=1
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+if [ "$(id -u)" -eq 0 ]; then
+	pkgs=()
+	have bwrap || pkgs+=(bubblewrap)
+	have runc || pkgs+=(runc)
+	have busybox || pkgs+=(busybox-static)
+	{ have newuidmap && have newgidmap; } || pkgs+=(uidmap)
+	have setpriv || pkgs+=(util-linux)
+	if [ "${#pkgs[@]}" -gt 0 ]; then
+		log "installing ${pkgs[*]}"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get install -y --no-install-recommends "${pkgs[@]}" </dev/null ||
+			{ apt-get update </dev/null && apt-get install -y --no-install-recommends "${pkgs[@]}" </dev/null; }
+	fi
+	ensure_user
+	run_user=$test_user
+else
+	run_user=$(id -un)
+fi
+
+log "Go benchmarks of the hot paths"
+go test -run '^$' -bench . -benchmem ./sandbox ./nsexec ./usermap ./seccomp
+
+make --no-print-directory build
+work=$(mktemp -d /var/tmp/sbx-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+go build -o "$work/bench" ./bench
+install -m 0755 bin/sbx "$work/sbx"
+chmod 0755 "$work"
+[ "$(id -u)" -ne 0 ] || chown -R "$test_user" "$work"
+
+log "sbx and its peers, as $run_user"
+(
+	cd "$work" &&
+		as_user "$run_user" env -i PATH="$user_path" HOME="$(user_home "$run_user")" TMPDIR="$work" \
+			"$work/bench" -sbx "$work/sbx" ${SBX_BENCH_ROUNDS:+-rounds "$SBX_BENCH_ROUNDS"}
+) </dev/null
