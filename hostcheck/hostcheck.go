@@ -133,13 +133,21 @@ func (h Host) userNamespaces() Fact {
 	}
 	f.Status = Fail
 	f.Detail = "sbx run fails: " + firstLine(out, err)
-	f.Fix = h.explainUserns()
+	f.Fix = h.explainUserns(out)
 	return f
 }
 
 // explainUserns names the setting that keeps this user from creating user
-// namespaces.
-func (h Host) explainUserns() string {
+// namespaces or sandboxes, from the probe's output and the settings.
+func (h Host) explainUserns(out string) string {
+	switch {
+	case strings.Contains(out, "fsmount proc"):
+		return "the kernel refuses a new /proc here because the /proc of this process has masked paths: this runs inside a sandbox " +
+			"or container (sbx, bwrap, podman...), where sbx cannot make sandboxes of its own; run sbx outside it"
+	case strings.Contains(out, "make / a recursive slave"):
+		return "mount(2) is refused here, by a seccomp filter (sbx's default profile, or a container's): run sbx outside it, " +
+			"or start the outer sandbox with --seccomp unconfined"
+	}
 	sysctl := func(name string) (int, bool) {
 		b, err := os.ReadFile(filepath.Join(h.Proc, "sys", strings.ReplaceAll(name, ".", "/")))
 		if err != nil {
@@ -163,7 +171,7 @@ func (h Host) explainUserns() string {
 			"and run `sudo apparmor_parser -r /etc/apparmor.d/sbx`"
 	}
 	if seccompMode(h.Proc) == 2 {
-		return "this process runs under a seccomp filter that refuses new user namespaces, as container runtimes install: " +
+		return "this process runs under a seccomp filter that refuses new user namespaces, as container runtimes and sbx --disable-userns install: " +
 			"run sbx on the host, or start the container with `--security-opt seccomp=unconfined` (Docker/podman)"
 	}
 	return "check dmesg and the error above; `unshare --user --map-root-user true` shows whether the kernel lets this user create user namespaces"

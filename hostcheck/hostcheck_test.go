@@ -29,18 +29,21 @@ func TestExplainUserns(t *testing.T) {
 	cases := []struct {
 		name  string
 		files map[string]string
+		out   string
 		want  string
 	}{
-		{"max_user_namespaces", map[string]string{"sys/user/max_user_namespaces": "0\n"}, "sysctl -w user.max_user_namespaces="},
-		{"Debian's switch", map[string]string{"sys/user/max_user_namespaces": "100\n", "sys/kernel/unprivileged_userns_clone": "0\n"}, "kernel.unprivileged_userns_clone=1"},
-		{"Ubuntu's AppArmor", map[string]string{"sys/kernel/apparmor_restrict_unprivileged_userns": "1\n"}, "apparmor_parser -r /etc/apparmor.d/sbx"},
-		{"container seccomp", map[string]string{"self/status": "Name:\tsbx\nSeccomp:\t2\n"}, "seccomp=unconfined"},
-		{"nothing known", map[string]string{"self/status": "Seccomp:\t0\n"}, "unshare --user"},
+		{"inside a sandbox", nil, "sbx: proc on /proc: fsmount proc: operation not permitted", "inside a sandbox"},
+		{"mount refused", nil, "sbx: make / a recursive slave: operation not permitted", "--seccomp unconfined"},
+		{"max_user_namespaces", map[string]string{"sys/user/max_user_namespaces": "0\n"}, "", "sysctl -w user.max_user_namespaces="},
+		{"Debian's switch", map[string]string{"sys/user/max_user_namespaces": "100\n", "sys/kernel/unprivileged_userns_clone": "0\n"}, "", "kernel.unprivileged_userns_clone=1"},
+		{"Ubuntu's AppArmor", map[string]string{"sys/kernel/apparmor_restrict_unprivileged_userns": "1\n"}, "", "apparmor_parser -r /etc/apparmor.d/sbx"},
+		{"container seccomp", map[string]string{"self/status": "Name:\tsbx\nSeccomp:\t2\n"}, "", "seccomp=unconfined"},
+		{"nothing known", map[string]string{"self/status": "Seccomp:\t0\n"}, "", "unshare --user"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := Host{Proc: fakeProc(t, c.files)}
-			if got := h.explainUserns(); !strings.Contains(got, c.want) {
+			if got := h.explainUserns(c.out); !strings.Contains(got, c.want) {
 				t.Errorf("fix = %q, want it to contain %q", got, c.want)
 			}
 		})
