@@ -587,7 +587,10 @@ static void reexec_from_clone(const struct bootstrap *b, const char *resume)
 	snprintf(cloned_env, sizeof(cloned_env), ENV_CLONED "=%s", used == SBX_CLONE_BIND ? "bind" : "memfd");
 	snprintf(pdeath_env, sizeof(pdeath_env), ENV_PDEATHSIG "=%d", b->pdeathsig);
 	snprintf(resume_env, sizeof(resume_env), ENV_RESUME "=%s", resume);
-	char *envp[] = { pipe_env, resume_env, cloned_env, pdeath_env, NULL };
+	// The Go init lives for a few milliseconds: one P and no garbage
+	// collection spare it threads and work (the command gets its own
+	// environment, not this one).
+	char *envp[] = { pipe_env, resume_env, cloned_env, pdeath_env, "GOGC=off", "GOMAXPROCS=1", NULL };
 	char *argv[] = { "sbx", "init", NULL };
 	syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
 	bail(errno, "re-execute the unwritable copy of the sbx binary");

@@ -75,7 +75,7 @@ func Exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return ExitSbxFailed, err
 	}
-	config, err := (&initConfig{Spec: &spec, Seccomp: filter, PreserveFDs: o.PreserveFDs}).encode()
+	config, err := newInitConfig(&spec, filter, o.PreserveFDs).encode()
 	if err != nil {
 		return ExitSbxFailed, err
 	}
@@ -192,10 +192,10 @@ func execInit(sock *os.File) error {
 	if err := readConfig(sock, &c); err != nil {
 		return err
 	}
-	if c.Spec == nil || c.Spec.Process == nil || len(c.Spec.Process.Args) == 0 {
+	if c.Process == nil || len(c.Process.Args) == 0 {
 		return errNoCommand
 	}
-	user := c.Spec.Process.User
+	user := c.Process.User
 	return finishAndExec(sock, &c, func() error { return switchIDs(user.UID, user.GID) })
 }
 

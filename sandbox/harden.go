@@ -15,15 +15,51 @@ import (
 )
 
 // initConfig is what the sbx parent sends to the Go init of a new sandbox
-// and to the joining process of sbx exec.
+// and to the joining process of sbx exec: the parts of the spec they use
+// (decoding a whole specs.Spec costs the Go init more than building the
+// view), the compiled seccomp filter and the descriptors to pass on.
 type initConfig struct {
-	// Spec is the sandbox's configuration; for sbx exec its Process is the
-	// new command's.
-	Spec *specs.Spec `json:"spec"`
+	Process       *specs.Process    `json:"process"`
+	Root          *specs.Root       `json:"root,omitempty"`
+	Hostname      string            `json:"hostname,omitempty"`
+	Mounts        []specs.Mount     `json:"mounts,omitempty"`
+	MaskedPaths   []string          `json:"maskedPaths,omitempty"`
+	ReadonlyPaths []string          `json:"readonlyPaths,omitempty"`
+	Annotations   map[string]string `json:"annotations,omitempty"`
 	// Seccomp is the compiled filter, installed right before the exec.
 	Seccomp seccomp.Program `json:"seccomp,omitempty"`
 	// PreserveFDs is how many descriptors from 3 on the command keeps.
 	PreserveFDs int `json:"preserveFds,omitempty"`
+}
+
+// newInitConfig takes from spec what the Go inits need.
+func newInitConfig(spec *specs.Spec, filter seccomp.Program, preserveFDs int) *initConfig {
+	c := &initConfig{
+		Process:     spec.Process,
+		Root:        spec.Root,
+		Hostname:    spec.Hostname,
+		Mounts:      spec.Mounts,
+		Annotations: spec.Annotations,
+		Seccomp:     filter,
+		PreserveFDs: preserveFDs,
+	}
+	if spec.Linux != nil {
+		c.MaskedPaths, c.ReadonlyPaths = spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths
+	}
+	return c
+}
+
+// spec returns the configuration as a spec again, with what the Go inits
+// use filled in.
+func (c *initConfig) spec() *specs.Spec {
+	return &specs.Spec{
+		Process:     c.Process,
+		Root:        c.Root,
+		Hostname:    c.Hostname,
+		Mounts:      c.Mounts,
+		Annotations: c.Annotations,
+		Linux:       &specs.Linux{MaskedPaths: c.MaskedPaths, ReadonlyPaths: c.ReadonlyPaths},
+	}
 }
 
 func (c *initConfig) encode() ([]byte, error) {
@@ -68,7 +104,7 @@ func disableUserNamespaces() error {
 // switchUser, if not nil, changes the ids once the capability bounding set
 // is cut. It returns only on failure.
 func finishAndExec(sock *os.File, c *initConfig, switchUser func() error) error {
-	p := c.Spec.Process
+	p := c.Process
 	if err := applyRlimits(p.Rlimits); err != nil {
 		return err
 	}
@@ -101,8 +137,8 @@ func finishAndExec(sock *os.File, c *initConfig, switchUser func() error) error 
 			return fmt.Errorf("set no_new_privs: %w", err)
 		}
 	}
-	if c.Spec.Annotations[AnnotationLandlock] == "true" {
-		if err := restrictToView(c.Spec); err != nil {
+	if c.Annotations[AnnotationLandlock] == "true" {
+		if err := restrictToView(c.spec()); err != nil {
 			return err
 		}
 	}

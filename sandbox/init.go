@@ -61,10 +61,10 @@ func initSandbox(sock *os.File) error {
 	if err := readConfig(sock, &c); err != nil {
 		return err
 	}
-	spec := c.Spec
-	if spec == nil || spec.Process == nil || len(spec.Process.Args) == 0 {
+	if c.Process == nil || len(c.Process.Args) == 0 {
 		return errNoCommand
 	}
+	spec := c.spec()
 	if spec.Annotations[AnnotationDisableUserns] == "true" {
 		if err := disableUserNamespaces(); err != nil {
 			return err

@@ -85,7 +85,7 @@ func Run(cfg *Config, o RunOptions) (int, error) {
 	if err != nil {
 		return ExitSbxFailed, err
 	}
-	config, err := (&initConfig{Spec: &cfg.Spec, Seccomp: cfg.Seccomp, PreserveFDs: cfg.PreserveFDs}).encode()
+	config, err := newInitConfig(&cfg.Spec, cfg.Seccomp, cfg.PreserveFDs).encode()
 	if err != nil {
 		return ExitSbxFailed, err
 	}

@@ -190,15 +190,42 @@ func tableFacts() error {
 			return
 		}
 		personality = uint32(call)
-		for n := 1023; n >= 0; n-- {
-			if _, err := libseccomp.ScmpSyscall(n).GetName(); err == nil {
-				maxKnown = uint32(n)
-				return
-			}
+		maxKnown = highestKnown()
+		if maxKnown == 0 {
+			guardErr = errors.New("libseccomp knows no syscall of this architecture")
 		}
-		guardErr = errors.New("libseccomp knows no syscall of this architecture")
 	})
 	return guardErr
+}
+
+// recentSyscalls are syscalls of the last kernel releases, newest first.
+// Since Linux 5.1 every architecture numbers new syscalls alike (424 on).
+var recentSyscalls = []string{
+	"lsm_list_modules", "listmount", "statmount", "futex_requeue", "map_shadow_stack",
+	"fchmodat2", "cachestat", "set_mempolicy_home_node", "futex_waitv", "memfd_secret",
+	"landlock_restrict_self", "openat2", "clone3", "pidfd_send_signal",
+}
+
+// highestKnown returns the highest syscall number in libseccomp's table for
+// this architecture: from the newest syscall it can name, on upwards until
+// a run of numbers it does not know. Asking for every number from the top
+// down would look each up in its table hundreds of times.
+func highestKnown() uint32 {
+	var high int
+	for _, name := range recentSyscalls {
+		if call, err := libseccomp.GetSyscallFromName(name); err == nil && call > 0 {
+			high = int(call)
+			break
+		}
+	}
+	for n, misses := high+1, 0; misses < 32; n++ {
+		if _, err := libseccomp.ScmpSyscall(n).GetName(); err == nil {
+			high, misses = n, 0
+		} else {
+			misses++
+		}
+	}
+	return uint32(high)
 }
 
 // guards assembles the instructions that go in front of libseccomp's

@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
 
@@ -177,5 +178,19 @@ func BenchmarkCompileBuiltin(b *testing.B) {
 		if _, err := Compile(p, true); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// highestKnown must find what asking for every number finds.
+func TestHighestKnown(t *testing.T) {
+	var want uint32
+	for n := 1023; n >= 0; n-- {
+		if _, err := libseccomp.ScmpSyscall(n).GetName(); err == nil {
+			want = uint32(n)
+			break
+		}
+	}
+	if got := highestKnown(); got != want || got == 0 {
+		t.Errorf("highestKnown() = %d, a scan of every number finds %d", got, want)
 	}
 }

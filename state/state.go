@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,11 +56,25 @@ type State struct {
 // joins them (the user namespace first).
 var NamespaceTypes = []string{"user", "mnt", "pid", "ipc", "uts", "net", "cgroup"}
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+// validName reports whether name is 1 to 64 letters, digits, '_', '.' and
+// '-', starting with a letter or digit. (A regexp would do, but compiling
+// one costs a quarter of a millisecond at every start of sbx.)
+func validName(name string) bool {
+	if len(name) == 0 || len(name) > 64 {
+		return false
+	}
+	for i, c := range []byte(name) {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // CheckName checks a sandbox name.
 func CheckName(name string) error {
-	if !validName.MatchString(name) {
+	if !validName(name) {
 		return fmt.Errorf("bad sandbox name %q: use up to 64 letters, digits, '_', '.' and '-', starting with a letter or digit", name)
 	}
 	return nil
@@ -284,7 +297,12 @@ func RemoveIfOwned(name string, pid int, start uint64) error {
 	if err != nil {
 		return nil // gone, or not written by anyone yet: not ours
 	}
-	var s State
+	// Only the identity: decoding the whole configuration would cost
+	// more than the rest of the check.
+	var s struct {
+		Pid       int    `json:"pid"`
+		StartTime uint64 `json:"start_time"`
+	}
 	if json.Unmarshal(b, &s) != nil || s.Pid != pid || s.StartTime != start {
 		return nil
 	}
