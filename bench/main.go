@@ -119,7 +119,11 @@ func once(argv []string) (time.Duration, error) {
 	out, err := cmd.CombinedOutput()
 	d := time.Since(start)
 	if err != nil {
-		return d, fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, firstLine(string(out)))
+		cmdline := strings.Join(argv[:min(len(argv), 6)], " ")
+		if len(argv) > 6 {
+			cmdline += " ..."
+		}
+		return d, fmt.Errorf("%s: %v: %s", cmdline, err, firstLine(string(out)))
 	}
 	return d, nil
 }
@@ -478,20 +482,28 @@ func (b *bench) memory() {
 	fmt.Println()
 }
 
+// children lists the children of every thread of pid.
+func children(pid int) []string {
+	var out []string
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, t := range tasks {
+		if data, err := os.ReadFile(t); err == nil {
+			out = append(out, strings.Fields(string(data))...)
+		}
+	}
+	return out
+}
+
 // waitChild waits until parent has a child whose own child runs (the
 // sandbox's pid 1 with the command under it) and returns the child.
 func waitChild(parent int) int {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", parent, parent))
-		if err == nil {
-			for _, f := range strings.Fields(string(data)) {
-				pid, _ := strconv.Atoi(f)
-				kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-				if len(strings.Fields(string(kids))) > 0 {
-					time.Sleep(50 * time.Millisecond) // let the Go init become the command
-					return pid
-				}
+		for _, f := range children(parent) {
+			pid, _ := strconv.Atoi(f)
+			if len(children(pid)) > 0 {
+				time.Sleep(50 * time.Millisecond) // let the Go init become the command
+				return pid
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -505,9 +517,9 @@ func (b *bench) scale() {
 	var cmds []command
 	counts := []int{1, 100, 1000}
 	for _, n := range counts {
-		args := []string{b.sbx, "run", "--map", "single", "--tmpfs", "/b"}
+		args := []string{b.sbx, "run", "--map", "single", "--tmpfs", "/mnt"}
 		for i := range n {
-			args = append(args, "--ro-bind", "/usr:/b/"+strconv.Itoa(i))
+			args = append(args, "--ro-bind", "/usr:/mnt/"+strconv.Itoa(i))
 		}
 		cmds = append(cmds, command{label: strconv.Itoa(n), argv: append(args, "--", "true")})
 	}
