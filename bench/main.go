@@ -494,16 +494,17 @@ func children(pid int) []string {
 	return out
 }
 
-// waitChild waits until parent has a child whose own child runs (the
-// sandbox's pid 1 with the command under it) and returns the child.
+// waitChild waits until parent has a child whose own child is the command
+// (the sandbox's pid 1 with sleep under it) and returns the child.
 func waitChild(parent int) int {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, f := range children(parent) {
 			pid, _ := strconv.Atoi(f)
-			if len(children(pid)) > 0 {
-				time.Sleep(50 * time.Millisecond) // let the Go init become the command
-				return pid
+			for _, g := range children(pid) {
+				if comm, _ := os.ReadFile("/proc/" + g + "/comm"); strings.TrimSpace(string(comm)) == "sleep" {
+					return pid
+				}
 			}
 		}
 		time.Sleep(5 * time.Millisecond)

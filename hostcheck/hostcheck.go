@@ -66,7 +66,8 @@ func (h Host) Run() []Fact {
 		user = strconv.Itoa(int(uid))
 	}
 	userns := h.userNamespaces()
-	overlay := Fact{Name: "overlayfs in a user namespace", Status: Warn, Detail: "not checked: sbx run does not work yet"}
+	overlay := Fact{Name: "overlayfs in a user namespace", Status: Warn, Detail: "not checked: sbx run does not work yet",
+		Fix: "fix what the user namespaces line says first"}
 	if userns.Status == OK {
 		overlay = h.overlay()
 	}
@@ -110,15 +111,23 @@ func (h Host) kernel() Fact {
 	return f
 }
 
-// probe runs sbx itself with args and returns its combined output.
+// probe runs sbx itself with args and returns its combined output. It keeps
+// its record in a directory of its own, so that what XDG_RUNTIME_DIR is
+// like (checked on its own) neither spoils the probe nor gets changed by it.
 func (h Host) probe(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	records, err := os.MkdirTemp("", "sbx-check-run-")
+	if err != nil {
+		return "", fmt.Errorf("make a directory for the probe's record: %w", err)
+	}
+	defer os.RemoveAll(records)
 	cmd := exec.CommandContext(ctx, h.Self, args...)
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+records)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Dir = "/"
-	err := cmd.Run()
+	err = cmd.Run()
 	return strings.TrimSpace(out.String()), err
 }
 
@@ -210,17 +219,23 @@ func mapHelpers() Fact {
 	f := Fact{Name: "newuidmap/newgidmap", Status: OK}
 	var details, problems []string
 	for _, name := range []string{"newuidmap", "newgidmap"} {
-		path := usermap.FindHelper(name)
-		if path == "" {
-			problems = append(problems, name+" is not installed")
+		if path := usermap.FindHelper(name); path != "" {
+			how, _ := usermap.Privileged(path)
+			details = append(details, path+" ("+how+")")
 			continue
 		}
-		how, err := privileged(path)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", path, err))
-			continue
+		// Say why the usual one, if there is one, does not count.
+		problem := name + " is not installed"
+		for _, dir := range []string{"/usr/bin", "/usr/sbin"} {
+			if _, err := os.Stat(dir + "/" + name); err != nil {
+				continue
+			}
+			if _, err := usermap.Privileged(dir + "/" + name); err != nil {
+				problem = fmt.Sprintf("%s/%s: %v", dir, name, err)
+				break
+			}
 		}
-		details = append(details, path+" ("+how+")")
+		problems = append(problems, problem)
 	}
 	if len(problems) == 0 {
 		f.Detail = strings.Join(details, ", ")
@@ -230,22 +245,6 @@ func mapHelpers() Fact {
 	f.Detail = strings.Join(problems, "; ") + ": sbx maps only your own ids (--map single)"
 	f.Fix = "run `sudo apt-get install uidmap` (Fedora: shadow-utils), or reinstall it so that newuidmap and newgidmap are setuid root"
 	return f
-}
-
-// privileged says how a helper gets its privilege: the setuid bit (owned
-// by root) or file capabilities.
-func privileged(path string) (string, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return "", err
-	}
-	if st.Mode&unix.S_ISUID != 0 && st.Uid == 0 {
-		return "setuid root", nil
-	}
-	if n, err := unix.Getxattr(path, "security.capability", nil); err == nil && n > 0 {
-		return "file capabilities", nil
-	}
-	return "", errors.New("neither setuid root nor file capabilities")
 }
 
 // overlay mounts a real overlay in a sandbox.
@@ -376,6 +375,9 @@ func network() Fact {
 	return f
 }
 
+// runtimeDir checks what sbx needs of XDG_RUNTIME_DIR: a directory it can
+// write, where $XDG_RUNTIME_DIR/sbx (the records) is a private directory of
+// the user's, or can be made one.
 func runtimeDir(uid uint32) Fact {
 	f := Fact{Name: "XDG_RUNTIME_DIR"}
 	dir := os.Getenv("XDG_RUNTIME_DIR")
@@ -385,22 +387,43 @@ func runtimeDir(uid uint32) Fact {
 		f.Fix = "log in through a session that sets it (systemd-logind/pam_systemd), or export XDG_RUNTIME_DIR=/run/user/$(id -u)"
 		return f
 	}
+	const badFix = "unset XDG_RUNTIME_DIR, or point it at a directory of yours with mode 0700"
 	var st unix.Stat_t
 	err := unix.Stat(dir, &st)
 	switch {
+	case errors.Is(err, unix.ENOENT):
+		if unix.Access(filepath.Dir(dir), unix.W_OK|unix.X_OK) != nil {
+			f.Status, f.Detail, f.Fix = Fail, dir+" does not exist, and sbx cannot create it", badFix
+			return f
+		}
+		f.Status, f.Detail = Warn, dir+" does not exist: sbx creates it (mode 0700) at its first run"
+		f.Fix = "create it yourself: mkdir -m 0700 " + dir
+		return f
 	case err != nil:
-		f.Status, f.Detail = Fail, fmt.Sprintf("%s: %v", dir, err)
+		f.Status, f.Detail, f.Fix = Fail, fmt.Sprintf("%s: %v", dir, err), badFix
+		return f
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
-		f.Status, f.Detail = Fail, dir+" is not a directory"
-	case st.Uid != uid || st.Mode&0o077 != 0:
-		f.Status, f.Detail = Fail, fmt.Sprintf("%s is not a private directory of yours (owner %d, mode %o)", dir, st.Uid, st.Mode&0o7777)
+		f.Status, f.Detail, f.Fix = Fail, dir+" is not a directory", badFix
+		return f
 	case unix.Access(dir, unix.W_OK|unix.X_OK) != nil:
-		f.Status, f.Detail = Fail, dir+" is not writable"
-	default:
-		f.Status, f.Detail = OK, dir
+		f.Status, f.Detail, f.Fix = Fail, fmt.Sprintf("%s is not writable for you (owner %d, mode %o)", dir, st.Uid, st.Mode&0o7777), badFix
 		return f
 	}
-	f.Fix = "unset XDG_RUNTIME_DIR or point it at a directory of yours with mode 0700"
+	records := filepath.Join(dir, "sbx")
+	var rs unix.Stat_t
+	if err := unix.Lstat(records, &rs); err == nil && (rs.Mode&unix.S_IFMT != unix.S_IFDIR || rs.Uid != uid || rs.Mode&0o077 != 0) {
+		f.Status = Fail
+		f.Detail = fmt.Sprintf("%s is not a private directory of yours (owner %d, mode %o): sbx refuses to keep records there", records, rs.Uid, rs.Mode&0o7777)
+		f.Fix = "remove " + records + " (sbx makes it again, mode 0700)"
+		return f
+	}
+	if st.Uid != uid || st.Mode&0o077 != 0 {
+		f.Status = Warn
+		f.Detail = fmt.Sprintf("%s is not a private directory of yours (owner %d, mode %o); sbx keeps its records in a private %s inside", dir, st.Uid, st.Mode&0o7777, records)
+		f.Fix = "chmod 0700 " + dir + " (it is meant to be private)"
+		return f
+	}
+	f.Status, f.Detail = OK, dir
 	return f
 }
 

@@ -36,6 +36,10 @@ func buildView(spec *specs.Spec) error {
 	// Nothing mounted in here may ever propagate to the host; host mounts
 	// still propagate into the binds.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("make / a recursive slave: %w (mount(2) is refused here, by a seccomp filter: "+
+				"is this inside a sandbox or container? run `sbx check` for details)", err)
+		}
 		return fmt.Errorf("make / a recursive slave: %w", err)
 	}
 	root, err := openRoot(spec.Root)
@@ -147,6 +151,10 @@ func openSource(m specs.Mount) (source, error) {
 		// visible proc is in its mount namespace: the host's, until the
 		// pivot. So the instance is made now and attached later.
 		fd, err := newFS("proc", nil, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+		if errors.Is(err, unix.EPERM) {
+			return s, fmt.Errorf("proc on %s: %w (the kernel refuses a new /proc where the current one has masked paths: "+
+				"is this inside a sandbox or container? run `sbx check` for details)", m.Destination, err)
+		}
 		if err != nil {
 			return s, fmt.Errorf("proc on %s: %w", m.Destination, err)
 		}

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Mode selects how many ids are mapped.
@@ -282,14 +283,41 @@ func Detect(mode Mode, uid, gid *uint32) (Request, error) {
 }
 
 func findHelper(name string) string {
+	candidates := []string{}
 	if p, err := exec.LookPath(name); err == nil && strings.HasPrefix(p, "/") {
-		return p
+		candidates = append(candidates, p)
 	}
 	for _, dir := range []string{"/usr/bin", "/usr/sbin", "/bin", "/sbin"} {
-		p := dir + "/" + name
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+		candidates = append(candidates, dir+"/"+name)
+	}
+	for _, p := range candidates {
+		if _, err := Privileged(p); err == nil {
 			return p
 		}
 	}
 	return ""
+}
+
+// Privileged says how a map helper gets the privilege it needs: the setuid
+// bit (owned by root, on a mount that honours it) or file capabilities. An
+// error says why it has none, or that it is missing.
+func Privileged(path string) (string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return "", err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
+		return "", errors.New("not an executable file")
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(path, &fs); err == nil && fs.Flags&unix.ST_NOSUID != 0 {
+		return "", errors.New("on a nosuid mount")
+	}
+	if st.Mode&unix.S_ISUID != 0 && st.Uid == 0 {
+		return "setuid root", nil
+	}
+	if n, err := unix.Getxattr(path, "security.capability", nil); err == nil && n > 0 {
+		return "file capabilities", nil
+	}
+	return "", errors.New("neither setuid root nor file capabilities")
 }
