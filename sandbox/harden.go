@@ -98,9 +98,10 @@ func disableUserNamespaces() error {
 
 // finishAndExec is the end of both Go inits: it takes on the command's
 // limits, changes to its working directory (while it still may, as runc
-// does: a command may start in a directory it could not enter itself), takes
-// on its ids and capabilities, sets up its terminal, and execs it with nothing but its own descriptors, under
-// no_new_privs, Landlock (if asked) and the seccomp filter, in that order.
+// does: a command may start in a directory it could not enter itself),
+// takes on its ids and capabilities, sets up its terminal, and execs it
+// with nothing but its own descriptors, under no_new_privs, Landlock (if
+// asked) and the seccomp filter, in that order.
 // switchUser, if not nil, changes the ids once the capability bounding set
 // is cut. It returns only on failure.
 func finishAndExec(sock *os.File, c *initConfig, switchUser func() error) error {
