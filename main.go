@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"text/tabwriter"
@@ -303,7 +304,15 @@ func (versionCmd) Run() error {
 	return nil
 }
 
+// The main goroutine stays on the main thread: the sandbox's pid 1 is the
+// child of the thread that starts it, and an attached sbx hands it over to
+// the monitor by an exec on that same thread (see sandbox.handOver).
+func init() { runtime.LockOSThread() }
+
 func main() {
+	if arg, ok := os.LookupEnv(sandbox.CleanupEnv); ok && len(os.Args) == 2 && os.Args[1] == "cleanup" {
+		os.Exit(sandbox.Cleanup(arg))
+	}
 	switch {
 	case nsexec.IsInit():
 		sandbox.Init()

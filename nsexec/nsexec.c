@@ -685,6 +685,82 @@ static void stage2_resumed(void)
 	run_init(command, &waitset);
 }
 
+// ---- monitor: the sbx parent of an attached sandbox that runs a while ----
+
+#define ENV_MONITOR "_SBX_MONITOR"
+#define ENV_CLEANUP "_SBX_CLEANUP"
+
+extern char **environ;
+
+// cleanup_and_exit re-executes sbx (Go) to remove the sandbox's record if it
+// is still its own, and to exit with code; without a record it just exits.
+__attribute__((noreturn))
+static void cleanup_and_exit(int code, long pid, unsigned long long start, const char *record)
+{
+	if (strcmp(record, "-") == 0)
+		_exit(code);
+	size_t n = 0;
+	while (environ[n] != NULL)
+		n++;
+	char **envp = calloc(n + 2, sizeof(char *));
+	char cleanup[256];
+	if (envp == NULL)
+		_exit(code);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], ENV_MONITOR "=", sizeof(ENV_MONITOR)) != 0)
+			envp[k++] = environ[i];
+	snprintf(cleanup, sizeof(cleanup), ENV_CLEANUP "=%d %ld %llu %s", code, pid, start, record);
+	envp[k++] = cleanup;
+	envp[k] = NULL;
+	char *argv[] = { "sbx", "cleanup", NULL };
+	execve("/proc/self/exe", argv, envp);
+	dprintf(2, "sbx: remove the record of sandbox %s: exec: %s\n", record, strerror(errno));
+	_exit(code);
+}
+
+// monitor is all an attached sbx does once its sandbox has run for a while
+// (see sandbox/monitor.go): forward signals to the sandbox's pid 1, wait for
+// it, and end like it. The Go side blocked the signals before its exec, so
+// none is lost in between.
+__attribute__((noreturn))
+static void monitor(const char *arg)
+{
+	long pid;
+	unsigned long long start;
+	char record[128];
+	if (sscanf(arg, "%ld %llu %127s", &pid, &start, record) != 3 || pid <= 1) {
+		dprintf(2, "sbx: bad %s=%s: it is internal to sbx, unset it\n", ENV_MONITOR, arg);
+		_exit(125);
+	}
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
+		sigaddset(&set, forwarded_signals[i]);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
+		dprintf(2, "sbx: monitor: block signals: %s\n", strerror(errno));
+		_exit(125);
+	}
+	prctl(PR_SET_NAME, "sbx", 0, 0, 0);
+	int status;
+	for (;;) {
+		pid_t r = waitpid((pid_t)pid, &status, WNOHANG);
+		if (r == (pid_t)pid)
+			break;
+		if (r < 0 && errno != EINTR) {
+			dprintf(2, "sbx: monitor: wait for sandbox pid %ld: %s (%s is internal to sbx: unset it)\n",
+				pid, strerror(errno), ENV_MONITOR);
+			_exit(125);
+		}
+		siginfo_t info;
+		int sig = sigwaitinfo(&set, &info);
+		if (sig > 0 && sig != SIGCHLD)
+			kill((pid_t)pid, sig); // ESRCH: it is just gone
+	}
+	cleanup_and_exit(exit_like(status), pid, start, record);
+}
+
 // ---- stage 1 -------------------------------------------------------------
 
 static void stage1(const struct bootstrap *b, int syncfd)
@@ -775,6 +851,10 @@ static void stage0(const struct bootstrap *b)
 __attribute__((constructor))
 static void nsexec(void)
 {
+	const char *mon = getenv(ENV_MONITOR);
+	if (mon != NULL)
+		monitor(mon);
+
 	const char *env = getenv("_SBX_INITPIPE");
 	if (env == NULL)
 		return;

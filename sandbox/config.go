@@ -109,7 +109,7 @@ var defaultNamespaces = []specs.LinuxNamespaceType{
 }
 
 // internalEnv are variables of sbx's own that never reach the command.
-var internalEnv = []string{"_SBX_INITPIPE"}
+var internalEnv = []string{"_SBX_INITPIPE", MonitorEnv, CleanupEnv}
 
 // NewConfig turns options into a validated configuration with the default
 // view: host / read-only, fresh /proc, minimal /dev, fresh /tmp and the

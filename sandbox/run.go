@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -147,6 +148,7 @@ func Run(cfg *Config, o RunOptions) (int, error) {
 		p.abort()
 		return ExitSbxFailed, err
 	}
+	p.record, p.initStart = st.Name, st.StartTime
 	// From now on the record is removed only while it is still ours.
 	keep = true
 	if !o.Detach {
@@ -223,6 +225,10 @@ type process struct {
 	init  int      // host pid of the sandbox's pid 1 (stage 2)
 	sigs  chan os.Signal
 	tty   bool // the init sends a pty master first
+	// record and initStart name the sandbox's record, if it has one, and
+	// the start time of its pid 1, for the monitor (see handOver).
+	record    string
+	initStart uint64
 }
 
 // start re-executes sbx with the init socket, drives the stages until the
@@ -428,7 +434,9 @@ func (p *process) wait() (int, error) {
 		}
 	}
 	done := make(chan struct{})
+	forwarding := make(chan struct{})
 	go func() {
+		defer close(forwarding)
 		for {
 			select {
 			case s := <-p.sigs:
@@ -442,12 +450,28 @@ func (p *process) wait() (int, error) {
 			}
 		}
 	}()
+	stopForwarding := sync.OnceFunc(func() {
+		close(done)
+		<-forwarding
+	})
 	defer func() {
 		signal.Stop(p.sigs)
-		close(done)
+		stopForwarding()
 	}()
 
 	initErr := p.readInitReports()
+	if initErr == nil && !p.tty && !exitsWithin(p.init, handOverAfter) {
+		stopForwarding()
+		err := p.handOver()
+		// Still here: the exec failed. Wait the Go way, and say why the
+		// lighter way did not work.
+		fmt.Fprintf(os.Stderr, "sbx: %v\n", err)
+		go func() {
+			for s := range p.sigs {
+				unix.Kill(p.init, s.(syscall.Signal))
+			}
+		}()
+	}
 	status := reap(p.init)
 	code := exitCode(status)
 	if initErr != nil {
