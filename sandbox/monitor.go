@@ -7,8 +7,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
+	"kernel.org/pub/linux/libs/security/libcap/psx"
 
 	"github.com/sbx-sandbox/sbx/state"
 )
@@ -65,10 +67,16 @@ func (p *process) handOver() error {
 		n := uint(s.(syscall.Signal)) - 1
 		set.Val[n/64] |= 1 << (n % 64)
 	}
-	// Blocked on this thread, which the exec keeps, the signals stay
-	// pending for the monitor; the ones Go has caught already are passed on
-	// now.
-	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, nil); err != nil {
+	// Blocked in every thread (psx runs the call on all of them), a signal
+	// that comes now stays pending, and the exec keeps it pending for the
+	// monitor; the ones Go has caught already are passed on here.
+	mask := func(how int) error {
+		if _, _, e := psx.Syscall6(unix.SYS_RT_SIGPROCMASK, uintptr(how), uintptr(unsafe.Pointer(&set)), 0, unsafe.Sizeof(set.Val[0]), 0, 0); e != 0 {
+			return fmt.Errorf("block signals for the hand-over: %w", e)
+		}
+		return nil
+	}
+	if err := mask(unix.SIG_BLOCK); err != nil {
 		return err
 	}
 	for drained := false; !drained; {
@@ -85,7 +93,7 @@ func (p *process) handOver() error {
 	}
 	env := append(os.Environ(), fmt.Sprintf("%s=%d %d %s", MonitorEnv, p.init, p.initStart, record))
 	err := unix.Exec("/proc/self/exe", []string{"sbx", "monitor"}, env)
-	unix.PthreadSigmask(unix.SIG_UNBLOCK, &set, nil)
+	mask(unix.SIG_UNBLOCK)
 	return fmt.Errorf("hand the sandbox over to the monitor: %w", err)
 }
 

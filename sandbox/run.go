@@ -169,7 +169,7 @@ func Run(cfg *Config, o RunOptions) (int, error) {
 // recordProcess fills in the process identity and namespaces of a record
 // and saves it.
 func recordProcess(st *state.State) error {
-	start, err := state.StartTime(st.Pid)
+	start, err := state.ChildStartTime(st.Pid)
 	if err != nil {
 		return fmt.Errorf("read start time of sandbox pid %d: %w", st.Pid, err)
 	}

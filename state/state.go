@@ -230,7 +230,14 @@ func Remove(name string) error {
 }
 
 // StartTime returns the start time of pid in clock ticks since boot.
-func StartTime(pid int) (uint64, error) {
+func StartTime(pid int) (uint64, error) { return readStartTime(pid, false) }
+
+// ChildStartTime is StartTime for a child of the caller that it has not
+// reaped yet: a command that ended at once leaves a zombie, which still has
+// its start time, and whose pid cannot be reused before the caller waits.
+func ChildStartTime(pid int) (uint64, error) { return readStartTime(pid, true) }
+
+func readStartTime(pid int, zombieOK bool) (uint64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, err
@@ -247,7 +254,7 @@ func StartTime(pid int) (uint64, error) {
 	if len(f) < 20 {
 		return 0, fmt.Errorf("short /proc/%d/stat", pid)
 	}
-	if f[0] == "Z" || f[0] == "X" {
+	if !zombieOK && (f[0] == "Z" || f[0] == "X") {
 		return 0, fmt.Errorf("process %d is a zombie", pid)
 	}
 	return strconv.ParseUint(f[19], 10, 64)

@@ -104,3 +104,20 @@ func killPids(pids []int) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
+
+// TestRunConcurrent starts many short sandboxes at once. Under load a
+// command can end before sbx has read its pid 1's start time for the record:
+// that zombie is still sbx's child, and the run must succeed all the same.
+func TestRunConcurrent(t *testing.T) {
+	t.Parallel()
+	const n = 40
+	procs := make([]*process, n)
+	for i := range procs {
+		procs[i] = start(t, "run", "--", "true")
+	}
+	for _, p := range procs {
+		if r := p.wait(t); r.code != 0 {
+			t.Errorf("one of %d concurrent runs failed:\n%s", n, r)
+		}
+	}
+}
