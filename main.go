@@ -66,6 +66,7 @@ type runCmd struct {
 	Overlay  []viewFlag `name:"overlay" group:"view" sep:"none" placeholder:"LOWER[:LOWER...]:DST" help:"Overlay the LOWER directories (last on top) at DST; writes go to a throwaway layer."`
 	Hide     []viewFlag `name:"hide" group:"view" sep:"none" placeholder:"PATH" help:"Cover PATH with an empty, unreadable file or directory."`
 	NoCwd    bool       `name:"no-cwd" group:"view" help:"Do not bind the working directory."`
+	ROCwd    bool       `name:"ro-cwd" group:"view" help:"Bind the working directory read-only (also with --rootfs)."`
 
 	CapAdd        []string `name:"cap-add" group:"security" sep:"none" placeholder:"CAP" help:"Add a capability (NET_RAW or CAP_NET_RAW, or ALL); a non-root command holds it too. Repeatable."`
 	CapDrop       []string `name:"cap-drop" group:"security" sep:"none" placeholder:"CAP" help:"Drop a capability from the default set (uid 0 only has one), or ALL. Repeatable."`
@@ -74,7 +75,6 @@ type runCmd struct {
 	DisableUserns bool     `name:"disable-userns" group:"security" help:"Forbid new user namespaces inside the sandbox."`
 	Ulimit        []string `name:"ulimit" group:"security" sep:"none" placeholder:"NAME=SOFT[:HARD]" help:"Set a resource limit (nofile, nproc, core, ...; a number or unlimited). Repeatable."`
 	PreserveFDs   int      `name:"preserve-fds" group:"security" placeholder:"N" help:"Pass descriptors 3 .. 3+N-1 on to the command (all others are closed)."`
-	ROCwd         bool     `name:"ro-cwd" group:"view" help:"Bind the working directory read-only (also with --rootfs)."`
 	Command       []string `arg:"" optional:"" passthrough:"" name:"command" help:"The command and its arguments, after --."`
 }
 

@@ -197,6 +197,12 @@ func Apply(caps *specs.LinuxCapabilities, switchUser func() error) error {
 	if err := c.Apply(capability.BOUNDS); err != nil {
 		return fmt.Errorf("cut the capability bounding set: %w", err)
 	}
+	// The library skips the cut without CAP_SETPCAP; make sure it happened.
+	for name, v := range known {
+		if in, err := capability.GetBound(v); err == nil && in && !slices.Contains(caps.Bounding, name) {
+			return fmt.Errorf("cut the capability bounding set: %s is still in it", name)
+		}
+	}
 	if switchUser != nil {
 		if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("keep capabilities across the uid change: %w", err)

@@ -112,14 +112,13 @@ func finishAndExec(sock *os.File, c *initConfig, switchUser func() error) error 
 	if err := enterWorkdir(p.Cwd); err != nil {
 		return err
 	}
-	if p.Capabilities != nil {
-		if err := capabilities.Apply(p.Capabilities, switchUser); err != nil {
-			return err
-		}
-	} else if switchUser != nil {
-		if err := switchUser(); err != nil {
-			return err
-		}
+	// The stages raised every capability to carry it this far: without a
+	// set to cut them down to, the command would keep them all.
+	if p.Capabilities == nil {
+		return errors.New("configuration has no capability sets")
+	}
+	if err := capabilities.Apply(p.Capabilities, switchUser); err != nil {
+		return err
 	}
 	if p.Terminal {
 		if err := setupConsole(sock); err != nil {
