@@ -55,18 +55,20 @@ type runCmd struct {
 	Detach   bool     `name:"detach" short:"d" help:"Start the sandbox, print its name and return; its output goes to a log in its state directory."`
 	TTY      bool     `name:"tty" short:"t" help:"Give the command a new terminal (raw mode, window size kept in sync, job control)."`
 
-	Rootfs   string     `name:"rootfs" group:"view" placeholder:"DIR" help:"Use DIR as / instead of the read-only host root."`
-	RootfsRW bool       `name:"rootfs-rw" group:"view" help:"Make the --rootfs writable."`
-	Bind     []viewFlag `name:"bind" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"Bind SRC read-write at DST (default: the same path)."`
-	ROBind   []viewFlag `name:"ro-bind" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"Bind SRC read-only, submounts included."`
-	DevBind  []viewFlag `name:"dev-bind" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"Bind SRC read-write with device nodes usable."`
-	Tmpfs    []viewFlag `name:"tmpfs" group:"view" sep:"none" placeholder:"DST[:size=64m,mode=1777]" help:"Mount a fresh tmpfs at DST."`
-	Dir      []viewFlag `name:"dir" group:"view" sep:"none" placeholder:"DST" help:"Create directory DST (and its parents) where the view is writable."`
-	Symlink  []viewFlag `name:"symlink" group:"view" sep:"none" placeholder:"TARGET:DST" help:"Create symlink DST pointing to TARGET."`
-	Overlay  []viewFlag `name:"overlay" group:"view" sep:"none" placeholder:"LOWER[:LOWER...]:DST" help:"Overlay the LOWER directories (last on top) at DST; writes go to a throwaway layer."`
-	Hide     []viewFlag `name:"hide" group:"view" sep:"none" placeholder:"PATH" help:"Cover PATH with an empty, unreadable file or directory."`
-	NoCwd    bool       `name:"no-cwd" group:"view" help:"Do not bind the working directory."`
-	ROCwd    bool       `name:"ro-cwd" group:"view" help:"Bind the working directory read-only (also with --rootfs)."`
+	Rootfs      string     `name:"rootfs" group:"view" placeholder:"DIR" help:"Use DIR as / instead of the read-only host root."`
+	RootfsRW    bool       `name:"rootfs-rw" group:"view" help:"Make the --rootfs writable."`
+	Bind        []viewFlag `name:"bind" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"Bind SRC read-write at DST (default: the same path)."`
+	ROBind      []viewFlag `name:"ro-bind" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"Bind SRC read-only, submounts included."`
+	DevBind     []viewFlag `name:"dev-bind" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"Bind SRC read-write with device nodes usable."`
+	Tmpfs       []viewFlag `name:"tmpfs" group:"view" sep:"none" placeholder:"DST[:size=64m,mode=1777]" help:"Mount a fresh tmpfs at DST."`
+	Dir         []viewFlag `name:"dir" group:"view" sep:"none" placeholder:"DST" help:"Create directory DST (and its parents) where the view is writable."`
+	Symlink     []viewFlag `name:"symlink" group:"view" sep:"none" placeholder:"TARGET:DST" help:"Create symlink DST pointing to TARGET."`
+	Overlay     []viewFlag `name:"overlay" group:"view" sep:"none" placeholder:"LOWER[:LOWER...]:DST" help:"Overlay the LOWER directories (last on top) at DST; writes go to a throwaway layer."`
+	Hide        []viewFlag `name:"hide" group:"view" sep:"none" placeholder:"PATH" help:"Cover PATH with an empty, unreadable file or directory."`
+	Share       []viewFlag `name:"share-socket" group:"view" sep:"none" placeholder:"PATH[:DST]" help:"Pass the host's unix socket PATH through at DST (default: the same path); the places where services listen are covered otherwise."`
+	NoCwd       bool       `name:"no-cwd" group:"view" help:"Do not bind the working directory."`
+	ROCwd       bool       `name:"ro-cwd" group:"view" help:"Bind the working directory read-only (also with --rootfs)."`
+	GitWritable bool       `name:"git-writable" group:"view" help:"Leave .git/config, .git/hooks (and the gitdirs of worktrees and submodules) of a writable directory writable."`
 
 	CapAdd        []string `name:"cap-add" group:"security" sep:"none" placeholder:"CAP" help:"Add a capability (NET_RAW or CAP_NET_RAW, or ALL); a non-root command holds it too. Repeatable."`
 	CapDrop       []string `name:"cap-drop" group:"security" sep:"none" placeholder:"CAP" help:"Drop a capability from the default set (uid 0 only has one), or ALL. Repeatable."`
@@ -93,19 +95,20 @@ func (r *runCmd) Run() error {
 		cwdMode = sandbox.CwdReadOnly
 	}
 	cfg, err := sandbox.NewConfig(sandbox.Options{
-		Args:     args,
-		UID:      r.UID,
-		GID:      r.GID,
-		MapMode:  usermap.Mode(r.Map),
-		Hostname: r.Hostname,
-		Env:      r.Env,
-		ClearEnv: r.ClearEnv,
-		Workdir:  r.Workdir,
-		Rootfs:   r.Rootfs,
-		RootfsRW: r.RootfsRW,
-		View:     recordedView,
-		Cwd:      cwdMode,
-		TTY:      r.TTY,
+		Args:        args,
+		UID:         r.UID,
+		GID:         r.GID,
+		MapMode:     usermap.Mode(r.Map),
+		Hostname:    r.Hostname,
+		Env:         r.Env,
+		ClearEnv:    r.ClearEnv,
+		Workdir:     r.Workdir,
+		Rootfs:      r.Rootfs,
+		RootfsRW:    r.RootfsRW,
+		View:        recordedView,
+		Cwd:         cwdMode,
+		GitWritable: r.GitWritable,
+		TTY:         r.TTY,
 		Hardening: sandbox.Hardening{
 			CapAdd:        r.CapAdd,
 			CapDrop:       r.CapDrop,
@@ -118,6 +121,9 @@ func (r *runCmd) Run() error {
 	})
 	if err != nil {
 		return err
+	}
+	for _, n := range cfg.Notes {
+		fmt.Fprintf(os.Stderr, "sbx: %s\n", n)
 	}
 	name := r.Name
 	if name == "" {

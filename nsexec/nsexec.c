@@ -596,6 +596,29 @@ static void reexec_from_clone(const struct bootstrap *b, const char *resume)
 	bail(errno, "re-execute the unwritable copy of the sbx binary");
 }
 
+// drop_all_caps leaves the sandbox's pid 1 with no capability in any set,
+// bounding and ambient included: after setup it only waits and forwards
+// signals to its own child, which needs none.
+static void drop_all_caps(void)
+{
+	for (int cap = 0; cap < 64; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			if (errno == EINVAL)
+				break; // past the kernel's last capability
+			bail(errno, "drop capability %d from the bounding set", cap);
+		}
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		bail(errno, "clear the ambient capabilities");
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		bail(errno, "clear the capability sets");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		bail(errno, "set no_new_privs");
+}
+
 // stage2 runs as pid 1 of the new PID namespace, in two halves: before the
 // re-execution from the cloned binary (stage2) and after it
 // (stage2_resumed). It returns only in the forked child, which goes on to
@@ -606,6 +629,13 @@ static void stage2(const struct bootstrap *b)
 	current_stage = 2;
 	if (b->pdeathsig > 0 && prctl(PR_SET_PDEATHSIG, b->pdeathsig) < 0)
 		bail(errno, "set parent death signal");
+	// Our working directory is still sbx's, a directory of the host's
+	// mount tree, which the pivot to the sandbox's root leaves writable
+	// behind it (reachable as /proc/1/cwd by anything that may ptrace
+	// us). The root instead is moved along by pivot_root, and so is a
+	// working directory at the root.
+	if (chdir("/") < 0)
+		bail(errno, "change to the root directory");
 	reexec_from_clone(b, b->join_pidfd > 0 ? "exec" : "2");
 }
 
@@ -681,6 +711,7 @@ static void stage2_resumed(void)
 		sbx_role = SBX_ROLE_INIT;
 		return;
 	}
+	drop_all_caps();
 	close_fds_from(3);
 	run_init(command, &waitset);
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sbx-sandbox/sbx/capabilities"
 	"github.com/sbx-sandbox/sbx/seccomp"
+	"github.com/sbx-sandbox/sbx/state"
 	"github.com/sbx-sandbox/sbx/usermap"
 )
 
@@ -36,6 +37,9 @@ type Config struct {
 	PreserveFDs int
 	// Seccomp is Spec.Linux.Seccomp, compiled.
 	Seccomp seccomp.Program
+	// Notes are what the user should know about choices sbx made for
+	// them (one line each, for stderr).
+	Notes []string
 }
 
 // DefaultPath is the PATH inside when the environment has none.
@@ -57,6 +61,9 @@ type Options struct {
 	View     []ViewOp // applied in order, after the defaults
 	Cwd      CwdMode
 	TTY      bool
+	// GitWritable leaves the .git/config and .git/hooks of a writable
+	// bind (the working directory's among them) writable.
+	GitWritable bool
 
 	Hardening
 }
@@ -149,6 +156,14 @@ func NewConfig(o Options) (*Config, error) {
 		return nil, errors.New("--rootfs-rw needs --rootfs DIR: the host's root is always read-only")
 	}
 	bindCwd := cwd != "/" && o.Cwd != CwdNone && (o.Rootfs == "" || o.Cwd == CwdReadOnly)
+	cwdMode := o.Cwd
+	var notes []string
+	if bindCwd && cwdMode == CwdDefault && holdsHome(cwd) && !bindsWritable(o.View, cwd) {
+		// A read-write home lets a sandbox append to ~/.bashrc and the
+		// like, which the user's next shell runs outside it.
+		cwdMode = CwdReadOnly
+		notes = append(notes, fmt.Sprintf("the working directory %s is your home directory or holds it: bound read-only (--bind . makes it writable)", cwd))
+	}
 	workdir := "/"
 	if bindCwd {
 		workdir = cwd
@@ -173,26 +188,58 @@ func NewConfig(o Options) (*Config, error) {
 		Mounts: []specs.Mount{
 			{Destination: "/proc", Type: "proc", Source: "proc"},
 			{Destination: "/dev", Type: MountDev},
-			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
 		},
 		Linux: &specs.Linux{
 			MaskedPaths:   maskedPaths,
 			ReadonlyPaths: readonlyPaths,
 		},
 	}
+	stateRoot := realPath(state.RootPath())
+	covers := hostCovers(o.Rootfs != "", stateRoot)
+	spec.Mounts = append(spec.Mounts, covers...)
+	if o.Rootfs == "" {
+		spec.Mounts = append(spec.Mounts, resolverBinds(covers)...)
+	}
 	if bindCwd {
 		mode := "rw"
-		if o.Cwd == CwdReadOnly {
+		if cwdMode == CwdReadOnly {
 			mode = "ro"
+		} else if within(stateRoot, realPath(cwd)) && !coveredRightBelow(covers, stateRoot, realPath(cwd)) {
+			return nil, fmt.Errorf("the working directory %s holds sbx's records (%s), which a sandbox could then change: "+
+				"run sbx from another directory, use --ro-cwd or --no-cwd, or set XDG_RUNTIME_DIR", cwd, stateRoot)
 		}
-		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: cwd, Type: "bind", Source: cwd, Options: []string{"rbind", mode}})
+		cwdBind := specs.Mount{Destination: cwd, Type: "bind", Source: cwd, Options: []string{"rbind", mode}}
+		spec.Mounts = append(spec.Mounts, cwdBind)
+		// What the covers hid, the working directory must not show again.
+		realCwd := realPath(cwd)
+		for _, c := range covers {
+			if within(realPath(c.Destination), realCwd) {
+				spec.Mounts = append(spec.Mounts, c)
+				if c.Destination == realCwd && c.Type != MountHide {
+					notes = append(notes, fmt.Sprintf("the working directory %s is covered by a fresh, empty one, as always (--bind %s shares it)", cwd, cwd))
+				}
+			}
+		}
+		if !o.GitWritable {
+			spec.Mounts = append(spec.Mounts, gitGuards(cwdBind)...)
+		}
 	}
 	for _, op := range o.View {
 		m, err := viewMount(op)
 		if err != nil {
 			return nil, err
 		}
+		if err := checkHidesRecords(op, m, stateRoot); err != nil {
+			return nil, err
+		}
 		spec.Mounts = append(spec.Mounts, m)
+		if !o.GitWritable {
+			spec.Mounts = append(spec.Mounts, gitGuards(m)...)
+		}
+	}
+	if o.Rootfs != "" && within(stateRoot, realPath(root.Path)) {
+		return nil, fmt.Errorf("--rootfs %s holds sbx's records (%s), which the sandbox could then read or change: "+
+			"pick a root filesystem elsewhere, or set XDG_RUNTIME_DIR", o.Rootfs, stateRoot)
 	}
 	for _, ns := range defaultNamespaces {
 		spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: ns})
@@ -205,7 +252,7 @@ func NewConfig(o Options) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Config{Spec: spec, MapMode: o.MapMode, UID: o.UID, GID: o.GID, PreserveFDs: o.PreserveFDs, Seccomp: filter}, nil
+	return &Config{Spec: spec, MapMode: o.MapMode, UID: o.UID, GID: o.GID, PreserveFDs: o.PreserveFDs, Seccomp: filter, Notes: notes}, nil
 }
 
 // harden puts the security choices into the spec: capabilities for uid,

@@ -42,6 +42,11 @@ func viewRules(spec *specs.Spec) ([]landlock.Rule, error) {
 			writable, dev = true, true
 		case "tmpfs", "overlay":
 			writable = true
+		case MountCover:
+			if _, err := os.Stat(m.Destination); err != nil {
+				continue // missing and not creatable: not covered
+			}
+			writable = true
 		case "bind":
 			writable = !slices.Contains(m.Options, "ro")
 			dev = slices.Contains(m.Options, "dev")

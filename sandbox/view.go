@@ -159,7 +159,7 @@ func openSource(m specs.Mount) (source, error) {
 			return s, fmt.Errorf("proc on %s: %w", m.Destination, err)
 		}
 		s.fd = fd
-	case "tmpfs", MountDir, MountSymlink, MountHide:
+	case "tmpfs", MountDir, MountSymlink, MountHide, MountCover:
 	default:
 		return s, fmt.Errorf("mount on %s: unknown type %q", m.Destination, m.Type)
 	}

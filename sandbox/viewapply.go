@@ -191,9 +191,38 @@ func (v *view) apply(s source) error {
 		}
 		return nil
 	case MountHide:
-		return v.hide(dst, false)
+		return v.hide(dst, hasOption(m.Options, optional))
+	case MountCover:
+		return v.cover(dst, m.Options)
 	}
 	return fmt.Errorf("mount on %s: unknown type %q", dst, m.Type)
+}
+
+// cover mounts a fresh tmpfs on the directory dst, creating it where the
+// view is writable; where it is missing and cannot be made, there is
+// nothing to cover.
+func (v *view) cover(dst string, opts []string) error {
+	fd, err := v.open(dst, unix.O_PATH|unix.O_DIRECTORY)
+	if errors.Is(err, unix.ENOENT) {
+		if v.create(dst, true) != nil {
+			return nil
+		}
+		fd, err = v.open(dst, unix.O_PATH|unix.O_DIRECTORY)
+	}
+	if err != nil {
+		return fmt.Errorf("cover %s: %w", dst, err)
+	}
+	defer unix.Close(fd)
+	attrs, data := mountOptions(opts)
+	mnt, err := newFS("tmpfs", data, attrs)
+	if err != nil {
+		return fmt.Errorf("cover %s: %w", dst, err)
+	}
+	defer unix.Close(mnt)
+	if err := unix.MoveMount(mnt, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("cover %s: %w", dst, err)
+	}
+	return nil
 }
 
 // mountDev builds the minimal /dev.

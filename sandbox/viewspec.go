@@ -34,6 +34,9 @@ const (
 	OpSymlink = "symlink"
 	OpOverlay = "overlay"
 	OpHide    = "hide"
+	// OpShareSocket passes one unix socket of the host through, read-only
+	// (connect(2) works on a read-only mount).
+	OpShareSocket = "share-socket"
 )
 
 // ViewOp is one filesystem operation from the command line, with its
@@ -91,6 +94,22 @@ func viewMount(op ViewOp) (specs.Mount, error) {
 			opts = append(opts, "dev")
 		}
 		return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts}, nil
+	case OpShareSocket:
+		src, dst := splitSrcDst(op.Arg)
+		src, err := hostSource(flag, op.Arg, src)
+		if err != nil {
+			return specs.Mount{}, err
+		}
+		if st, err := os.Stat(src); err != nil || st.Mode().Type() != os.ModeSocket {
+			return specs.Mount{}, fmt.Errorf("%s %q: %s is not a unix socket", flag, op.Arg, src)
+		}
+		if dst == "" {
+			dst = src
+		}
+		if dst, err = destination(flag, op.Arg, dst); err != nil {
+			return specs.Mount{}, err
+		}
+		return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: []string{"rbind", "ro"}}, nil
 	case OpTmpfs:
 		dst, optstr, _ := strings.Cut(op.Arg, ":")
 		dst, err := destination(flag, op.Arg, dst)

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -80,15 +81,20 @@ func CheckName(name string) error {
 	return nil
 }
 
+// RootPath returns the directory that holds every record, without
+// creating it: $XDG_RUNTIME_DIR/sbx, or sbx-UID in $TMPDIR (or /tmp) when
+// XDG_RUNTIME_DIR is unset. No sandbox may see it (see sandbox.NewConfig):
+// sbx exec believes what a record says about a sandbox's security.
+func RootPath() string {
+	if base := os.Getenv("XDG_RUNTIME_DIR"); base != "" {
+		return filepath.Join(base, "sbx")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("sbx-%d", os.Getuid()))
+}
+
 // Root returns the directory holding every record, creating it (0700).
 func Root() (string, error) {
-	base := os.Getenv("XDG_RUNTIME_DIR")
-	var dir string
-	if base != "" {
-		dir = filepath.Join(base, "sbx")
-	} else {
-		dir = filepath.Join(os.TempDir(), fmt.Sprintf("sbx-%d", os.Getuid()))
-	}
+	dir := RootPath()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("create state directory %s: %w", dir, err)
 	}
@@ -162,7 +168,7 @@ func Load(name string) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(root, name, "state.json"))
+	b, err := readPrivate(filepath.Join(root, name), "state.json")
 	if errors.Is(err, os.ErrNotExist) {
 		if st, err := os.Stat(filepath.Join(root, name)); err == nil {
 			// Reserved, not yet written (starting) or left by a crash
@@ -187,6 +193,53 @@ func Load(name string) (*State, error) {
 		s.Status = Running
 	}
 	return &s, nil
+}
+
+// readPrivate reads the file name in dir, both checked to be the caller's
+// own and private (no link followed, no access for group or others), as sbx
+// writes them: a record that is not cannot have been written by sbx.
+func readPrivate(dir, name string) ([]byte, error) {
+	if err := checkPrivate(dir, unix.S_IFDIR); err != nil {
+		return nil, err
+	}
+	fd, err := unix.Open(filepath.Join(dir, name), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: filepath.Join(dir, name), Err: err}
+	}
+	f := os.NewFile(uintptr(fd), filepath.Join(dir, name))
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, err
+	}
+	if err := privateStat(f.Name(), &st, unix.S_IFREG); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(f)
+}
+
+// checkPrivate checks that path, not followed if it is a link, is of type
+// kind (S_IFDIR, S_IFREG), the caller's and private.
+func checkPrivate(path string, kind uint32) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return &os.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	return privateStat(path, &st, kind)
+}
+
+func privateStat(path string, st *unix.Stat_t, kind uint32) error {
+	if st.Mode&unix.S_IFMT != kind || int(st.Uid) != os.Getuid() || st.Mode&0o077 != 0 {
+		return fmt.Errorf("%s is not a private %s of yours (mode %o, owner %d): sbx did not write it; remove it", path, kindName(kind), st.Mode&0o7777, st.Uid)
+	}
+	return nil
+}
+
+func kindName(kind uint32) string {
+	if kind == unix.S_IFDIR {
+		return "directory"
+	}
+	return "file"
 }
 
 // List returns every record, sorted by creation time.
@@ -285,7 +338,9 @@ func OpenLog(name string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	// The record's directory was just made by Create: the log is new, and
+	// nothing that already stands at its path (a link, say) is followed.
+	f, err := os.OpenFile(filepath.Join(dir, "log"), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open log of %s: %w", name, err)
 	}
@@ -300,7 +355,7 @@ func RemoveIfOwned(name string, pid int, start uint64) error {
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	b, err := readPrivate(dir, "state.json")
 	if err != nil {
 		return nil // gone, or not written by anyone yet: not ours
 	}

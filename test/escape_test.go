@@ -111,8 +111,9 @@ func (r baselineResult) ok(t *testing.T) string {
 }
 
 // runBaseline runs argv outside sbx (in dir, a fresh testDir if ""), with
-// extra as descriptors 3, 4, ..., and waits for it, up to defaultTimeout.
-func runBaseline(t *testing.T, argv []string, dir string, extra []*os.File) baselineResult {
+// extra as descriptors 3, 4, ... and the variables env on top of the
+// test's, and waits for it, up to defaultTimeout.
+func runBaseline(t *testing.T, argv []string, dir string, extra []*os.File, env ...string) baselineResult {
 	t.Helper()
 	if dir == "" {
 		dir = testDir(t)
@@ -120,7 +121,7 @@ func runBaseline(t *testing.T, argv []string, dir string, extra []*os.File) base
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir, cmd.Env, cmd.ExtraFiles, cmd.WaitDelay = dir, baselineEnv(), extra, waitDelay
+	cmd.Dir, cmd.Env, cmd.ExtraFiles, cmd.WaitDelay = dir, append(baselineEnv(), env...), extra, waitDelay
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -1,0 +1,231 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The host's root is visible read-only in a sandbox, but a read-only mount
+// does not stop connect(2) on a unix socket: every service listening on a
+// socket file the sandbox can see would take its requests (the session
+// bus and systemd --user would run commands on the host). So the places
+// where session and system services listen are covered by default, and
+// with them the records of sbx, which sbx exec trusts.
+
+// MountCover covers an existing directory with a fresh, empty tmpfs (its
+// options are the tmpfs's). A missing directory is created where the view
+// is writable and skipped where it is not.
+const MountCover = "sbx-cover"
+
+// optional marks a MountHide that is skipped when its path does not exist
+// in the view.
+const optional = "optional"
+
+// hostCovers returns the default covers, in order: a fresh /tmp; a fresh
+// /run, where system services (D-Bus, container engines, nscd, ...) listen;
+// /var/run when it is a directory of its own rather than a link to /run;
+// $XDG_RUNTIME_DIR (the session bus, systemd --user, podman, gpg-agent,
+// Wayland, PulseAudio), private and empty; the socket of $SSH_AUTH_SOCK;
+// and sbx's own records where nothing above covers them. With a --rootfs,
+// only /tmp and /run: the host's services are not in it.
+func hostCovers(rootfs bool, stateRoot string) []specs.Mount {
+	covers := []specs.Mount{
+		{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
+		{Destination: "/run", Type: MountCover, Options: []string{"nosuid", "nodev", "mode=0755"}},
+	}
+	if rootfs {
+		return covers
+	}
+	if st, err := os.Lstat("/var/run"); err == nil && st.IsDir() {
+		covers = append(covers, specs.Mount{Destination: "/var/run", Type: MountCover, Options: []string{"nosuid", "nodev", "mode=0755"}})
+	}
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(dir) {
+		covers = append(covers, specs.Mount{Destination: filepath.Clean(dir), Type: MountCover, Options: []string{"nosuid", "nodev", "mode=0700"}})
+	}
+	if sock := os.Getenv("SSH_AUTH_SOCK"); filepath.IsAbs(sock) && !covered(covers, sock) {
+		covers = append(covers, specs.Mount{Destination: filepath.Clean(sock), Type: MountHide, Options: []string{optional}})
+	}
+	if !covered(covers, stateRoot) {
+		covers = append(covers, specs.Mount{Destination: stateRoot, Type: MountHide, Options: []string{optional}})
+	}
+	return covers
+}
+
+// covered reports whether path lies in a directory that one of covers
+// replaces with a fresh tmpfs.
+func covered(covers []specs.Mount, path string) bool {
+	for _, c := range covers {
+		if (c.Type == MountCover || c.Type == "tmpfs") && within(path, c.Destination) {
+			return true
+		}
+	}
+	return false
+}
+
+// coveredRightBelow reports whether path, inside the writable directory
+// dir, is covered by a mount made on dir itself or on one of its entries:
+// a mount point cannot be renamed or removed, so nothing in the sandbox
+// can move the covered place away and put another in its stead.
+func coveredRightBelow(covers []specs.Mount, path, dir string) bool {
+	for _, c := range covers {
+		d := realPath(c.Destination)
+		if within(path, d) && (d == dir || filepath.Dir(d) == dir) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolverBinds keeps the resolver's configuration readable when
+// /etc/resolv.conf is a link into a covered directory (systemd-resolved's
+// /run/systemd/resolve/stub-resolv.conf, resolvconf's /run/resolvconf):
+// the file the links end at is bound read-only at every covered step.
+func resolverBinds(covers []specs.Mount) []specs.Mount {
+	const resolvConf = "/etc/resolv.conf"
+	target, err := filepath.EvalSymlinks(resolvConf)
+	if err != nil || target == resolvConf {
+		return nil
+	}
+	var binds []specs.Mount
+	path := resolvConf
+	for range 16 {
+		link, err := os.Readlink(path)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(filepath.Dir(path), link)
+		}
+		path = filepath.Clean(link)
+		if covered(covers, path) {
+			binds = append(binds, specs.Mount{Destination: path, Type: "bind", Source: target, Options: []string{"rbind", "ro"}})
+		}
+	}
+	return binds
+}
+
+// gitGuards keeps a repository at the top of a writable bind from being
+// turned against the host: the hooks and the configuration (core.fsmonitor,
+// core.hooksPath, ...) of .git, and the gitdirs of linked worktrees and
+// submodules, which the user's next git command outside runs or reads,
+// are bound read-only over the writable bind; .git itself becomes a mount
+// point, so that it cannot be renamed away and replaced. A missing hooks
+// directory is created (empty, as git init makes it) and covered. A .git
+// file (a linked worktree) is bound read-only.
+func gitGuards(m specs.Mount) []specs.Mount {
+	if m.Type != "bind" || !hasOption(m.Options, "rw") {
+		return nil
+	}
+	src, dst := filepath.Join(m.Source, ".git"), filepath.Join(m.Destination, ".git")
+	st, err := os.Lstat(src)
+	if err != nil {
+		return nil
+	}
+	roBind := func(name string) specs.Mount {
+		return specs.Mount{Destination: filepath.Join(dst, name), Type: "bind", Source: filepath.Join(src, name), Options: []string{"rbind", "ro"}}
+	}
+	switch {
+	case st.Mode().IsRegular():
+		return []specs.Mount{roBind("")}
+	case !st.IsDir():
+		return nil
+	}
+	guards := []specs.Mount{{Destination: dst, Type: "bind", Source: src, Options: []string{"rbind", "rw"}}}
+	if st, err := os.Lstat(filepath.Join(src, "config")); err == nil && st.Mode().IsRegular() {
+		guards = append(guards, roBind("config"))
+	}
+	if st, err := os.Lstat(filepath.Join(src, "hooks")); err == nil && st.IsDir() {
+		guards = append(guards, roBind("hooks"))
+	} else if errors.Is(err, os.ErrNotExist) {
+		hooks := filepath.Join(dst, "hooks")
+		guards = append(guards, specs.Mount{Destination: hooks, Type: MountDir}, specs.Mount{Destination: hooks, Type: MountHide})
+	}
+	for _, d := range []string{"worktrees", "modules"} {
+		if st, err := os.Lstat(filepath.Join(src, d)); err == nil && st.IsDir() {
+			guards = append(guards, roBind(d))
+		}
+	}
+	return guards
+}
+
+func hasOption(opts []string, o string) bool {
+	for _, x := range opts {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+// checkHidesRecords refuses a view operation that would show sbx's records
+// to the sandbox: a source that holds them or lies among them.
+func checkHidesRecords(op ViewOp, m specs.Mount, stateRoot string) error {
+	var sources []string
+	switch m.Type {
+	case "bind":
+		sources = []string{m.Source}
+	case "overlay":
+		for _, o := range m.Options {
+			if l, ok := strings.CutPrefix(o, "lowerdir+="); ok {
+				sources = append(sources, l)
+			}
+		}
+	}
+	for _, src := range sources {
+		real := realPath(src)
+		if within(stateRoot, real) || within(real, stateRoot) {
+			return fmt.Errorf("--%s %q: %s holds sbx's records (%s) or lies among them, which the sandbox could then read or change: "+
+				"pick another source, or set XDG_RUNTIME_DIR", op.Kind, op.Arg, src, stateRoot)
+		}
+	}
+	return nil
+}
+
+// holdsHome reports whether dir is the caller's home directory or one of
+// its ancestors.
+func holdsHome(dir string) bool {
+	home := os.Getenv("HOME")
+	if !filepath.IsAbs(home) {
+		return false
+	}
+	return within(realPath(home), realPath(dir))
+}
+
+// bindsWritable reports whether a --bind or --dev-bind of the view has dir
+// as its source: the user asked for it to be writable.
+func bindsWritable(view []ViewOp, dir string) bool {
+	real := realPath(dir)
+	for _, op := range view {
+		if op.Kind != OpBind && op.Kind != OpDevBind {
+			continue
+		}
+		src, _ := splitSrcDst(op.Arg)
+		if abs, err := filepath.Abs(src); err == nil && realPath(abs) == real {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether path is dir or lies below it.
+func within(path, dir string) bool {
+	return path == dir || dir == "/" || strings.HasPrefix(path, dir+"/")
+}
+
+// realPath resolves the links of an absolute path as far as it exists.
+func realPath(p string) string {
+	p = filepath.Clean(p)
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		return real
+	}
+	parent := filepath.Dir(p)
+	if parent == p {
+		return p
+	}
+	return filepath.Join(realPath(parent), filepath.Base(p))
+}
