@@ -225,6 +225,22 @@ func TestEscapePid1Workdir(t *testing.T) {
 	}
 }
 
+// TestEscapePid1WorkdirRootfs is TestEscapePid1Workdir with a --rootfs,
+// where the tool cannot run: busybox does the same.
+func TestEscapePid1WorkdirRootfs(t *testing.T) {
+	t.Parallel()
+	dir := testDir(t)
+	name := "sbx-escape-" + token()
+	r := sbxIn(t, dir, "run", "--rootfs", busyboxRootfs(t), "--cap-add", "SYS_PTRACE", "--", "/bin/sh", "-c",
+		"readlink /proc/1/cwd; touch /proc/1/cwd/"+name+" 2>/dev/null && echo created; grep CapEff /proc/1/status")
+	if got, want := r.ok(t), "/\nCapEff:\t0000000000000000\n"; got != want {
+		t.Errorf("want %q, got:\n%s", want, r)
+	}
+	if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+		t.Errorf("a file was created in the host's %s through pid 1's working directory", dir)
+	}
+}
+
 // TestEscapeRecords: sbx exec takes a sandbox's capabilities, seccomp
 // filter and environment from its record, so no sandbox may reach a record:
 // not to change its own (the next exec would run without any of them), not
