@@ -54,6 +54,7 @@ type runCmd struct {
 	Name     string   `name:"name" placeholder:"NAME" help:"Name of the sandbox, for sbx exec, ps, kill and rm (default: generated)."`
 	Detach   bool     `name:"detach" short:"d" help:"Start the sandbox, print its name and return; its output goes to a log in its state directory."`
 	TTY      bool     `name:"tty" short:"t" help:"Give the command a new terminal (raw mode, window size kept in sync, job control)."`
+	LogMax   string   `name:"log-size-max" placeholder:"SIZE" help:"Cap of a detached sandbox's log (default 10m; k, m, g suffixes; -1: no cap); past it, the log starts again."`
 
 	Rootfs      string     `name:"rootfs" group:"view" placeholder:"DIR" help:"Use DIR as / instead of the read-only host root."`
 	RootfsRW    bool       `name:"rootfs-rw" group:"view" help:"Make the --rootfs writable."`
@@ -129,7 +130,11 @@ func (r *runCmd) Run() error {
 	if name == "" {
 		name = sandbox.NewName()
 	}
-	code, err := sandbox.Run(cfg, sandbox.RunOptions{Name: name, Detach: r.Detach})
+	logMax, err := sandbox.ParseLogMax(r.LogMax, r.Detach)
+	if err != nil {
+		return err
+	}
+	code, err := sandbox.Run(cfg, sandbox.RunOptions{Name: name, Detach: r.Detach, LogMax: logMax})
 	if err == nil && r.Detach {
 		fmt.Println(name)
 	}

@@ -19,6 +19,7 @@ const (
 	attrCloneMethod   uint16 = 8
 	attrJoinPidfd     uint16 = 9
 	attrJoinFlags     uint16 = 10
+	attrLogMax        uint16 = 11
 )
 
 // Bootstrap is what the C stages need to know. On the wire it is a list of
@@ -45,6 +46,10 @@ type Bootstrap struct {
 	// instead of creating any (sbx exec).
 	JoinPidfd uint32
 	JoinFlags uint32
+	// LogMax, if not 0, has the sandbox's pid 1 relay the command's
+	// stdout and stderr (the log of a detached sandbox) to its own
+	// stdout, keeping the log under LogMax bytes.
+	LogMax uint32
 }
 
 // Encode returns the payload of a MsgBootstrap frame.
@@ -93,6 +98,9 @@ func (b *Bootstrap) Encode() ([]byte, error) {
 	if b.JoinPidfd != 0 {
 		putU32(attrJoinPidfd, b.JoinPidfd)
 		putU32(attrJoinFlags, b.JoinFlags)
+	}
+	if b.LogMax != 0 {
+		putU32(attrLogMax, b.LogMax)
 	}
 	return buf, nil
 }

@@ -37,8 +37,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -47,6 +50,7 @@
 #include <linux/sched.h>
 
 #include "cloned_binary.h"
+#include "logrelay.h"
 #include "nsexec.h"
 
 // Frame types: keep in sync with protocol.go.
@@ -70,6 +74,7 @@ enum {
 	ATTR_CLONE_METHOD = 8,
 	ATTR_JOIN_PIDFD = 9,
 	ATTR_JOIN_FLAGS = 10,
+	ATTR_LOG_MAX = 11,
 };
 
 // After stage 2 re-executes itself from the unwritable copy of the binary,
@@ -78,6 +83,7 @@ enum {
 #define ENV_RESUME "_SBX_RESUME"
 #define ENV_CLONED "_SBX_CLONED"
 #define ENV_PDEATHSIG "_SBX_PDEATHSIG"
+#define ENV_LOGMAX "_SBX_LOGMAX"
 
 // Bytes exchanged between stage 0 and stage 1 on their private socket.
 enum {
@@ -98,6 +104,7 @@ struct bootstrap {
 	int clone_method; // SBX_CLONE_*
 	int join_pidfd;   // > 0: join the namespaces of this process (sbx exec)
 	uint32_t join_flags;
+	uint32_t log_max; // > 0: relay stdout and stderr to the log, capped
 };
 
 // sbx_role tells the Go side what this process is once the constructor
@@ -291,6 +298,9 @@ static void parse_bootstrap(const char *data, uint32_t len, struct bootstrap *b)
 			break;
 		case ATTR_JOIN_FLAGS:
 			b->join_flags = attr_u32(val, alen, "join flags");
+			break;
+		case ATTR_LOG_MAX:
+			b->log_max = attr_u32(val, alen, "log cap");
 			break;
 		default:
 			bail(EPROTO, "unknown bootstrap attribute %u", type);
@@ -514,20 +524,50 @@ static int exit_like(int status)
 	return 125;
 }
 
-// run_init is the whole life of the sandbox's pid 1: forward signals to the
-// command, reap every orphan, and exit with the command's status, which
-// takes the rest of the PID namespace down with it.
-__attribute__((noreturn))
-static void run_init(pid_t command, const sigset_t *waitset)
+// next_signal waits for one of waitset; with a log relay, it moves the
+// command's output to the log meanwhile.
+static int next_signal(const sigset_t *waitset, struct log_relay *relay, int sigfd)
 {
 	for (;;) {
-		siginfo_t info;
-		int sig = sigwaitinfo(waitset, &info);
-		if (sig < 0) {
+		if (relay == NULL || relay->in < 0) {
+			siginfo_t info;
+			int sig = sigwaitinfo(waitset, &info);
+			if (sig < 0 && errno != EINTR)
+				bail(errno, "sigwaitinfo in sandbox init");
+			if (sig > 0)
+				return sig;
+			continue;
+		}
+		struct pollfd fds[2] = { { .fd = sigfd, .events = POLLIN }, { .fd = relay->in, .events = POLLIN } };
+		if (poll(fds, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			bail(errno, "sigwaitinfo in sandbox init");
+			bail(errno, "poll in sandbox init");
 		}
+		if (fds[1].revents != 0 && log_relay_pump(relay, 0) == 0) {
+			close(relay->in); // every writer is gone
+			relay->in = -1;
+		}
+		if (fds[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				return (int)si.ssi_signo;
+		}
+	}
+}
+
+// run_init is the whole life of the sandbox's pid 1: forward signals to the
+// command, reap every orphan, relay a detached sandbox's output to its log,
+// and exit with the command's status, which takes the rest of the PID
+// namespace down with it.
+__attribute__((noreturn))
+static void run_init(pid_t command, const sigset_t *waitset, struct log_relay *relay)
+{
+	int sigfd = -1;
+	if (relay != NULL && (sigfd = signalfd(-1, waitset, SFD_CLOEXEC)) < 0)
+		bail(errno, "signalfd in sandbox init");
+	for (;;) {
+		int sig = next_signal(waitset, relay, sigfd);
 		if (sig != SIGCHLD) {
 			// The command may be gone already; ESRCH is fine.
 			kill(command, sig);
@@ -538,8 +578,11 @@ static void run_init(pid_t command, const sigset_t *waitset)
 			pid_t pid = waitpid(-1, &status, WNOHANG);
 			if (pid <= 0)
 				break;
-			if (pid == command)
+			if (pid == command) {
+				if (relay != NULL && relay->in >= 0)
+					log_relay_pump(relay, 1);
 				_exit(exit_like(status));
+			}
 		}
 	}
 }
@@ -582,15 +625,17 @@ static void reexec_from_clone(const struct bootstrap *b, const char *resume)
 	if (fcntl(init_fd, F_SETFD, 0) < 0)
 		bail(errno, "keep the init socket across exec");
 
-	char pipe_env[32], cloned_env[32], pdeath_env[32], resume_env[32];
+	char pipe_env[32], cloned_env[32], pdeath_env[32], resume_env[32], logmax_env[40];
 	snprintf(pipe_env, sizeof(pipe_env), "_SBX_INITPIPE=%d", init_fd);
 	snprintf(cloned_env, sizeof(cloned_env), ENV_CLONED "=%s", used == SBX_CLONE_BIND ? "bind" : "memfd");
 	snprintf(pdeath_env, sizeof(pdeath_env), ENV_PDEATHSIG "=%d", b->pdeathsig);
 	snprintf(resume_env, sizeof(resume_env), ENV_RESUME "=%s", resume);
+	snprintf(logmax_env, sizeof(logmax_env), ENV_LOGMAX "=%u", b->log_max);
 	// The Go init lives for a few milliseconds: one P and no garbage
 	// collection spare it threads and work (the command gets its own
 	// environment, not this one).
-	char *envp[] = { pipe_env, resume_env, cloned_env, pdeath_env, "GOGC=off", "GOMAXPROCS=1", NULL };
+	char *envp[] = { pipe_env, resume_env, cloned_env, pdeath_env, "GOGC=off", "GOMAXPROCS=1",
+			  b->log_max > 0 ? logmax_env : NULL, NULL };
 	char *argv[] = { "sbx", "init", NULL };
 	syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
 	bail(errno, "re-execute the unwritable copy of the sbx binary");
@@ -702,18 +747,44 @@ static void stage2_resumed(void)
 	if (sigprocmask(SIG_BLOCK, &waitset, &oldset) < 0)
 		bail(errno, "block signals in sandbox init");
 
+	// A detached sandbox's output (its stdout and stderr are the log)
+	// goes through a pipe that pid 1 relays to the log, under its cap.
+	const char *lm = getenv(ENV_LOGMAX);
+	unsigned long log_max = lm ? strtoul(lm, NULL, 10) : 0;
+	int logpipe[2] = { -1, -1 };
+	if (log_max > 0 && pipe2(logpipe, O_CLOEXEC) < 0)
+		bail(errno, "create the log pipe");
+
 	pid_t command = fork();
 	if (command < 0)
 		bail(errno, "fork the sandbox command");
 	if (command == 0) {
 		if (sigprocmask(SIG_SETMASK, &oldset, NULL) < 0)
 			bail(errno, "restore signal mask");
+		if (log_max > 0 && (dup2(logpipe[1], 1) < 0 || dup2(logpipe[1], 2) < 0))
+			bail(errno, "connect the command's output to the log pipe");
+		if (log_max > 0) {
+			close(logpipe[0]);
+			close(logpipe[1]);
+		}
 		sbx_role = SBX_ROLE_INIT;
 		return;
 	}
 	drop_all_caps();
+	struct log_relay relay, *rp = NULL;
+	if (log_max > 0) {
+		// The pipe's read end goes to 0 (pid 1 reads nothing else), the
+		// log stays at 1, and everything from 3 on is closed.
+		if (dup2(logpipe[0], 0) < 0)
+			bail(errno, "keep the log pipe");
+		close(logpipe[1]);
+		struct stat st;
+		relay = (struct log_relay){ .in = 0, .out = 1, .max = log_max,
+					    .size = fstat(1, &st) == 0 ? (uint64_t)st.st_size : 0 };
+		rp = &relay;
+	}
 	close_fds_from(3);
-	run_init(command, &waitset);
+	run_init(command, &waitset, rp);
 }
 
 // ---- monitor: the sbx parent of an attached sandbox that runs a while ----

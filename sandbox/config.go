@@ -37,6 +37,8 @@ type Config struct {
 	PreserveFDs int
 	// Seccomp is Spec.Linux.Seccomp, compiled.
 	Seccomp seccomp.Program
+	// Sources are the identities of the view's host paths (see sourceIDs).
+	Sources sourceIDs
 	// Notes are what the user should know about choices sbx made for
 	// them (one line each, for stderr).
 	Notes []string
@@ -142,18 +144,23 @@ func NewConfig(o Options) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cwd, err := os.Getwd()
+	// The directory sbx runs in, as it is: its path without links, never
+	// a path looked up again (another sandbox may swap one for a link).
+	ids := sourceIDs{}
+	cwd, _, err := ids.resolve("working directory", ".", ".")
 	if err != nil {
-		return nil, fmt.Errorf("get the current directory: %w", err)
+		return nil, fmt.Errorf("the current directory: %w", err)
 	}
 	root := &specs.Root{Path: "/", Readonly: true}
 	if o.Rootfs != "" {
-		if root.Path, err = rootfsPath(o.Rootfs); err != nil {
+		if root.Path, err = rootfsPath(o.Rootfs, ids); err != nil {
 			return nil, err
 		}
 		root.Readonly = !o.RootfsRW
 	} else if o.RootfsRW {
 		return nil, errors.New("--rootfs-rw needs --rootfs DIR: the host's root is always read-only")
+	} else if _, _, err := ids.resolve("root", "/", "/"); err != nil {
+		return nil, err
 	}
 	bindCwd := cwd != "/" && o.Cwd != CwdNone && (o.Rootfs == "" || o.Cwd == CwdReadOnly)
 	cwdMode := o.Cwd
@@ -198,34 +205,33 @@ func NewConfig(o Options) (*Config, error) {
 	covers := hostCovers(o.Rootfs != "", stateRoot)
 	spec.Mounts = append(spec.Mounts, covers...)
 	if o.Rootfs == "" {
-		spec.Mounts = append(spec.Mounts, resolverBinds(covers)...)
+		spec.Mounts = append(spec.Mounts, resolverBinds(covers, ids)...)
 	}
 	if bindCwd {
 		mode := "rw"
 		if cwdMode == CwdReadOnly {
 			mode = "ro"
-		} else if within(stateRoot, realPath(cwd)) && !coveredRightBelow(covers, stateRoot, realPath(cwd)) {
+		} else if within(stateRoot, cwd) && !coveredRightBelow(covers, stateRoot, cwd) {
 			return nil, fmt.Errorf("the working directory %s holds sbx's records (%s), which a sandbox could then change: "+
 				"run sbx from another directory, use --ro-cwd or --no-cwd, or set XDG_RUNTIME_DIR", cwd, stateRoot)
 		}
 		cwdBind := specs.Mount{Destination: cwd, Type: "bind", Source: cwd, Options: []string{"rbind", mode}}
 		spec.Mounts = append(spec.Mounts, cwdBind)
 		// What the covers hid, the working directory must not show again.
-		realCwd := realPath(cwd)
 		for _, c := range covers {
-			if within(realPath(c.Destination), realCwd) {
+			if within(realPath(c.Destination), cwd) {
 				spec.Mounts = append(spec.Mounts, c)
-				if c.Destination == realCwd && c.Type != MountHide {
+				if c.Destination == cwd && c.Type != MountHide {
 					notes = append(notes, fmt.Sprintf("the working directory %s is covered by a fresh, empty one, as always (--bind %s shares it)", cwd, cwd))
 				}
 			}
 		}
 		if !o.GitWritable {
-			spec.Mounts = append(spec.Mounts, gitGuards(cwdBind)...)
+			spec.Mounts = append(spec.Mounts, gitGuards(cwdBind, ids)...)
 		}
 	}
 	for _, op := range o.View {
-		m, err := viewMount(op)
+		m, err := viewMount(op, ids)
 		if err != nil {
 			return nil, err
 		}
@@ -234,7 +240,7 @@ func NewConfig(o Options) (*Config, error) {
 		}
 		spec.Mounts = append(spec.Mounts, m)
 		if !o.GitWritable {
-			spec.Mounts = append(spec.Mounts, gitGuards(m)...)
+			spec.Mounts = append(spec.Mounts, gitGuards(m, ids)...)
 		}
 	}
 	if o.Rootfs != "" && within(stateRoot, realPath(root.Path)) {
@@ -252,7 +258,7 @@ func NewConfig(o Options) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Config{Spec: spec, MapMode: o.MapMode, UID: o.UID, GID: o.GID, PreserveFDs: o.PreserveFDs, Seccomp: filter, Notes: notes}, nil
+	return &Config{Spec: spec, MapMode: o.MapMode, UID: o.UID, GID: o.GID, PreserveFDs: o.PreserveFDs, Seccomp: filter, Notes: notes, Sources: ids}, nil
 }
 
 // harden puts the security choices into the spec: capabilities for uid,
@@ -317,23 +323,21 @@ func checkPreserveFDs(n int) error {
 	return nil
 }
 
-// rootfsPath checks the --rootfs directory.
-func rootfsPath(dir string) (string, error) {
+// rootfsPath checks the --rootfs directory and returns its path without
+// links.
+func rootfsPath(dir string, ids sourceIDs) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", fmt.Errorf("--rootfs %q: %w", dir, err)
 	}
-	st, err := os.Stat(abs)
+	path, st, err := ids.resolve("--rootfs", dir, abs)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("--rootfs %q: %s does not exist", dir, abs)
-		}
-		return "", fmt.Errorf("--rootfs %q: %w", dir, err)
+		return "", err
 	}
-	if !st.IsDir() {
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return "", fmt.Errorf("--rootfs %q: %s is not a directory", dir, abs)
 	}
-	return abs, nil
+	return path, nil
 }
 
 // buildEnv makes the command's environment: the caller's (unless clear),

@@ -30,6 +30,8 @@ type initConfig struct {
 	Seccomp seccomp.Program `json:"seccomp,omitempty"`
 	// PreserveFDs is how many descriptors from 3 on the command keeps.
 	PreserveFDs int `json:"preserveFds,omitempty"`
+	// Sources are the identities of the view's host paths.
+	Sources sourceIDs `json:"sources,omitempty"`
 }
 
 // newInitConfig takes from spec what the Go inits need.

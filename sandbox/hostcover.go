@@ -35,26 +35,35 @@ const optional = "optional"
 // only /tmp and /run: the host's services are not in it.
 func hostCovers(rootfs bool, stateRoot string) []specs.Mount {
 	covers := []specs.Mount{
-		{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
-		{Destination: "/run", Type: MountCover, Options: []string{"nosuid", "nodev", "mode=0755"}},
+		{Destination: "/tmp", Type: MountCover, Options: []string{"nosuid", "nodev", "mode=1777", "size=" + tmpSize}},
+		{Destination: "/run", Type: MountCover, Options: []string{"nosuid", "nodev", "mode=0755", "size=" + runSize}},
 	}
 	if rootfs {
 		return covers
 	}
 	if st, err := os.Lstat("/var/run"); err == nil && st.IsDir() {
-		covers = append(covers, specs.Mount{Destination: "/var/run", Type: MountCover, Options: []string{"nosuid", "nodev", "mode=0755"}})
+		covers = append(covers, specs.Mount{Destination: "/var/run", Type: MountCover, Options: []string{"nosuid", "nodev", "mode=0755", "size=" + runSize}})
 	}
 	if dir := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(dir) {
-		covers = append(covers, specs.Mount{Destination: filepath.Clean(dir), Type: MountCover, Options: []string{"nosuid", "nodev", "mode=0700"}})
+		covers = append(covers, specs.Mount{Destination: realPath(dir), Type: MountCover, Options: []string{"nosuid", "nodev", "mode=0700", "size=" + runSize}})
 	}
-	if sock := os.Getenv("SSH_AUTH_SOCK"); filepath.IsAbs(sock) && !covered(covers, sock) {
-		covers = append(covers, specs.Mount{Destination: filepath.Clean(sock), Type: MountHide, Options: []string{optional}})
+	if sock := os.Getenv("SSH_AUTH_SOCK"); filepath.IsAbs(sock) && !covered(covers, realPath(sock)) {
+		covers = append(covers, specs.Mount{Destination: realPath(sock), Type: MountHide, Options: []string{optional}})
 	}
 	if !covered(covers, stateRoot) {
 		covers = append(covers, specs.Mount{Destination: stateRoot, Type: MountHide, Options: []string{optional}})
 	}
 	return covers
 }
+
+// Sizes of the default tmpfs mounts: without them, each may take half of
+// the RAM (the kernel's default), and /tmp and /dev/shm together all of it.
+// --tmpfs /tmp:size=... sets another.
+const (
+	tmpSize = "25%"
+	shmSize = "64m" // as podman's /dev/shm
+	runSize = "64m"
+)
 
 // covered reports whether path lies in a directory that one of covers
 // replaces with a fresh tmpfs.
@@ -85,10 +94,14 @@ func coveredRightBelow(covers []specs.Mount, path, dir string) bool {
 // /etc/resolv.conf is a link into a covered directory (systemd-resolved's
 // /run/systemd/resolve/stub-resolv.conf, resolvconf's /run/resolvconf):
 // the file the links end at is bound read-only at every covered step.
-func resolverBinds(covers []specs.Mount) []specs.Mount {
+func resolverBinds(covers []specs.Mount, ids sourceIDs) []specs.Mount {
 	const resolvConf = "/etc/resolv.conf"
-	target, err := filepath.EvalSymlinks(resolvConf)
-	if err != nil || target == resolvConf {
+	st, err := os.Lstat(resolvConf)
+	if err != nil || st.Mode()&os.ModeSymlink == 0 {
+		return nil
+	}
+	target, _, err := ids.resolve("/etc/resolv.conf", resolvConf, resolvConf)
+	if err != nil {
 		return nil
 	}
 	var binds []specs.Mount
@@ -117,7 +130,7 @@ func resolverBinds(covers []specs.Mount) []specs.Mount {
 // point, so that it cannot be renamed away and replaced. A missing hooks
 // directory is created (empty, as git init makes it) and covered. A .git
 // file (a linked worktree) is bound read-only.
-func gitGuards(m specs.Mount) []specs.Mount {
+func gitGuards(m specs.Mount, ids sourceIDs) []specs.Mount {
 	if m.Type != "bind" || !hasOption(m.Options, "rw") {
 		return nil
 	}
@@ -126,28 +139,33 @@ func gitGuards(m specs.Mount) []specs.Mount {
 	if err != nil {
 		return nil
 	}
-	roBind := func(name string) specs.Mount {
-		return specs.Mount{Destination: filepath.Join(dst, name), Type: "bind", Source: filepath.Join(src, name), Options: []string{"rbind", "ro"}}
+	var guards []specs.Mount
+	bind := func(name, mode string) {
+		path, _, err := ids.resolveNoFollow(filepath.Join(src, name))
+		if err == nil {
+			guards = append(guards, specs.Mount{Destination: filepath.Join(dst, name), Type: "bind", Source: path, Options: []string{"rbind", mode}})
+		}
 	}
 	switch {
 	case st.Mode().IsRegular():
-		return []specs.Mount{roBind("")}
+		bind("", "ro")
+		return guards
 	case !st.IsDir():
 		return nil
 	}
-	guards := []specs.Mount{{Destination: dst, Type: "bind", Source: src, Options: []string{"rbind", "rw"}}}
+	bind("", "rw")
 	if st, err := os.Lstat(filepath.Join(src, "config")); err == nil && st.Mode().IsRegular() {
-		guards = append(guards, roBind("config"))
+		bind("config", "ro")
 	}
 	if st, err := os.Lstat(filepath.Join(src, "hooks")); err == nil && st.IsDir() {
-		guards = append(guards, roBind("hooks"))
+		bind("hooks", "ro")
 	} else if errors.Is(err, os.ErrNotExist) {
 		hooks := filepath.Join(dst, "hooks")
 		guards = append(guards, specs.Mount{Destination: hooks, Type: MountDir}, specs.Mount{Destination: hooks, Type: MountHide})
 	}
 	for _, d := range []string{"worktrees", "modules"} {
 		if st, err := os.Lstat(filepath.Join(src, d)); err == nil && st.IsDir() {
-			guards = append(guards, roBind(d))
+			bind(d, "ro")
 		}
 	}
 	return guards

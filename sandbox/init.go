@@ -70,7 +70,7 @@ func initSandbox(sock *os.File) error {
 			return err
 		}
 	}
-	if err := buildView(spec); err != nil {
+	if err := buildView(spec, c.Sources); err != nil {
 		return err
 	}
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {

@@ -58,6 +58,53 @@ type RunOptions struct {
 	// Detach returns as soon as the command has started; the sandbox
 	// outlives sbx, with its output in the record's log file.
 	Detach bool
+	// LogMax caps the log of a detached sandbox, in bytes; 0: no cap.
+	LogMax uint32
+}
+
+// DefaultLogMax is the cap of a detached sandbox's log: enough for a
+// service's recent output, little next to the RAM filesystem it lives in.
+const DefaultLogMax = 10 << 20
+
+// ParseLogMax reads --log-size-max: a size with an optional k, m or g
+// suffix, or -1 for no cap; "" is the default. It applies to detached
+// sandboxes only.
+func ParseLogMax(v string, detach bool) (uint32, error) {
+	if v == "" {
+		return DefaultLogMax, nil
+	}
+	if !detach {
+		return 0, fmt.Errorf("--log-size-max %s: only a detached sandbox (-d) has a log", v)
+	}
+	if v == "-1" {
+		return 0, nil
+	}
+	n, err := parseSize(v)
+	if err != nil || n < 4096 || n >= 1<<32 {
+		return 0, fmt.Errorf("--log-size-max %q: want a size from 4k to 4095m (k, m, g suffixes), or -1 for no cap", v)
+	}
+	return uint32(n), nil
+}
+
+// parseSize reads bytes with an optional k, m or g suffix (powers of 1024).
+func parseSize(v string) (uint64, error) {
+	mult := uint64(1)
+	switch v[len(v)-1] {
+	case 'k', 'K':
+		mult = 1 << 10
+	case 'm', 'M':
+		mult = 1 << 20
+	case 'g', 'G':
+		mult = 1 << 30
+	}
+	if mult != 1 {
+		v = v[:len(v)-1]
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n > (1<<63)/mult {
+		return 0, fmt.Errorf("bad size %q", v)
+	}
+	return n * mult, nil
 }
 
 // Run starts the sandbox, waits for the command and returns its exit code
@@ -86,7 +133,9 @@ func Run(cfg *Config, o RunOptions) (int, error) {
 	if err != nil {
 		return ExitSbxFailed, err
 	}
-	config, err := newInitConfig(&cfg.Spec, cfg.Seccomp, cfg.PreserveFDs).encode()
+	ic := newInitConfig(&cfg.Spec, cfg.Seccomp, cfg.PreserveFDs)
+	ic.Sources = cfg.Sources
+	config, err := ic.encode()
 	if err != nil {
 		return ExitSbxFailed, err
 	}
@@ -122,6 +171,7 @@ func Run(cfg *Config, o RunOptions) (int, error) {
 	}()
 	if o.Detach {
 		l.boot.Pdeathsig = 0
+		l.boot.LogMax = o.LogMax
 		files, err := detachedStdio(o.Name)
 		if err != nil {
 			return ExitSbxFailed, err

@@ -32,7 +32,7 @@ type source struct {
 // devNodes are the host devices a sandbox gets in its minimal /dev.
 var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
-func buildView(spec *specs.Spec) error {
+func buildView(spec *specs.Spec, ids sourceIDs) error {
 	// Nothing mounted in here may ever propagate to the host; host mounts
 	// still propagate into the binds.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
@@ -42,13 +42,13 @@ func buildView(spec *specs.Spec) error {
 		}
 		return fmt.Errorf("make / a recursive slave: %w", err)
 	}
-	root, err := openRoot(spec.Root)
+	root, err := openRoot(spec.Root, ids)
 	if err != nil {
 		return err
 	}
 	sources := make([]source, 0, len(spec.Mounts))
 	for _, m := range spec.Mounts {
-		s, err := openSource(m)
+		s, err := openSource(m, ids)
 		if err != nil {
 			return err
 		}
@@ -75,11 +75,11 @@ func buildView(spec *specs.Spec) error {
 }
 
 // openRoot clones the tree that becomes /.
-func openRoot(r *specs.Root) (int, error) {
+func openRoot(r *specs.Root, ids sourceIDs) (int, error) {
 	if r == nil || r.Path == "" {
 		return -1, errors.New("configuration has no root")
 	}
-	fd, err := cloneTree(r.Path)
+	fd, err := cloneTree(r.Path, ids)
 	if err != nil {
 		return -1, fmt.Errorf("root %s: %w", r.Path, err)
 	}
@@ -93,10 +93,15 @@ func openRoot(r *specs.Root) (int, error) {
 	return fd, nil
 }
 
-// cloneTree returns a detached copy of the mount tree at path, with every
-// mount below it.
-func cloneTree(path string) (int, error) {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+// cloneTree returns a detached copy of the mount tree at the source path,
+// with every mount below it, once it is checked to be what sbx resolved.
+func cloneTree(path string, ids sourceIDs) (int, error) {
+	src, err := openSourcePath(path, ids)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(src)
+	fd, err := unix.OpenTree(src, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_EMPTY_PATH)
 	if err != nil {
 		return -1, fmt.Errorf("clone mount tree: %w", err)
 	}
@@ -112,11 +117,11 @@ func setMountAttr(fd int, set uint64) error {
 }
 
 // openSource opens what a mount needs from the host.
-func openSource(m specs.Mount) (source, error) {
+func openSource(m specs.Mount, ids sourceIDs) (source, error) {
 	s := source{mount: m, fd: -1}
 	switch m.Type {
 	case "bind":
-		fd, err := cloneTree(m.Source)
+		fd, err := cloneTree(m.Source, ids)
 		if err != nil {
 			return s, fmt.Errorf("bind %s: %w", m.Source, err)
 		}
@@ -132,7 +137,7 @@ func openSource(m specs.Mount) (source, error) {
 		}
 		s.fd = fd
 	case "overlay":
-		fd, err := openOverlay(m)
+		fd, err := openOverlay(m, ids)
 		if err != nil {
 			return s, fmt.Errorf("overlay on %s: %w", m.Destination, err)
 		}
@@ -169,7 +174,7 @@ func openSource(m specs.Mount) (source, error) {
 // openOverlay assembles a detached overlay of the lower layers with a
 // throwaway upper layer on a private tmpfs. The lower paths are resolved
 // now, on the host.
-func openOverlay(m specs.Mount) (int, error) {
+func openOverlay(m specs.Mount, ids sourceIDs) (int, error) {
 	scratch, err := newFS("tmpfs", []string{"mode=0755"}, 0)
 	if err != nil {
 		return -1, fmt.Errorf("upper layer: %w", err)
@@ -180,10 +185,17 @@ func openOverlay(m specs.Mount) (int, error) {
 			return -1, fmt.Errorf("upper layer: mkdir %s: %w", d, err)
 		}
 	}
+	// Each layer is opened as checked and named to overlayfs by its
+	// descriptor.
 	var lowers []string
 	for _, o := range m.Options {
 		if l, ok := strings.CutPrefix(o, "lowerdir+="); ok {
-			lowers = append(lowers, l)
+			fd, err := openSourcePath(l, ids)
+			if err != nil {
+				return -1, err
+			}
+			defer unix.Close(fd)
+			lowers = append(lowers, fmt.Sprintf("/proc/self/fd/%d", fd))
 		}
 	}
 	self := fmt.Sprintf("/proc/self/fd/%d/", scratch)

@@ -17,6 +17,11 @@ type view struct {
 	root    int  // O_PATH descriptor of the new root
 	openat2 bool // false on kernels before 5.6
 	hidden  int  // detached read-only tmpfs holding the empty "f" and "d", or -1
+	// strict is set while sbx's own fixed places are mounted (/proc,
+	// /dev, the covers, the masks): no link is followed then, so that a
+	// root filesystem cannot send them elsewhere (a /proc that links to
+	// a place a later mount covers would leave the masks on nothing).
+	strict bool
 }
 
 func newView() (*view, error) {
@@ -42,10 +47,16 @@ func (v *view) open(path string, flags int) (int, error) {
 		Flags:   uint64(flags),
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
+	if v.strict {
+		how.Resolve |= unix.RESOLVE_NO_SYMLINKS
+	}
 	for {
 		fd, err := unix.Openat2(v.root, path, &how)
 		if err == unix.EAGAIN || err == unix.EINTR {
 			continue // a concurrent rename; resolve again
+		}
+		if err == unix.ELOOP && v.strict {
+			return -1, fmt.Errorf("%s is a symbolic link in the root filesystem, or lies behind one: sbx mounts its own there; make it a real directory: %w", path, err)
 		}
 		return fd, err
 	}
@@ -154,6 +165,11 @@ func (v *view) apply(s source) error {
 	m := s.mount
 	dst := m.Destination
 	switch m.Type {
+	case "proc", MountDev, MountCover:
+		v.strict = true
+		defer func() { v.strict = false }()
+	}
+	switch m.Type {
 	case "proc":
 		defer unix.Close(s.fd)
 		return v.attach(s.fd, dst, true)
@@ -260,7 +276,7 @@ func (v *view) mountDev(dst string, nodes []int) error {
 	if err := unix.MoveMount(pts, "", dev, "pts", unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 		return fmt.Errorf("mount devpts on %s/pts: %w", dst, err)
 	}
-	shm, err := newFS("tmpfs", []string{"mode=1777"}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	shm, err := newFS("tmpfs", []string{"mode=1777", "size=" + shmSize}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
 	if err != nil {
 		return fmt.Errorf("tmpfs on %s/shm: %w", dst, err)
 	}
@@ -341,8 +357,11 @@ func newHiddenFS() (int, error) {
 	return fd, nil
 }
 
-// restrict masks and freezes the OCI default paths that exist in the view.
+// restrict masks and freezes the OCI default paths that exist in the view
+// (a kernel may lack some of /proc's); none is looked up through a link.
 func (v *view) restrict(masked, readonly []string) error {
+	v.strict = true
+	defer func() { v.strict = false }()
 	for _, p := range masked {
 		if err := v.hide(p, true); err != nil {
 			return err

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Mount types of sbx's own in Spec.Mounts, next to the kernel's "proc",
@@ -71,17 +71,20 @@ var (
 // viewMount turns one operation into a mount of the spec, checking its
 // argument on the host first so that bad input fails before any process
 // is started.
-func viewMount(op ViewOp) (specs.Mount, error) {
+func viewMount(op ViewOp, ids sourceIDs) (specs.Mount, error) {
 	flag := "--" + op.Kind
 	switch op.Kind {
 	case OpBind, OpROBind, OpDevBind:
 		src, dst := splitSrcDst(op.Arg)
-		src, err := hostSource(flag, op.Arg, src)
+		abs, err := absSource(flag, op.Arg, src)
 		if err != nil {
 			return specs.Mount{}, err
 		}
+		if src, _, err = ids.resolve(flag, op.Arg, abs); err != nil {
+			return specs.Mount{}, err
+		}
 		if dst == "" {
-			dst = src
+			dst = abs
 		}
 		if dst, err = destination(flag, op.Arg, dst); err != nil {
 			return specs.Mount{}, err
@@ -96,15 +99,19 @@ func viewMount(op ViewOp) (specs.Mount, error) {
 		return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts}, nil
 	case OpShareSocket:
 		src, dst := splitSrcDst(op.Arg)
-		src, err := hostSource(flag, op.Arg, src)
+		abs, err := absSource(flag, op.Arg, src)
 		if err != nil {
 			return specs.Mount{}, err
 		}
-		if st, err := os.Stat(src); err != nil || st.Mode().Type() != os.ModeSocket {
-			return specs.Mount{}, fmt.Errorf("%s %q: %s is not a unix socket", flag, op.Arg, src)
+		src, st, err := ids.resolve(flag, op.Arg, abs)
+		if err != nil {
+			return specs.Mount{}, err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+			return specs.Mount{}, fmt.Errorf("%s %q: %s is not a unix socket", flag, op.Arg, abs)
 		}
 		if dst == "" {
-			dst = src
+			dst = abs
 		}
 		if dst, err = destination(flag, op.Arg, dst); err != nil {
 			return specs.Mount{}, err
@@ -152,12 +159,16 @@ func viewMount(op ViewOp) (specs.Mount, error) {
 		}
 		var opts []string
 		for _, l := range parts[:len(parts)-1] {
-			lower, err := hostSource(flag, op.Arg, l)
+			abs, err := absSource(flag, op.Arg, l)
 			if err != nil {
 				return specs.Mount{}, err
 			}
-			if st, err := os.Stat(lower); err != nil || !st.IsDir() {
-				return specs.Mount{}, fmt.Errorf("%s %q: lower layer %s is not a directory", flag, op.Arg, lower)
+			lower, st, err := ids.resolve(flag, op.Arg, abs)
+			if err != nil {
+				return specs.Mount{}, err
+			}
+			if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				return specs.Mount{}, fmt.Errorf("%s %q: lower layer %s is not a directory", flag, op.Arg, abs)
 			}
 			opts = append(opts, "lowerdir+="+lower)
 		}
@@ -179,20 +190,14 @@ func splitSrcDst(arg string) (string, string) {
 	return arg[:i], arg[i+1:]
 }
 
-// hostSource makes a source absolute and checks that it exists.
-func hostSource(flag, arg, src string) (string, error) {
+// absSource makes a source absolute (see sourceIDs for how it is opened).
+func absSource(flag, arg, src string) (string, error) {
 	if src == "" {
 		return "", fmt.Errorf("%s %q: the source is empty", flag, arg)
 	}
 	abs, err := filepath.Abs(src)
 	if err != nil {
 		return "", fmt.Errorf("%s %q: %w", flag, arg, err)
-	}
-	if _, err := os.Stat(abs); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("%s %q: source %s does not exist", flag, arg, abs)
-		}
-		return "", fmt.Errorf("%s %q: source %s: %w", flag, arg, abs, err)
 	}
 	return abs, nil
 }

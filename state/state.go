@@ -121,13 +121,16 @@ func Create(name string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Mkdir(filepath.Join(root, name), 0o700); err != nil {
+	dir := filepath.Join(root, name)
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("a sandbox named %q already exists: pick another name, or remove it with sbx rm %s", name, name)
 		}
 		return fmt.Errorf("create state for %s: %w", name, err)
 	}
-	return nil
+	// What sbx writes in it (the record, the log) must land in the
+	// directory just made: checked, never a link.
+	return checkPrivate(dir, unix.S_IFDIR)
 }
 
 // Save writes the record atomically: a temporary file renamed over it.
