@@ -75,7 +75,9 @@ type runCmd struct {
 	CapDrop       []string `name:"cap-drop" group:"security" sep:"none" placeholder:"CAP" help:"Drop a capability from the default set (uid 0 only has one), or ALL. Repeatable."`
 	Seccomp       string   `name:"seccomp" group:"security" placeholder:"unconfined|FILE" help:"Seccomp: the built-in profile (default), unconfined, or an OCI LinuxSeccomp JSON file."`
 	Landlock      bool     `name:"landlock" group:"security" help:"Also restrict file access with Landlock to the view's mounts and their modes (best effort by kernel)."`
-	DisableUserns bool     `name:"disable-userns" group:"security" help:"Forbid new user namespaces inside the sandbox."`
+	AllowUserns   bool     `name:"allow-userns" group:"security" help:"Let the command create user namespaces (and, in them, other namespaces); off by default."`
+	DisableUserns bool     `name:"disable-userns" group:"security" help:"No effect: new user namespaces are refused by default (kept for bwrap's flag of that name; see --allow-userns)."`
+	SeccompAllow  []string `name:"seccomp-allow" group:"security" sep:"," placeholder:"NAME,..." help:"Allow calls the built-in seccomp profile refuses: io_uring (io_uring_setup, _enter, _register), vsock (AF_VSOCK sockets)."`
 	Ulimit        []string `name:"ulimit" group:"security" sep:"none" placeholder:"NAME=SOFT[:HARD]" help:"Set a resource limit (nofile, nproc, core, ...; a number or unlimited). Repeatable."`
 	PreserveFDs   int      `name:"preserve-fds" group:"security" placeholder:"N" help:"Pass descriptors 3 .. 3+N-1 on to the command (all others are closed)."`
 	Command       []string `arg:"" optional:"" passthrough:"" name:"command" help:"The command and its arguments, after --."`
@@ -111,13 +113,14 @@ func (r *runCmd) Run() error {
 		GitWritable: r.GitWritable,
 		TTY:         r.TTY,
 		Hardening: sandbox.Hardening{
-			CapAdd:        r.CapAdd,
-			CapDrop:       r.CapDrop,
-			Seccomp:       r.Seccomp,
-			Landlock:      r.Landlock,
-			DisableUserns: r.DisableUserns,
-			Ulimits:       r.Ulimit,
-			PreserveFDs:   r.PreserveFDs,
+			CapAdd:       r.CapAdd,
+			CapDrop:      r.CapDrop,
+			Seccomp:      r.Seccomp,
+			Landlock:     r.Landlock,
+			AllowUserns:  r.AllowUserns,
+			SeccompAllow: r.SeccompAllow,
+			Ulimits:      r.Ulimit,
+			PreserveFDs:  r.PreserveFDs,
 		},
 	})
 	if err != nil {
@@ -348,7 +351,7 @@ func main() {
 		}, {
 			Key:   "security",
 			Title: "Security",
-			Description: "Always on: no_new_privs, a new session, only stdio passed on. A non-root command has no capabilities; " +
+			Description: "Always on: no_new_privs, a new session, only stdio passed on, the seccomp profile, no nested user namespaces. A non-root command has no capabilities; " +
 				"uid 0 has CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT.",
 		}}),
 	)

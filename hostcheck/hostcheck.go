@@ -74,6 +74,7 @@ func (h Host) Run() []Fact {
 	return []Fact{
 		h.kernel(),
 		userns,
+		h.nestedUserns(),
 		subIDs(user, uid),
 		mapHelpers(),
 		overlay,
@@ -167,7 +168,7 @@ func (h Host) explainUserns(out string) string {
 	}
 	if n, ok := sysctl("user.max_user_namespaces"); ok && n == 0 {
 		return "user namespaces are switched off (user.max_user_namespaces = 0): run `sudo sysctl -w user.max_user_namespaces=15000` " +
-			"and put `user.max_user_namespaces=15000` in /etc/sysctl.d/50-sbx.conf (inside a sandbox started with --disable-userns, this is on purpose)"
+			"and put `user.max_user_namespaces=15000` in /etc/sysctl.d/50-sbx.conf (inside an sbx sandbox started without --allow-userns, this is on purpose)"
 	}
 	if n, ok := sysctl("kernel.unprivileged_userns_clone"); ok && n == 0 {
 		return "unprivileged user namespaces are switched off (kernel.unprivileged_userns_clone = 0): run `sudo sysctl -w kernel.unprivileged_userns_clone=1` " +
@@ -180,10 +181,27 @@ func (h Host) explainUserns(out string) string {
 			"and run `sudo apparmor_parser -r /etc/apparmor.d/sbx`"
 	}
 	if seccompMode(h.Proc) == 2 {
-		return "this process runs under a seccomp filter that refuses new user namespaces, as container runtimes and sbx --disable-userns install: " +
+		return "this process runs under a seccomp filter that refuses new user namespaces, as container runtimes and sbx's default profile install: " +
 			"run sbx on the host, or start the container with `--security-opt seccomp=unconfined` (Docker/podman)"
 	}
 	return "check dmesg and the error above; `unshare --user --map-root-user true` shows whether the kernel lets this user create user namespaces"
+}
+
+// nestedUserns tells whether --allow-userns gives the command what it asks
+// for: Ubuntu's AppArmor restriction leaves a user namespace that an
+// unconfined program creates without capabilities. One read; the probe
+// itself would cost a sandbox.
+func (h Host) nestedUserns() Fact {
+	f := Fact{Name: "nested user namespaces", Status: OK,
+		Detail: "refused in sandboxes unless --allow-userns; with it, the kernel allows them"}
+	b, err := os.ReadFile(filepath.Join(h.Proc, "sys/kernel/apparmor_restrict_unprivileged_userns"))
+	if err == nil && strings.TrimSpace(string(b)) == "1" {
+		f.Status = Warn
+		f.Detail = "refused in sandboxes unless --allow-userns; even with it, kernel.apparmor_restrict_unprivileged_userns = 1 " +
+			"leaves a user namespace made by an unconfined command without capabilities"
+		f.Fix = "give the command an AppArmor profile that allows userns, or run `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (for every program on the host)"
+	}
+	return f
 }
 
 func subIDs(user string, uid uint32) Fact {

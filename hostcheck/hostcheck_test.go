@@ -50,6 +50,26 @@ func TestExplainUserns(t *testing.T) {
 	}
 }
 
+func TestNestedUserns(t *testing.T) {
+	cases := []struct {
+		name   string
+		files  map[string]string
+		status Status
+	}{
+		{"no AppArmor knob", nil, OK},
+		{"AppArmor restriction off", map[string]string{"sys/kernel/apparmor_restrict_unprivileged_userns": "0\n"}, OK},
+		{"AppArmor restriction on", map[string]string{"sys/kernel/apparmor_restrict_unprivileged_userns": "1\n"}, Warn},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := Host{Proc: fakeProc(t, c.files)}.nestedUserns()
+			if f.Status != c.status || !strings.Contains(f.Detail, "--allow-userns") || (f.Status != OK) != (f.Fix != "") {
+				t.Errorf("got %+v, want status %s, a detail naming --allow-userns, and a fix exactly when not ok", f, c.status)
+			}
+		})
+	}
+}
+
 func TestSubIDs(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, content string) string {

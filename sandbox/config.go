@@ -80,8 +80,13 @@ type Hardening struct {
 	Seccomp string
 	// Landlock restricts file access to the view's mounts and their modes.
 	Landlock bool
-	// DisableUserns stops the sandbox from creating user namespaces.
-	DisableUserns bool
+	// AllowUserns lets the command create user namespaces (off by
+	// default: the sandbox's max_user_namespaces is 0 and the seccomp
+	// profile refuses them).
+	AllowUserns bool
+	// SeccompAllow names groups of calls the built-in profile refuses
+	// that it allows again (seccomp.Optional: io_uring, vsock).
+	SeccompAllow []string
 	// Ulimits are --ulimit NAME=SOFT[:HARD] settings.
 	Ulimits []string
 	// PreserveFDs passes descriptors 3 .. 3+PreserveFDs-1 to the command.
@@ -90,8 +95,10 @@ type Hardening struct {
 
 // Annotations of sbx's own in the spec, for what the OCI spec has no words.
 const (
-	AnnotationLandlock      = "sbx.landlock"
-	AnnotationDisableUserns = "sbx.disable-userns"
+	AnnotationLandlock = "sbx.landlock"
+	// AnnotationAllowUserns "true" keeps the Go init from setting the
+	// sandbox's max_user_namespaces to 0.
+	AnnotationAllowUserns = "sbx.allow-userns"
 	// AnnotationCapAdd and AnnotationCapDrop keep --cap-add and --cap-drop
 	// (comma lists), so that sbx exec as another uid gets the set that uid
 	// would have had.
@@ -284,9 +291,15 @@ func harden(spec *specs.Spec, uid uint32, h Hardening) (seccomp.Program, error) 
 	if len(h.CapDrop) > 0 {
 		spec.Annotations[AnnotationCapDrop] = strings.Join(h.CapDrop, ",")
 	}
+	if err := seccomp.CheckAllow(h.SeccompAllow); err != nil {
+		return nil, err
+	}
+	if len(h.SeccompAllow) > 0 && h.Seccomp != "" {
+		return nil, fmt.Errorf("--seccomp-allow %s: only the built-in profile has calls to allow again, not --seccomp %s", strings.Join(h.SeccompAllow, ","), h.Seccomp)
+	}
 	switch h.Seccomp {
 	case "":
-		spec.Linux.Seccomp = seccomp.DefaultProfile(seccomp.Options{Capabilities: caps.Bounding, DisableUserns: h.DisableUserns})
+		spec.Linux.Seccomp = seccomp.DefaultProfile(seccomp.Options{Capabilities: caps.Bounding, AllowUserns: h.AllowUserns, Allow: h.SeccompAllow})
 		spec.Annotations[seccomp.BuiltinAnnotation] = seccomp.BuiltinValue
 	case SeccompUnconfined:
 	default:
@@ -297,8 +310,8 @@ func harden(spec *specs.Spec, uid uint32, h Hardening) (seccomp.Program, error) 
 	if h.Landlock {
 		spec.Annotations[AnnotationLandlock] = "true"
 	}
-	if h.DisableUserns {
-		spec.Annotations[AnnotationDisableUserns] = "true"
+	if h.AllowUserns {
+		spec.Annotations[AnnotationAllowUserns] = "true"
 	}
 	filter, err := compileSeccomp(spec)
 	if err != nil && h.Seccomp != "" {

@@ -86,14 +86,30 @@ func compileSeccomp(spec *specs.Spec) (seccomp.Program, error) {
 }
 
 // disableUserNamespaces stops the sandbox's user namespace from getting
-// children: its own max_user_namespaces (the sysctl is per user namespace,
-// and counts the whole subtree) goes to 0. Only a process with
-// CAP_SYS_RESOURCE in the sandbox could raise it again, and /proc/sys is
-// read-only there; the seccomp profile refuses CLONE_NEWUSER as well.
-func disableUserNamespaces() error {
-	const knob = "/proc/sys/user/max_user_namespaces"
-	if err := os.WriteFile(knob, []byte("0\n"), 0); err != nil {
-		return fmt.Errorf("--disable-userns: set %s to 0 in the sandbox's user namespace: %w", knob, err)
+// children, unless --allow-userns: its own max_user_namespaces (the sysctl
+// is per user namespace, and counts the whole subtree) goes to 0. Only a
+// process with CAP_SYS_RESOURCE in the sandbox could raise it again, and
+// /proc/sys is read-only there; the seccomp profile refuses CLONE_NEWUSER
+// as well. It is one write, at every start, through the sandbox's fresh
+// proc instance (sources holds it, not attached yet): the /proc that the
+// sandbox starts with may have a read-only /proc/sys (inside a container).
+func disableUserNamespaces(sources []source) error {
+	const knob = "sys/user/max_user_namespaces"
+	dir := unix.AT_FDCWD
+	path := "/proc/" + knob
+	for _, s := range sources {
+		if s.mount.Type == "proc" && s.fd > 0 {
+			dir, path = s.fd, knob
+			break
+		}
+	}
+	fd, err := unix.Openat(dir, path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		_, err = unix.Write(fd, []byte("0\n"))
+		unix.Close(fd)
+	}
+	if err != nil {
+		return fmt.Errorf("set user.max_user_namespaces to 0 in the sandbox's user namespace (--allow-userns leaves it): %w", err)
 	}
 	return nil
 }

@@ -65,11 +65,6 @@ func initSandbox(sock *os.File) error {
 		return errNoCommand
 	}
 	spec := c.spec()
-	if spec.Annotations[AnnotationDisableUserns] == "true" {
-		if err := disableUserNamespaces(); err != nil {
-			return err
-		}
-	}
 	if err := buildView(spec, c.Sources); err != nil {
 		return err
 	}

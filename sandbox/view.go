@@ -54,6 +54,11 @@ func buildView(spec *specs.Spec, ids sourceIDs) error {
 		}
 		sources = append(sources, s)
 	}
+	if spec.Annotations[AnnotationAllowUserns] != "true" {
+		if err := disableUserNamespaces(sources); err != nil {
+			return err
+		}
+	}
 	if err := pivotTo(root); err != nil {
 		return err
 	}

@@ -41,6 +41,7 @@ func (f checkFact) String() string {
 var checkNames = []string{
 	"kernel",
 	"user namespaces",
+	"nested user namespaces",
 	"subordinate ids",
 	"newuidmap/newgidmap",
 	"overlayfs in a user namespace",
@@ -245,7 +246,7 @@ func (w factWant) check(t *testing.T, facts []checkFact, r result) {
 // exit code follows them.
 func TestCheckHost(t *testing.T) {
 	t.Parallel()
-	mayWarn := []string{"cgroup", "user-mode networking", "XDG_RUNTIME_DIR"}
+	mayWarn := []string{"nested user namespaces", "cgroup", "user-mode networking", "XDG_RUNTIME_DIR"}
 	subordinateRanges(t, "/etc/subuid")
 	subordinateRanges(t, "/etc/subgid")
 	requireTool(t, "newuidmap", "install uidmap")
@@ -314,11 +315,15 @@ var (
 	// paths.
 	usernsInSandbox = factWant{name: "user namespaces", status: "fail",
 		detail: []string{"sbx run fails: ", "fsmount proc"}, fix: []string{"inside a sandbox", "run sbx outside it"}}
-	// With --disable-userns, unshare(CLONE_NEWUSER) is refused, and
+	// Without --allow-userns, unshare(CLONE_NEWUSER) is refused, and
 	// user.max_user_namespaces is 0.
 	usernsDisabled = factWant{name: "user namespaces", status: "fail",
 		detail: []string{"sbx run fails: ", "user namespace"}, fix: []string{"user.max_user_namespaces"}}
 )
+
+// allowUserns lets a sandbox make the user namespace that a nested sbx run
+// needs to get as far as the failure a test is about.
+var allowUserns = []string{"--allow-userns"}
 
 // TestCheckMissingPieces runs sbx check inside sandboxes that hide a piece
 // of the host, and checks the fact about that piece and the explanation of
@@ -354,47 +359,48 @@ func TestCheckMissingPieces(t *testing.T) {
 		want   factWant
 		userns factWant
 	}{
-		{name: "no subordinate ids", setup: subIDs(""),
+		{name: "no subordinate ids", flags: allowUserns, setup: subIDs(""),
 			want: factWant{name: "subordinate ids", status: "warn",
 				detail: []string{"/etc/subuid has 0 ids for " + name, "/etc/subgid has 0 ids for " + name, "--map single"},
 				fix:    subIDsFix},
 			userns: usernsUnderSeccomp},
-		{name: "no subordinate ids, unconfined", flags: []string{"--seccomp", "unconfined"}, setup: subIDs(""),
+		{name: "no subordinate ids, unconfined", flags: []string{"--allow-userns", "--seccomp", "unconfined"}, setup: subIDs(""),
 			want: factWant{name: "subordinate ids", status: "warn",
 				detail: []string{"/etc/subuid has 0 ids for " + name, "/etc/subgid has 0 ids for " + name},
 				fix:    subIDsFix},
 			userns: usernsInSandbox},
-		{name: "subordinate ids of another user", setup: subIDs("someone-else:100000:65536\n"),
+		{name: "subordinate ids of another user", flags: allowUserns, setup: subIDs("someone-else:100000:65536\n"),
 			want: factWant{name: "subordinate ids", status: "warn",
 				detail: []string{"/etc/subuid has 0 ids for " + name}, fix: subIDsFix},
 			userns: usernsUnderSeccomp},
-		{name: "too few subordinate ids", setup: subIDs(name + ":100000:1000\n"),
+		{name: "too few subordinate ids", flags: allowUserns, setup: subIDs(name + ":100000:1000\n"),
 			want: factWant{name: "subordinate ids", status: "warn",
 				detail: []string{"/etc/subuid has 1000 ids for " + name, "/etc/subgid has 1000 ids for " + name},
 				fix:    subIDsFix},
 			userns: usernsUnderSeccomp},
-		{name: "subordinate ids by uid", setup: subIDs(uid + ":100000:65536\n"),
+		{name: "subordinate ids by uid", flags: allowUserns, setup: subIDs(uid + ":100000:65536\n"),
 			want: factWant{name: "subordinate ids", status: "ok",
 				detail: []string{"/etc/subuid: 65536 ids", "/etc/subgid: 65536 ids"}},
 			userns: usernsUnderSeccomp},
-		{name: "no newuidmap", setup: noHelpers,
+		{name: "no newuidmap", flags: allowUserns, setup: noHelpers,
 			want: factWant{name: "newuidmap/newgidmap", status: "warn",
 				detail: []string{"newuidmap", "newgidmap"}, fix: uidmapFix},
 			userns: usernsUnderSeccomp},
-		{name: "no newuidmap, unconfined", flags: []string{"--seccomp", "unconfined"}, setup: noHelpers,
+		{name: "no newuidmap, unconfined", flags: []string{"--allow-userns", "--seccomp", "unconfined"}, setup: noHelpers,
 			want: factWant{name: "newuidmap/newgidmap", status: "warn",
 				detail: []string{"newuidmap", "newgidmap"}, fix: uidmapFix},
 			userns: usernsInSandbox},
 		// Nothing at all in /usr/bin and /usr/sbin (and /bin, /sbin,
 		// which point there on Debian).
-		{name: "uidmap not installed", flags: []string{"--seccomp", "unconfined", "--hide", "/usr/bin", "--hide", "/usr/sbin"},
+		{name: "uidmap not installed", flags: []string{"--allow-userns", "--seccomp", "unconfined", "--hide", "/usr/bin", "--hide", "/usr/sbin"},
 			want: factWant{name: "newuidmap/newgidmap", status: "warn",
 				detail: []string{"newuidmap is not installed", "newgidmap is not installed"}, fix: uidmapFix},
 			userns: usernsInSandbox},
-		{name: "user namespaces disabled", flags: []string{"--disable-userns"},
+		// Nested user namespaces are off by default.
+		{name: "user namespaces disabled",
 			want:   usernsDisabled,
 			userns: usernsDisabled},
-		{name: "user namespaces disabled, unconfined", flags: []string{"--disable-userns", "--seccomp", "unconfined"},
+		{name: "user namespaces disabled, unconfined", flags: []string{"--seccomp", "unconfined"},
 			want:   usernsDisabled,
 			userns: usernsDisabled},
 	}
@@ -420,7 +426,8 @@ func TestCheckMissingPieces(t *testing.T) {
 // TestCheckEveryProblemHasAFix: a fact that is not ok names the exact thing
 // to do (hostcheck.Fact: "Fix is the exact thing to do, when Status is not
 // OK"), also when it is not ok only because another fact failed. Here: a
-// host without user namespaces, as inside `sbx run --disable-userns`.
+// host without user namespaces, as inside `sbx run` (--disable-userns, a
+// no-op kept for bwrap's flag, says so explicitly).
 func TestCheckEveryProblemHasAFix(t *testing.T) {
 	t.Parallel()
 	dir := testDir(t)
@@ -610,17 +617,18 @@ func TestCheckRunPointsToCheck(t *testing.T) {
 		outer []string // flags of the outer sbx run
 		inner []string // flags of the nested one
 	}{
-		// unshare(CLONE_NEWUSER) refused: check names user.max_user_namespaces.
-		{"user namespaces disabled", []string{"--disable-userns"}, nil},
-		{"user namespaces disabled, unconfined", []string{"--disable-userns", "--seccomp", "unconfined"}, nil},
+		// unshare(CLONE_NEWUSER) refused (the default): check names
+		// user.max_user_namespaces.
+		{"user namespaces disabled", nil, nil},
+		{"user namespaces disabled, unconfined", []string{"--seccomp", "unconfined"}, nil},
 		// newuidmap cannot work inside a sandbox.
-		{"map helpers unusable", nil, nil},
+		{"map helpers unusable", allowUserns, nil},
 		// mount(2) refused by the outer seccomp profile: check names
 		// the filter and --seccomp unconfined.
-		{"mount refused by seccomp", nil, []string{"--map", "single"}},
+		{"mount refused by seccomp", allowUserns, []string{"--map", "single"}},
 		// A fresh /proc refused by the kernel: check says this runs
 		// inside a sandbox.
-		{"proc refused inside a sandbox", []string{"--seccomp", "unconfined"}, []string{"--map", "single"}},
+		{"proc refused inside a sandbox", []string{"--allow-userns", "--seccomp", "unconfined"}, []string{"--map", "single"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -665,7 +673,7 @@ func TestCheckMapFallbackHolds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := testDir(t)
-			outer := append([]string{"run", "--seccomp", "unconfined"}, tc.setup(t, dir)...)
+			outer := append([]string{"run", "--allow-userns", "--seccomp", "unconfined"}, tc.setup(t, dir)...)
 			in := func(args ...string) result {
 				a := append(append(append([]string{}, outer...), "--", sbxBinary(t)), args...)
 				return sbxIn(t, dir, a...)

@@ -625,9 +625,9 @@ func TestHardenLandlock(t *testing.T) {
 	}
 }
 
-// TestHardenDisableUserns checks that --disable-userns stops the command,
-// and commands of sbx exec, from making a user namespace, which they may
-// without it.
+// TestHardenDisableUserns checks that the command, and commands of sbx
+// exec, cannot make a user namespace by default (--disable-userns, kept
+// for bwrap's flag, changes nothing), and can with --allow-userns.
 func TestHardenDisableUserns(t *testing.T) {
 	t.Parallel()
 	script := `if unshare -U true 2>/dev/null; then echo created; else echo refused; fi`
@@ -638,12 +638,14 @@ func TestHardenDisableUserns(t *testing.T) {
 		want    string
 		execUID []string
 	}{
-		{"run", false, nil, "created\n", nil},
+		{"run", false, nil, "refused\n", nil},
+		{"run --allow-userns", false, []string{"--allow-userns"}, "created\n", nil},
 		{"run --disable-userns", false, []string{"--disable-userns"}, "refused\n", nil},
-		{"run --disable-userns --uid 0 --cap-add ALL", false, []string{"--disable-userns", "--uid", "0", "--cap-add", "ALL"}, "refused\n", nil},
-		{"exec", true, nil, "created\n", nil},
-		{"exec --disable-userns", true, []string{"--disable-userns"}, "refused\n", nil},
-		{"exec --uid 0 --disable-userns", true, []string{"--disable-userns"}, "refused\n", []string{"--uid", "0", "-w", "/"}},
+		{"run --uid 0 --cap-add ALL", false, []string{"--uid", "0", "--cap-add", "ALL"}, "refused\n", nil},
+		{"exec", true, nil, "refused\n", nil},
+		{"exec --allow-userns", true, []string{"--allow-userns"}, "created\n", nil},
+		{"exec --uid 0", true, nil, "refused\n", []string{"--uid", "0", "-w", "/"}},
+		{"exec --uid 0 --allow-userns", true, []string{"--allow-userns"}, "created\n", []string{"--uid", "0", "-w", "/"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
