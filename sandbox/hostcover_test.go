@@ -1,0 +1,136 @@
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestWithin(t *testing.T) {
+	tests := []struct {
+		path, dir string
+		want      bool
+	}{
+		{"/a/b", "/a", true},
+		{"/a", "/a", true},
+		{"/ab", "/a", false},
+		{"/a", "/a/b", false},
+		{"/x", "/", true},
+	}
+	for _, tt := range tests {
+		if got := within(tt.path, tt.dir); got != tt.want {
+			t.Errorf("within(%q, %q) = %v, want %v", tt.path, tt.dir, got, tt.want)
+		}
+	}
+}
+
+func TestCoveredRightBelow(t *testing.T) {
+	covers := []specs.Mount{{Destination: "/w/records", Type: MountHide}, {Destination: "/w/a/b", Type: MountCover}}
+	tests := []struct {
+		path, dir string
+		want      bool
+	}{
+		{"/w/records/sbx-1", "/w", true}, // the cover is an entry of the directory
+		{"/w/a/b/sbx-1", "/w", false},    // "a" could be moved away
+		{"/w/a/b/sbx-1", "/w/a", true},   // right below
+		{"/w/a/b/sbx-1", "/w/a/b", true}, // the directory itself
+		{"/w/other/sbx-1", "/w", false},  // not covered at all
+	}
+	for _, tt := range tests {
+		if got := coveredRightBelow(covers, tt.path, tt.dir); got != tt.want {
+			t.Errorf("coveredRightBelow(%q, %q) = %v, want %v", tt.path, tt.dir, got, tt.want)
+		}
+	}
+}
+
+func TestHostCovers(t *testing.T) {
+	runtime := t.TempDir()
+	sock := "/var/lib/sbx-test/agent.sock" // outside /tmp, which is covered anyway
+	t.Setenv("XDG_RUNTIME_DIR", runtime)
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	dests := func(ms []specs.Mount) []string {
+		var d []string
+		for _, m := range ms {
+			d = append(d, m.Destination+" "+m.Type)
+		}
+		return d
+	}
+	got := dests(hostCovers(false, "/var/lib/elsewhere/sbx"))
+	for _, want := range []string{"/tmp " + MountCover, "/run " + MountCover, runtime + " " + MountCover, realPath(sock) + " " + MountHide, "/var/lib/elsewhere/sbx " + MountHide} {
+		if !slices.Contains(got, want) {
+			t.Errorf("covers %q lack %q", got, want)
+		}
+	}
+	// Records under a cover need no cover of their own; a rootfs has
+	// none of the host's services.
+	if got := dests(hostCovers(false, filepath.Join(runtime, "sbx"))); slices.Contains(got, filepath.Join(runtime, "sbx")+" "+MountHide) {
+		t.Errorf("records under $XDG_RUNTIME_DIR covered twice: %q", got)
+	}
+	if got := dests(hostCovers(true, "/x")); !slices.Equal(got, []string{"/tmp " + MountCover, "/run " + MountCover}) {
+		t.Errorf("covers with a rootfs: %q", got)
+	}
+}
+
+func TestGitGuards(t *testing.T) {
+	repo := t.TempDir()
+	for _, d := range []string{".git", ".git/hooks", ".git/worktrees"} {
+		if err := os.Mkdir(filepath.Join(repo, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(repo, ".git/config"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ids := sourceIDs{}
+	bind := specs.Mount{Destination: "/src", Type: "bind", Source: repo, Options: []string{"rbind", "rw"}}
+	var got []string
+	for _, m := range gitGuards(bind, ids) {
+		got = append(got, m.Destination+" "+m.Options[1])
+	}
+	want := []string{"/src/.git rw", "/src/.git/config ro", "/src/.git/hooks ro", "/src/.git/worktrees ro"}
+	if !slices.Equal(got, want) {
+		t.Errorf("guards %q, want %q", got, want)
+	}
+	if len(ids) != 4 {
+		t.Errorf("want the 4 sources recorded, got %v", ids)
+	}
+	bind.Options[1] = "ro"
+	if g := gitGuards(bind, ids); len(g) != 0 {
+		t.Errorf("a read-only bind got guards: %v", g)
+	}
+	// A planted link is never bound.
+	link := t.TempDir()
+	if err := os.Symlink("/", filepath.Join(link, ".git")); err != nil {
+		t.Fatal(err)
+	}
+	if g := gitGuards(specs.Mount{Destination: "/l", Type: "bind", Source: link, Options: []string{"rbind", "rw"}}, ids); len(g) != 0 {
+		t.Errorf(".git as a link got guards: %v", g)
+	}
+}
+
+func TestParseLogMax(t *testing.T) {
+	tests := []struct {
+		v      string
+		detach bool
+		want   uint32
+		ok     bool
+	}{
+		{"", false, DefaultLogMax, true},
+		{"64k", true, 64 << 10, true},
+		{"1m", true, 1 << 20, true},
+		{"-1", true, 0, true},
+		{"1m", false, 0, false},
+		{"100", true, 0, false},
+		{"5g", true, 0, false},
+		{"lots", true, 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseLogMax(tt.v, tt.detach)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseLogMax(%q, %v) = %d, %v; want %d, ok %v", tt.v, tt.detach, got, err, tt.want, tt.ok)
+		}
+	}
+}
