@@ -95,12 +95,17 @@ func coveredRightBelow(covers []specs.Mount, path, dir string) bool {
 // /run/systemd/resolve/stub-resolv.conf, resolvconf's /run/resolvconf):
 // the file the links end at is bound read-only at every covered step.
 func resolverBinds(covers []specs.Mount, ids sourceIDs) []specs.Mount {
-	const resolvConf = "/etc/resolv.conf"
+	return linkTargetBinds("/etc/resolv.conf", covers, ids)
+}
+
+// linkTargetBinds binds the file the link resolvConf ends at, read-only, at
+// every step of the way that lies in a covered directory.
+func linkTargetBinds(resolvConf string, covers []specs.Mount, ids sourceIDs) []specs.Mount {
 	st, err := os.Lstat(resolvConf)
 	if err != nil || st.Mode()&os.ModeSymlink == 0 {
 		return nil
 	}
-	target, _, err := ids.resolve("/etc/resolv.conf", resolvConf, resolvConf)
+	target, _, err := ids.resolve(resolvConf, resolvConf, resolvConf)
 	if err != nil {
 		return nil
 	}

@@ -134,3 +134,44 @@ func TestParseLogMax(t *testing.T) {
 		}
 	}
 }
+
+func TestLinkTargetBinds(t *testing.T) {
+	// /etc/resolv.conf -> ../run/resolvconf/resolv.conf -> /run/systemd/stub
+	// with /run covered: both steps in /run get the file.
+	root := t.TempDir()
+	for _, d := range []string{"etc", "run/resolvconf", "run/systemd"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stub := filepath.Join(root, "run/systemd/stub")
+	if err := os.WriteFile(stub, []byte("nameserver 127.0.0.53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	step := filepath.Join(root, "run/resolvconf/resolv.conf")
+	if err := os.Symlink(stub, step); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(root, "etc/resolv.conf")
+	if err := os.Symlink("../run/resolvconf/resolv.conf", conf); err != nil {
+		t.Fatal(err)
+	}
+	covers := []specs.Mount{{Destination: filepath.Join(root, "run"), Type: MountCover}}
+	ids := sourceIDs{}
+	var got []string
+	for _, m := range linkTargetBinds(conf, covers, ids) {
+		got = append(got, m.Destination+" <- "+m.Source)
+	}
+	if want := []string{step + " <- " + stub, stub + " <- " + stub}; !slices.Equal(got, want) {
+		t.Errorf("binds %q, want %q", got, want)
+	}
+	if _, ok := ids[stub]; !ok {
+		t.Errorf("the target was not recorded: %v", ids)
+	}
+	// A regular file needs nothing.
+	plain := filepath.Join(root, "plain")
+	os.WriteFile(plain, nil, 0o644)
+	if b := linkTargetBinds(plain, covers, ids); len(b) != 0 {
+		t.Errorf("a regular resolv.conf got binds: %v", b)
+	}
+}
