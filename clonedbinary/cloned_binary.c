@@ -8,11 +8,18 @@
 // open_tree in the sandbox's own mount namespace and never attached, so no
 // path reaches it; zero bytes are copied. Fallback: a copy in a memfd sealed
 // against writes, growth, shrinking and further sealing.
+//
+// A process that joins a running sandbox (sbx exec) gets its copy before it
+// joins, without looking up any path inside the sandbox, where anything
+// (a FIFO, a FUSE file) could stand at the binary's path and block it: the
+// very bind pid 1 runs from, opened through the host's /proc/PID/exe, or a
+// sealed memfd copy made on the host's side.
 
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -137,9 +144,92 @@ int sbx_clone_binary(int method, int *used)
 	return clone_by_memfd();
 }
 
+// pidfd_pid returns the pid (in our PID namespace) of the process a pidfd
+// refers to, from /proc/self/fdinfo, or -errno; -ESRCH once it has exited.
+static int pidfd_pid(int pidfd)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	int err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	buf[n] = '\0';
+	const char *p = strstr(buf, "\nPid:");
+	if (p == NULL)
+		return -ENOTSUP; // not a pidfd, or a kernel before 5.3
+	long pid = strtol(p + 5, NULL, 10);
+	return pid > 0 ? (int)pid : -ESRCH;
+}
+
+// clone_from_process returns a descriptor of the file the process of pidfd
+// runs from, if that is this very binary on a read-only mount (the bind
+// that the sandbox's pid 1 made of it), else -errno. Only the host's /proc
+// is used: the magic link /proc/PID/exe leads to the file without a path
+// lookup, and the file is opened for reading only once it is known to be
+// this binary, which no open can block.
+static int clone_from_process(int pidfd)
+{
+	int pid = pidfd_pid(pidfd);
+	if (pid < 0)
+		return pid;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	int exe = open(path, O_PATH | O_CLOEXEC);
+	if (exe < 0)
+		return -errno;
+	int self = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+	if (self < 0) {
+		int err = errno;
+		close(exe);
+		return -err;
+	}
+	int err = 0;
+	struct statvfs st;
+	if (!same_file(exe, self))
+		err = ESTALE; // another file (a memfd, or sbx was replaced since)
+	else if (fstatvfs(exe, &st) < 0)
+		err = errno;
+	else if (!(st.f_flag & ST_RDONLY))
+		err = EROFS; // not on a read-only mount: not a protected copy
+	// Still the pidfd's process: the pid was not reused meanwhile.
+	else if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+		err = errno;
+	close(self);
+	if (err != 0) {
+		close(exe);
+		return -err;
+	}
+	// Reopening through the descriptor keeps its read-only mount.
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", exe);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	err = errno;
+	close(exe);
+	return fd < 0 ? -err : fd;
+}
+
+int sbx_clone_for_join(int pidfd, int method, int *used)
+{
+	if (method == SBX_CLONE_AUTO || method == SBX_CLONE_BIND) {
+		int fd = clone_from_process(pidfd);
+		if (fd >= 0 || method == SBX_CLONE_BIND) {
+			*used = SBX_CLONE_BIND;
+			return fd;
+		}
+	}
+	*used = SBX_CLONE_MEMFD;
+	return clone_by_memfd();
+}
+
 int sbx_binary_protection(void)
 {
-	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	// O_NONBLOCK: this runs inside the sandbox, and nothing there may make
+	// the open wait (a FIFO put over /proc by a sandbox that may mount).
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	int ret = 0;

@@ -13,6 +13,13 @@
 // namespace.
 int sbx_clone_binary(int method, int *used);
 
+// sbx_clone_for_join is sbx_clone_binary for a process about to join the
+// sandbox whose pid 1 pidfd refers to, called before it joins: it looks up
+// nothing inside the sandbox. The bind method reuses the read-only bind pid 1
+// runs from, if it is one of this very binary; the memfd method copies on
+// the caller's side. Auto takes the bind if there is one, else a memfd.
+int sbx_clone_for_join(int pidfd, int method, int *used);
+
 // sbx_binary_protection tells how the running binary is protected:
 // SBX_CLONE_BIND if it runs from a read-only mount, SBX_CLONE_MEMFD if from
 // a fully sealed memfd, 0 if it is writable in principle, -errno on error.

@@ -611,15 +611,18 @@ static void raise_ambient_caps(void)
 
 // reexec_from_clone replaces stage 2 with an unwritable copy of the sbx
 // binary (see clonedbinary/), so that the sandbox's pid 1 and the Go init
-// never run from the host's file. It does not return.
+// never run from the host's file: fd, if it is one (sbx exec got it before
+// joining, made with method used), else a copy made here. It does not
+// return.
 __attribute__((noreturn))
-static void reexec_from_clone(const struct bootstrap *b, const char *resume)
+static void reexec_from_clone(const struct bootstrap *b, const char *resume, int fd, int used)
 {
-	int used = 0;
-	int fd = sbx_clone_binary(b->clone_method, &used);
-	if (fd < 0)
-		bail(-fd, "make an unwritable copy of the sbx binary (%s)",
-		     used == SBX_CLONE_BIND ? "read-only bind mount" : "sealed memfd");
+	if (fd < 0) {
+		fd = sbx_clone_binary(b->clone_method, &used);
+		if (fd < 0)
+			bail(-fd, "make an unwritable copy of the sbx binary (%s)",
+			     used == SBX_CLONE_BIND ? "read-only bind mount" : "sealed memfd");
+	}
 	raise_ambient_caps();
 	// The init socket must survive this one exec.
 	if (fcntl(init_fd, F_SETFD, 0) < 0)
@@ -666,10 +669,10 @@ static void drop_all_caps(void)
 
 // stage2 runs as pid 1 of the new PID namespace, in two halves: before the
 // re-execution from the cloned binary (stage2) and after it
-// (stage2_resumed). It returns only in the forked child, which goes on to
-// become the Go init.
+// (stage2_resumed). For sbx exec it is the joining process instead, and bin
+// the copy of the binary it got before joining (-1 for a new sandbox).
 __attribute__((noreturn))
-static void stage2(const struct bootstrap *b)
+static void stage2(const struct bootstrap *b, int bin, int used)
 {
 	current_stage = 2;
 	if (b->pdeathsig > 0 && prctl(PR_SET_PDEATHSIG, b->pdeathsig) < 0)
@@ -681,7 +684,7 @@ static void stage2(const struct bootstrap *b)
 	// working directory at the root.
 	if (chdir("/") < 0)
 		bail(errno, "change to the root directory");
-	reexec_from_clone(b, b->join_pidfd > 0 ? "exec" : "2");
+	reexec_from_clone(b, b->join_pidfd > 0 ? "exec" : "2", bin, used);
 }
 
 // resume_checked is the common start of a re-executed stage 2: believe the
@@ -738,13 +741,13 @@ static void stage2_resumed(void)
 {
 	resume_checked();
 
-	sigset_t waitset, oldset;
+	sigset_t waitset;
 	sigemptyset(&waitset);
 	sigaddset(&waitset, SIGCHLD);
 	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
 		sigaddset(&waitset, forwarded_signals[i]);
 	// Block before forking so that no signal is lost in between.
-	if (sigprocmask(SIG_BLOCK, &waitset, &oldset) < 0)
+	if (sigprocmask(SIG_BLOCK, &waitset, NULL) < 0)
 		bail(errno, "block signals in sandbox init");
 
 	// A detached sandbox's output (its stdout and stderr are the log)
@@ -759,7 +762,9 @@ static void stage2_resumed(void)
 	if (command < 0)
 		bail(errno, "fork the sandbox command");
 	if (command == 0) {
-		if (sigprocmask(SIG_SETMASK, &oldset, NULL) < 0)
+		// Stage 1 blocked the forwarded signals for pid 1: they were
+		// not in the mask sbx started with.
+		if (sigprocmask(SIG_UNBLOCK, &waitset, NULL) < 0)
 			bail(errno, "restore signal mask");
 		if (log_max > 0 && (dup2(logpipe[1], 1) < 0 || dup2(logpipe[1], 2) < 0))
 			bail(errno, "connect the command's output to the log pipe");
@@ -885,22 +890,33 @@ static void stage1(const struct bootstrap *b, int syncfd)
 	if (rest != 0 && unshare((int)rest) < 0)
 		bail(errno, "unshare namespaces (flags %#x)", rest);
 
+	// The signals the sbx parent forwards are blocked for pid 1 from its
+	// first instruction on (the mask is inherited, and survives its
+	// exec), so that none is lost before run_init waits for them: pid 1
+	// of a PID namespace drops a signal it neither blocks nor handles.
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
+		sigaddset(&set, forwarded_signals[i]);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		bail(errno, "block signals for the sandbox init");
+
 	// Entering the new PID namespace takes a new process.
 	pid_t pid = clone_parent();
 	if (pid < 0)
 		bail(errno, "create the sandbox init process");
 	if (pid == 0)
-		stage2(b);
+		stage2(b, -1, 0);
 	send_pid(MSG_STAGE2_PID, pid);
 	_exit(0);
 }
 
 // ---- stage 0 -------------------------------------------------------------
 
-// join_sandbox is stage 0 of sbx exec: enter the namespaces of the
-// sandbox's pid 1 through its pidfd (the user namespace first: setns with a
-// pidfd enters them all at once, in the right order), then fork into its
-// PID namespace.
+// join_sandbox is stage 0 of sbx exec: get the unwritable copy of the
+// binary while still outside, enter the namespaces of the sandbox's pid 1
+// through its pidfd (the user namespace first: setns with a pidfd enters
+// them all at once, in the right order), then fork into its PID namespace.
 __attribute__((noreturn))
 static void join_sandbox(const struct bootstrap *b)
 {
@@ -908,6 +924,15 @@ static void join_sandbox(const struct bootstrap *b)
 	// process while it still runs from the host's binary.
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		bail(errno, "make the joining process non-dumpable");
+	// Before joining: inside, the binary's path could lead anywhere (a
+	// FIFO there would block an open forever).
+	int used = 0;
+	int bin = sbx_clone_for_join(b->join_pidfd, b->clone_method, &used);
+	if (bin < 0) {
+		if (used == SBX_CLONE_BIND)
+			bail(-bin, "SBX_CLONE=bind: the sandbox's pid 1 does not run from a read-only bind of this sbx binary");
+		bail(-bin, "make an unwritable copy of the sbx binary (sealed memfd)");
+	}
 	if (b->join_flags != 0 && setns(b->join_pidfd, (int)b->join_flags) < 0)
 		bail(errno, "join the namespaces of the sandbox (flags %#x; Linux 5.8 or newer is needed)", b->join_flags);
 	close(b->join_pidfd);
@@ -915,7 +940,7 @@ static void join_sandbox(const struct bootstrap *b)
 	if (pid < 0)
 		bail(errno, "create the joining process");
 	if (pid == 0)
-		stage2(b);
+		stage2(b, bin, used);
 	send_pid(MSG_STAGE2_PID, pid);
 	_exit(0);
 }

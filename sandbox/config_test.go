@@ -77,6 +77,11 @@ func TestNewConfigRejects(t *testing.T) {
 }
 
 func TestNewConfigDefaultView(t *testing.T) {
+	// No runtime directory or agent socket to cover, and sbx's records
+	// under /tmp, which the /tmp cover covers.
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	t.Setenv("SSH_AUTH_SOCK", "")
+	t.Setenv("TMPDIR", "")
 	dir := t.TempDir()
 	t.Chdir(dir)
 	t.Setenv("XDG_RUNTIME_DIR", "")

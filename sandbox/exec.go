@@ -95,6 +95,7 @@ func Exec(o ExecOptions) (int, error) {
 		preserve: o.PreserveFDs,
 		extra:    []uintptr{uintptr(pidfd)},
 		tty:      o.TTY,
+		join:     o.Name,
 	}
 	p, err := start(&l)
 	if err != nil {

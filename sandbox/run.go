@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -262,6 +263,9 @@ type launch struct {
 	preserve int
 	extra    []uintptr
 	tty      bool
+	// join names the sandbox that sbx exec joins: its joining process is
+	// bounded (see joinGuard).
+	join string
 }
 
 // extraFD is the descriptor number stage 0 finds the i-th extra descriptor
@@ -279,6 +283,96 @@ type process struct {
 	// the start time of its pid 1, for the monitor (see handOver).
 	record    string
 	initStart uint64
+	// join bounds the joining process of sbx exec (nil for sbx run).
+	join *joinGuard
+}
+
+// JoinBound is how long the joining process of sbx exec may take from its
+// creation to the exec of the command. It runs inside the sandbox's PID
+// namespace as the sandbox's own uid, so the sandbox can stop it (SIGSTOP)
+// or make it wait (a FIFO where the Go runtime reads a file at its start);
+// past the bound sbx kills it and fails with one line. A join takes about
+// 10 ms; the bound leaves room for a machine under heavy load.
+const JoinBound = 10 * time.Second
+
+// joinGuard ends a joining process that has not exec'd the command yet:
+// at JoinBound, or at once on INT, TERM or HUP (it may be stopped, when a
+// forwarded signal would wait with it). It is done once the init socket
+// has closed, before the process is reaped, so that it never kills a pid
+// that is no longer ours.
+type joinGuard struct {
+	name     string
+	mu       sync.Mutex
+	done     bool
+	timer    *time.Timer
+	timedOut bool
+	signal   syscall.Signal
+}
+
+// arm starts the bound, once the joining process exists.
+func (p *process) arm() {
+	if p.join == nil {
+		return
+	}
+	p.join.mu.Lock()
+	defer p.join.mu.Unlock()
+	p.join.timer = time.AfterFunc(JoinBound, func() { p.endJoin(0) })
+}
+
+// endJoin kills the joining process if it has not exec'd the command, for
+// sig (0: the bound), and reports whether it did.
+func (p *process) endJoin(sig syscall.Signal) bool {
+	g := p.join
+	if g == nil {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.done {
+		return false
+	}
+	g.done = true
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	if sig == 0 {
+		g.timedOut = true
+	} else {
+		g.signal = sig
+	}
+	unix.Kill(p.init, unix.SIGKILL)
+	return true
+}
+
+// joined ends the guard: the command was exec'd, or the joining process is
+// gone. It returns the exit code and error to end with if the guard killed
+// it.
+func (p *process) joined() (int, error) {
+	g := p.join
+	if g == nil {
+		return 0, nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.done = true
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	switch {
+	case g.timedOut:
+		err := fmt.Errorf("the process joining sandbox %s did not start the command within %v (stopped, or held by something in the sandbox): killed it", g.name, JoinBound)
+		return ExitSbxFailed, &ExitError{Code: ExitSbxFailed, Err: err}
+	case g.signal != 0:
+		// As if the command had been killed by it.
+		return 128 + int(g.signal), nil
+	}
+	return 0, nil
+}
+
+// endsJoin are the signals that end a joining process that has not exec'd
+// the command yet: the ones that end a command by default.
+func endsJoin(s syscall.Signal) bool {
+	return s == unix.SIGINT || s == unix.SIGTERM || s == unix.SIGHUP
 }
 
 // start re-executes sbx with the init socket, drives the stages until the
@@ -325,7 +419,14 @@ func start(l *launch) (*process, error) {
 		return nil, fmt.Errorf("start sbx stage 0: %w", err)
 	}
 	p := &process{sock: parent, stage: stage, sigs: sigs, tty: l.tty}
+	if l.join != "" {
+		p.join = &joinGuard{name: l.join}
+	}
 	if err := p.handshake(payload, l.config); err != nil {
+		// A joining process killed at the bound breaks the handshake.
+		if _, jerr := p.joined(); jerr != nil {
+			err = jerr
+		}
 		p.abort()
 		return nil, err
 	}
@@ -367,6 +468,7 @@ func (p *process) handshake(bootstrap, config []byte) error {
 			if p.init, err = nsexec.DecodePID(payload); err != nil {
 				return err
 			}
+			p.arm()
 		default:
 			return fmt.Errorf("unexpected frame %d during sandbox setup", typ)
 		}
@@ -455,6 +557,7 @@ func decodeReport(typ uint32, payload []byte) *InitError {
 // abort kills whatever the setup has started so far and reaps it.
 func (p *process) abort() {
 	signal.Stop(p.sigs)
+	p.joined()
 	if p.init > 0 {
 		unix.Kill(p.init, unix.SIGKILL)
 		reap(p.init)
@@ -467,22 +570,13 @@ func (p *process) abort() {
 }
 
 // wait forwards signals to the sandbox until its pid 1 exits, and returns
-// the command's exit code.
+// the command's exit code. Signals act from the start, also while -t waits
+// for the terminal: forwarded to the sandbox's pid 1, or, for a joining
+// process that has not exec'd the command yet, INT, TERM and HUP end it
+// (see joinGuard).
 func (p *process) wait() (int, error) {
 	defer p.sock.Close()
-	var term *terminal
-	if p.tty {
-		master, ie := p.receiveConsole()
-		if ie != nil {
-			signal.Stop(p.sigs)
-			reap(p.init)
-			return ie.Code, &ExitError{Code: ie.Code, Err: ie}
-		}
-		if master != nil {
-			term = attach(master)
-			defer term.detach()
-		}
-	}
+	var term atomic.Pointer[terminal]
 	done := make(chan struct{})
 	forwarding := make(chan struct{})
 	go func() {
@@ -490,11 +584,19 @@ func (p *process) wait() (int, error) {
 		for {
 			select {
 			case s := <-p.sigs:
-				if s == unix.SIGWINCH && term != nil {
-					term.resize()
+				sig := s.(syscall.Signal)
+				if endsJoin(sig) && p.endJoin(sig) {
 					continue
 				}
-				unix.Kill(p.init, s.(syscall.Signal))
+				if sig == unix.SIGWINCH && p.tty {
+					// The terminal takes the size when it
+					// comes; the command gets SIGWINCH from it.
+					if t := term.Load(); t != nil {
+						t.resize()
+					}
+					continue
+				}
+				unix.Kill(p.init, sig)
 			case <-done:
 				return
 			}
@@ -509,7 +611,29 @@ func (p *process) wait() (int, error) {
 		stopForwarding()
 	}()
 
+	if p.tty {
+		master, ie := p.receiveConsole()
+		if ie != nil {
+			code, err := p.joined()
+			reap(p.init)
+			if err != nil || code != 0 {
+				return code, err
+			}
+			return ie.Code, &ExitError{Code: ie.Code, Err: ie}
+		}
+		if master != nil {
+			t := attach(master)
+			term.Store(t)
+			defer t.detach()
+		}
+	}
+
 	initErr := p.readInitReports()
+	code, joinErr := p.joined()
+	if joinErr != nil || code != 0 {
+		reap(p.init)
+		return code, joinErr
+	}
 	if initErr == nil && !p.tty && !exitsWithin(p.init, handOverAfter) {
 		stopForwarding()
 		err := p.handOver()
@@ -523,7 +647,7 @@ func (p *process) wait() (int, error) {
 		}()
 	}
 	status := reap(p.init)
-	code := exitCode(status)
+	code = exitCode(status)
 	if initErr != nil {
 		return initErr.Code, &ExitError{Code: initErr.Code, Err: initErr}
 	}
