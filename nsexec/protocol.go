@@ -20,6 +20,7 @@ import (
 //	parent -> Go init   MsgConfig     JSON configuration of the sandbox
 //	Go init -> parent   MsgInitError  JSON InitError, sent instead of exec
 //	Go init -> parent   MsgConsole    empty, with the pty master (SCM_RIGHTS)
+//	parent -> Go init   MsgContinue   empty: the terminal is sized, exec
 //
 // Keep the numbers in sync with nsexec.c.
 const (

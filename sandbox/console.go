@@ -53,6 +53,11 @@ func setupConsole(sock *os.File) error {
 	if err := unix.Sendmsg(int(sock.Fd()), hdr, unix.UnixRights(master), nil, 0); err != nil {
 		return fmt.Errorf("send the pty to sbx: %w", err)
 	}
+	// The command must find the terminal with its size: sbx sets it, then
+	// says go on.
+	if typ, _, err := nsexec.ReadFrame(sock); err != nil || typ != nsexec.MsgContinue {
+		return fmt.Errorf("wait for sbx to size the terminal: frame %d: %v", typ, err)
+	}
 	for fd := 0; fd < 3; fd++ {
 		if err := unix.Dup2(slave, fd); err != nil {
 			return fmt.Errorf("pty as fd %d: %w", fd, err)

@@ -625,6 +625,9 @@ func (p *process) wait() (int, error) {
 			t := attach(master)
 			term.Store(t)
 			defer t.detach()
+			// Sized: the command may start. If the init is gone
+			// already, its report or its wait status says why.
+			nsexec.WriteFrame(p.sock, nsexec.MsgContinue, nil)
 		}
 	}
 
