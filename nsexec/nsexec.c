@@ -947,6 +947,12 @@ static void join_sandbox(const struct bootstrap *b)
 
 static void stage0(const struct bootstrap *b)
 {
+	// A session of its own before anything enters the sandbox: no stage
+	// and no joining process ever has the caller's terminal as its
+	// controlling terminal, not even before it re-executes and while a
+	// sandbox given CAP_SYS_PTRACE could attach to it.
+	if (setsid() < 0)
+		bail(errno, "setsid");
 	if (b->join_pidfd > 0)
 		join_sandbox(b);
 
