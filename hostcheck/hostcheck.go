@@ -73,6 +73,7 @@ func (h Host) Run() []Fact {
 	}
 	return []Fact{
 		h.kernel(),
+		kernelFacilities(),
 		userns,
 		h.nestedUserns(),
 		subIDs(user, uid),

@@ -108,3 +108,16 @@ func TestUsable(t *testing.T) {
 		t.Error("Usable must be false exactly when a fact failed")
 	}
 }
+
+func TestKernelFacilities(t *testing.T) {
+	// This machine's kernel is new enough for every facility.
+	f := kernelFacilities()
+	if f.Status != OK {
+		t.Errorf("want ok on this kernel, got %+v", f)
+	}
+	for _, fa := range facilities {
+		if !strings.Contains(f.Detail, fa.name+" ("+fa.since+")") {
+			t.Errorf("%q is not listed: %s", fa.name, f.Detail)
+		}
+	}
+}

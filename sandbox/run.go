@@ -387,6 +387,9 @@ func start(l *launch) (*process, error) {
 	// socket, the bootstrap's own) reach stage 0, so that no host directory
 	// is ever open in the Go init (runc CVE-2024-21626).
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) {
+			return nil, errors.New("this kernel has no close_range(2) with CLOSE_RANGE_CLOEXEC: sbx needs Linux 5.12 or newer")
+		}
 		return nil, fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)

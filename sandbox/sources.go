@@ -86,6 +86,9 @@ func openSourcePath(path string, ids sourceIDs) (int, error) {
 	for err == unix.EAGAIN || err == unix.EINTR {
 		fd, err = unix.Openat2(unix.AT_FDCWD, path, &how)
 	}
+	if errors.Is(err, unix.ENOSYS) {
+		return -1, errors.New("this kernel has no openat2(2): sbx needs Linux 5.12 or newer")
+	}
 	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 		return -1, fmt.Errorf("source %s was moved or replaced (by a link?) since sbx checked it: %w", path, err)
 	}

@@ -115,7 +115,11 @@ func cloneTree(path string, ids sourceIDs) (int, error) {
 
 func setMountAttr(fd int, set uint64) error {
 	attr := unix.MountAttr{Attr_set: set}
-	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+	err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
+	if errors.Is(err, unix.ENOSYS) {
+		return errors.New("this kernel has no mount_setattr(2): sbx needs Linux 5.12 or newer")
+	}
+	if err != nil {
 		return fmt.Errorf("set mount attributes %#x: %w", set, err)
 	}
 	return nil

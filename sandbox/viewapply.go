@@ -14,9 +14,8 @@ import (
 // is attached to the descriptor that was resolved, not to a path looked up
 // again.
 type view struct {
-	root    int  // O_PATH descriptor of the new root
-	openat2 bool // false on kernels before 5.6
-	hidden  int  // detached read-only tmpfs holding the empty "f" and "d", or -1
+	root   int // O_PATH descriptor of the new root
+	hidden int // detached read-only tmpfs holding the empty "f" and "d", or -1
 	// strict is set while sbx's own fixed places are mounted (/proc,
 	// /dev, the covers, the masks): no link is followed then, so that a
 	// root filesystem cannot send them elsewhere (a /proc that links to
@@ -29,20 +28,13 @@ func newView() (*view, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open new root: %w", err)
 	}
-	v := &view{root: root, openat2: true, hidden: -1}
-	if _, err := v.open("/", unix.O_PATH); errors.Is(err, unix.ENOSYS) {
-		v.openat2 = false
-	}
-	return v, nil
+	return &view{root: root, hidden: -1}, nil
 }
 
-// open resolves path inside the root. Without openat2 a plain open is still
-// confined: after pivot_root the root is the process's root.
+// open resolves path inside the root (openat2, Linux 5.6, older than the
+// mount API sbx needs: no fallback, which could not refuse links).
 func (v *view) open(path string, flags int) (int, error) {
 	flags |= unix.O_CLOEXEC
-	if !v.openat2 {
-		return unix.Open(path, flags, 0)
-	}
 	how := unix.OpenHow{
 		Flags:   uint64(flags),
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,

@@ -40,6 +40,7 @@ func (f checkFact) String() string {
 // checkNames are the facts of `sbx check`, in the order it prints them.
 var checkNames = []string{
 	"kernel",
+	"kernel facilities",
 	"user namespaces",
 	"nested user namespaces",
 	"subordinate ids",
