@@ -308,6 +308,9 @@ func harden(spec *specs.Spec, uid uint32, h Hardening) (seccomp.Program, error) 
 		}
 	}
 	if h.Landlock {
+		if err := landlockAvailable(); err != nil {
+			return nil, err
+		}
 		spec.Annotations[AnnotationLandlock] = "true"
 	}
 	if h.AllowUserns {

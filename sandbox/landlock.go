@@ -1,12 +1,14 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // restrictToView puts the command under Landlock (--landlock): it may reach
@@ -27,6 +29,20 @@ func restrictToView(spec *specs.Spec) error {
 		return fmt.Errorf("--landlock: %w", err)
 	}
 	return nil
+}
+
+// landlockAvailable refuses --landlock on a kernel without Landlock, where
+// the best effort would be no effort at all. Older ABIs are used as far as
+// they go (see restrictToView).
+func landlockAvailable() error {
+	_, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	switch e {
+	case 0:
+		return nil
+	case unix.EOPNOTSUPP:
+		return errors.New("--landlock: Landlock is built into this kernel but not enabled: add landlock to the lsm= boot parameter (run `sbx check` for details)")
+	}
+	return fmt.Errorf("--landlock: this kernel has no Landlock (%v): it needs Linux 5.13 or newer with CONFIG_SECURITY_LANDLOCK", e)
 }
 
 // viewRules returns the Landlock rules of the view, root first.
