@@ -319,13 +319,67 @@ func (v *view) hide(path string, optional bool) error {
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		name = "d"
 	}
-	cover, err := unix.OpenTree(v.hidden, name, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	cover, err := v.cloneCover(name)
 	if err != nil {
 		return fmt.Errorf("hide %s: clone cover: %w", path, err)
 	}
 	defer unix.Close(cover)
 	if err := unix.MoveMount(cover, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 		return fmt.Errorf("hide %s: %w", path, err)
+	}
+	return nil
+}
+
+// cloneCover returns a detached bind mount of the hidden tmpfs's "f" or
+// "d". Before Linux 6.15 open_tree(OPEN_TREE_CLONE) refuses to clone from
+// a mount that is not attached in the caller's mount namespace, and the
+// hidden tmpfs is made detached (fsmount); so, on every kernel (one path,
+// no probe), it is attached for a moment on top of the new root, which
+// no name resolves to (the root's descriptor and the process's root are
+// the mount below), the cover and a detached copy of the whole tmpfs for
+// the next cover are cloned from it, and it is unmounted again before
+// anything else is done. Nothing is created or left in the view.
+func (v *view) cloneCover(name string) (int, error) {
+	if err := unix.MoveMount(v.hidden, "", v.root, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return -1, fmt.Errorf("attach the hidden tmpfs: %w", err)
+	}
+	cover, err := unix.OpenTree(v.hidden, name, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	var next int
+	if err == nil {
+		next, err = unix.OpenTree(v.hidden, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+		if err != nil {
+			unix.Close(cover)
+		}
+	}
+	// Unmount it through the working directory: no path is resolved.
+	if derr := v.detachHidden(); derr != nil {
+		if err == nil {
+			unix.Close(cover)
+			unix.Close(next)
+		}
+		return -1, derr
+	}
+	unix.Close(v.hidden)
+	v.hidden = -1
+	if err != nil {
+		return -1, err
+	}
+	v.hidden = next
+	return cover, nil
+}
+
+// detachHidden unmounts the hidden tmpfs attached by cloneCover and goes
+// back to the root.
+func (v *view) detachHidden() error {
+	if err := unix.Fchdir(v.hidden); err != nil {
+		return fmt.Errorf("enter the hidden tmpfs: %w", err)
+	}
+	err := unix.Unmount(".", unix.MNT_DETACH)
+	if cerr := unix.Fchdir(v.root); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("detach the hidden tmpfs: %w", err)
 	}
 	return nil
 }
