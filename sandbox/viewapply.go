@@ -331,57 +331,65 @@ func (v *view) hide(path string, optional bool) error {
 }
 
 // cloneCover returns a detached bind mount of the hidden tmpfs's "f" or
-// "d". Before Linux 6.15 open_tree(OPEN_TREE_CLONE) refuses to clone from
-// a mount that is not attached in the caller's mount namespace, and the
-// hidden tmpfs is made detached (fsmount); so, on every kernel (one path,
-// no probe), it is attached for a moment on top of the new root, which
-// no name resolves to (the root's descriptor and the process's root are
-// the mount below), the cover and a detached copy of the whole tmpfs for
-// the next cover are cloned from it, and it is unmounted again before
-// anything else is done. Nothing is created or left in the view.
+// "d". The hidden tmpfs is made detached (fsmount), and before Linux 6.15
+// open_tree(OPEN_TREE_CLONE) refuses to clone from a mount that is not
+// attached in the caller's mount namespace; so, on every kernel (one path,
+// nothing to probe), the cover, and a detached copy of the whole tmpfs for
+// the next cover, are cloned while it is attached for a moment on top of
+// the new root. Nothing is created or left in the view.
 func (v *view) cloneCover(name string) (int, error) {
-	if err := unix.MoveMount(v.hidden, "", v.root, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
-		return -1, fmt.Errorf("attach the hidden tmpfs: %w", err)
-	}
-	cover, err := unix.OpenTree(v.hidden, name, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
-	var next int
-	if err == nil {
+	cover, next := -1, -1
+	err := attachBriefly(v.hidden, v.root, func() error {
+		var err error
+		if cover, err = unix.OpenTree(v.hidden, name, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC); err != nil {
+			return err
+		}
 		next, err = unix.OpenTree(v.hidden, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
-		if err != nil {
-			unix.Close(cover)
-		}
-	}
-	// Unmount it through the working directory: no path is resolved.
-	if derr := v.detachHidden(); derr != nil {
-		if err == nil {
-			unix.Close(cover)
-			unix.Close(next)
-		}
-		return -1, derr
-	}
+		return err
+	})
+	// Attached once, the old copy cannot be attached again.
 	unix.Close(v.hidden)
-	v.hidden = -1
+	v.hidden = next
 	if err != nil {
+		if cover >= 0 {
+			unix.Close(cover)
+		}
 		return -1, err
 	}
-	v.hidden = next
 	return cover, nil
 }
 
-// detachHidden unmounts the hidden tmpfs attached by cloneCover and goes
-// back to the root.
-func (v *view) detachHidden() error {
-	if err := unix.Fchdir(v.hidden); err != nil {
-		return fmt.Errorf("enter the hidden tmpfs: %w", err)
+// attachBriefly attaches the detached mount mnt on top of the directory
+// onto, runs fn, and unmounts mnt again, for what the kernel allows only
+// on a mount attached in the caller's mount namespace (before Linux 6.15:
+// cloning from it, overlayfs's private clone of an upper layer). onto is a
+// root ("/" or the new root): stacked there, mnt is reached by no name,
+// as path lookups start at the root's mount, below it. It is unmounted
+// through the working directory (no path is resolved), which is then
+// restored. mnt cannot be attached again.
+func attachBriefly(mnt, onto int, fn func() error) error {
+	cwd, err := unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open the working directory: %w", err)
 	}
-	err := unix.Unmount(".", unix.MNT_DETACH)
-	if cerr := unix.Fchdir(v.root); cerr != nil && err == nil {
+	defer unix.Close(cwd)
+	if err := unix.MoveMount(mnt, "", onto, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attach a tmpfs for a moment: %w", err)
+	}
+	ferr := fn()
+	err = unix.Fchdir(mnt)
+	if err == nil {
+		err = unix.Unmount(".", unix.MNT_DETACH)
+	}
+	if cerr := unix.Fchdir(cwd); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("detach the hidden tmpfs: %w", err)
+		// Left attached on a root, it would be reachable by no name,
+		// but a half-built view is not run: stop.
+		return fmt.Errorf("detach a tmpfs attached for a moment: %w", err)
 	}
-	return nil
+	return ferr
 }
 
 // newHiddenFS makes a tiny read-only tmpfs with an empty file "f" and an

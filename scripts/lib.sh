@@ -158,7 +158,9 @@ prepare_work() {
 # prepare_work) as USER, from WORK/cwd, with a clean environment and no
 # descriptor but 0, 1 and 2, logs them to WORK/integration.log as well,
 # prints a summary and returns their exit status. SBX_TEST_RUN=REGEXP
-# selects tests, SBX_TEST_TIMEOUT (default 20m) is the test binary's limit.
+# selects tests, SBX_TEST_TIMEOUT (default 20m) is the test binary's limit,
+# SBX_TEST_TIME_SCALE=N (passed on) stretches the few tests that count what
+# is done within a time, on a machine N times slower (a VM under TCG).
 run_integration() {
 	local work=$1 user=$2 home status passed failed skipped errexit=
 	case $- in *e*) errexit=1 ;; esac
@@ -170,6 +172,7 @@ run_integration() {
 			as_user "$user" env -i \
 				PATH="$user_path" HOME="$home" USER="$user" LOGNAME="$user" \
 				SBX_BINARY="$work/bin/sbx" SBX_TEST_DIR="$work/tmp" \
+				${SBX_TEST_TIME_SCALE:+SBX_TEST_TIME_SCALE="$SBX_TEST_TIME_SCALE"} \
 				"$work/integration.test" -test.v -test.timeout="${SBX_TEST_TIMEOUT:-20m}" \
 				${SBX_TEST_RUN:+-test.run="$SBX_TEST_RUN"}
 	) </dev/null 2>&1 | tee "$work/integration.log"

@@ -41,6 +41,10 @@ for d in tmp var/tmp run root; do
 	mount -t tmpfs -o mode=0755,size=50% tmpfs "$r/$d" || fail "tmpfs on /$d"
 done
 chmod 1777 $r/tmp $r/var/tmp
+# A /run like a system's, not empty: the tests check that none of its
+# entries shows in a sandbox.
+mkdir -p $r/run/lock $r/run/user $r/run/sbx-vm
+chmod 1777 $r/run/lock
 if [ -n "$user" ]; then
 	# The test user's home: empty, writable, its own.
 	home=$(awk -F: -v u="$user" '$1 == u { print $6 }' $r/etc/passwd)

@@ -200,7 +200,8 @@ cp scripts/lib.sh scripts/vm-guest.sh "$out/"
 	printf 'SBX_TEST_RUN=%q\n' "${SBX_VM_RUN:-${SBX_TEST_RUN:-}}"
 	# TCG runs everything several times slower than the host.
 	printf 'SBX_TEST_TIMEOUT=%q\n' "${SBX_TEST_TIMEOUT:-70m}"
-	printf 'export SBX_TEST_RUN SBX_TEST_TIMEOUT\n'
+	printf 'SBX_TEST_TIME_SCALE=%q\n' "${SBX_TEST_TIME_SCALE:-5}"
+	printf 'export SBX_TEST_RUN SBX_TEST_TIMEOUT SBX_TEST_TIME_SCALE\n'
 } >"$out/guest.env"
 
 log "booting Linux $kver under qemu (TCG) as $run_user"
