@@ -32,7 +32,7 @@ demo: build
 
 # Every test: as root, installs what the tests need and runs the
 # integration tests as the unprivileged user sbxtest, natively, then on
-# Debian 12's kernel (6.1) in a qemu VM, about 15 minutes under TCG
+# Debian 12's kernel (6.1) in a qemu VM, 10 to 15 minutes under TCG
 # (SBX_TEST_VM=0 skips the VM; SBX_VM_RUN=REGEXP limits the tests run
 # there).
 SBX_TEST_VM ?= 1
