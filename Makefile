@@ -7,7 +7,7 @@ BIN     := bin/sbx
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build demo test bench unit vet clean
+.PHONY: all build demo test test-vm bench unit vet clean
 
 all: build
 
@@ -31,9 +31,22 @@ demo: build
 		if touch /etc/sbx-demo 2>/dev/null; then echo "/etc:     writable?!"; else echo "/etc:     read-only"; fi'
 
 # Every test: as root, installs what the tests need and runs the
-# integration tests as the unprivileged user sbxtest.
+# integration tests as the unprivileged user sbxtest, natively, then on
+# Debian 12's kernel (6.1) in a qemu VM, 10 to 15 minutes under TCG
+# (SBX_TEST_VM=0 skips the VM; SBX_VM_RUN=REGEXP limits the tests run
+# there).
+SBX_TEST_VM ?= 1
 test:
 	bash scripts/test.sh
+ifneq ($(SBX_TEST_VM),0)
+	bash scripts/vm-test.sh
+endif
+
+# The integration tests on Debian 12's kernel in a qemu VM only (see
+# scripts/vm-test.sh; the kernel and initramfs are cached in
+# /var/cache/sbx-vm).
+test-vm:
+	bash scripts/vm-test.sh
 
 # sbx next to bubblewrap, unshare/nsenter and runc, and the Go benchmarks
 # (a benchmark, not a test: it never fails on a figure).

@@ -216,7 +216,24 @@ func openOverlay(m specs.Mount, ids sourceIDs) (int, error) {
 		"workdir=" + self + "work",
 		"userxattr",
 	}
-	fd, err := newFS("overlay", opts, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	// Overlayfs clones the upper layer's mount privately, which it can do
+	// only while that mount is attached before Linux 6.15: the scratch
+	// tmpfs is attached on the root while the overlay is created.
+	root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open /: %w", err)
+	}
+	defer unix.Close(root)
+	var fd int
+	if aerr := attachBriefly(scratch, root, func() error {
+		fd, err = newFS("overlay", opts, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+		return nil
+	}); aerr != nil {
+		if err == nil {
+			unix.Close(fd)
+		}
+		return -1, fmt.Errorf("upper layer: %w", aerr)
+	}
 	if err != nil {
 		if errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) {
 			return -1, fmt.Errorf("%w (this kernel cannot mount overlayfs in a user namespace: Linux 5.11 or newer is needed; run `sbx check` for details)", err)

@@ -311,7 +311,7 @@ func (v *view) hide(path string, optional bool) error {
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		name = "d"
 	}
-	cover, err := unix.OpenTree(v.hidden, name, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	cover, err := v.cloneCover(name)
 	if err != nil {
 		return fmt.Errorf("hide %s: clone cover: %w", path, err)
 	}
@@ -320,6 +320,68 @@ func (v *view) hide(path string, optional bool) error {
 		return fmt.Errorf("hide %s: %w", path, err)
 	}
 	return nil
+}
+
+// cloneCover returns a detached bind mount of the hidden tmpfs's "f" or
+// "d". The hidden tmpfs is made detached (fsmount), and before Linux 6.15
+// open_tree(OPEN_TREE_CLONE) refuses to clone from a mount that is not
+// attached in the caller's mount namespace; so, on every kernel (one path,
+// nothing to probe), the cover, and a detached copy of the whole tmpfs for
+// the next cover, are cloned while it is attached for a moment on top of
+// the new root. Nothing is created or left in the view.
+func (v *view) cloneCover(name string) (int, error) {
+	cover, next := -1, -1
+	err := attachBriefly(v.hidden, v.root, func() error {
+		var err error
+		if cover, err = unix.OpenTree(v.hidden, name, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC); err != nil {
+			return err
+		}
+		next, err = unix.OpenTree(v.hidden, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+		return err
+	})
+	// Attached once, the old copy cannot be attached again.
+	unix.Close(v.hidden)
+	v.hidden = next
+	if err != nil {
+		if cover >= 0 {
+			unix.Close(cover)
+		}
+		return -1, err
+	}
+	return cover, nil
+}
+
+// attachBriefly attaches the detached mount mnt on top of the directory
+// onto, runs fn, and unmounts mnt again, for what the kernel allows only
+// on a mount attached in the caller's mount namespace (before Linux 6.15:
+// cloning from it, overlayfs's private clone of an upper layer). onto is a
+// root ("/" or the new root): stacked there, mnt is reached by no name,
+// as path lookups start at the root's mount, below it. It is unmounted
+// through the working directory (no path is resolved), which is then
+// restored. mnt cannot be attached again.
+func attachBriefly(mnt, onto int, fn func() error) error {
+	cwd, err := unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open the working directory: %w", err)
+	}
+	defer unix.Close(cwd)
+	if err := unix.MoveMount(mnt, "", onto, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attach a tmpfs for a moment: %w", err)
+	}
+	ferr := fn()
+	err = unix.Fchdir(mnt)
+	if err == nil {
+		err = unix.Unmount(".", unix.MNT_DETACH)
+	}
+	if cerr := unix.Fchdir(cwd); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		// Left attached on a root, it would be reachable by no name,
+		// but a half-built view is not run: stop.
+		return fmt.Errorf("detach a tmpfs attached for a moment: %w", err)
+	}
+	return ferr
 }
 
 // newHiddenFS makes a tiny read-only tmpfs with an empty file "f" and an

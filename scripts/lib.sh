@@ -1,6 +1,7 @@
-# Shell functions shared by scripts/test.sh and scripts/bench.sh: setting
-# up the unprivileged user sbx is tested and measured as, and running
-# commands as that user. Source it; it sets nothing else.
+# Shell functions shared by scripts/test.sh, scripts/vm-test.sh (and the
+# guest side of it, scripts/vm-guest.sh) and scripts/bench.sh: setting up
+# the unprivileged user sbx is tested and measured as, and running commands
+# (the integration tests) as that user. Source it; it sets nothing else.
 
 test_user=${SBX_TEST_USER:-sbxtest}
 sub_count=65536
@@ -9,7 +10,7 @@ user_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 log() { printf '==> %s\n' "$*"; }
 die() {
-	printf '${0##*/}: error: %s\n' "$*" >&2
+	printf '%s: error: %s\n' "${0##*/}" "$*" >&2
 	exit 1
 }
 
@@ -82,3 +83,109 @@ as_user() {
 }
 
 user_home() { getent passwd "$1" | cut -d: -f6; }
+
+# missing_packages prints the Debian packages that provide missing tools.
+missing_packages() {
+	local pkgs=()
+	{ have newuidmap && have newgidmap; } || pkgs+=(uidmap)
+	have busybox || pkgs+=(busybox-static)
+	have gcc || pkgs+=(gcc libc6-dev)
+	have setpriv || pkgs+=(util-linux)
+	printf '%s\n' "${pkgs[@]}"
+}
+
+install_packages() {
+	local pkgs
+	mapfile -t pkgs < <(missing_packages)
+	[ "${#pkgs[@]}" -gt 0 ] && [ -n "${pkgs[0]}" ] || return 0
+	log "installing ${pkgs[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	if ! apt-get install -y --no-install-recommends "${pkgs[@]}" </dev/null; then
+		log "install failed: updating the package lists and trying again"
+		apt-get update </dev/null
+		apt-get install -y --no-install-recommends "${pkgs[@]}" </dev/null
+	fi
+}
+
+# A file the test user may not read because of a group it is in, though
+# everybody else may (mode 0604, group sbxneg): the escape tests check that
+# no sandbox lets it drop that group (setgroups).
+neg_group=sbxneg
+neg_file=/var/lib/sbx-test/negative-group
+ensure_negative_group() {
+	getent group "$neg_group" >/dev/null || groupadd "$neg_group"
+	id -nG "$test_user" | tr ' ' '\n' | grep -qx "$neg_group" || usermod -aG "$neg_group" "$test_user"
+	mkdir -p "${neg_file%/*}"
+	chmod 0755 "${neg_file%/*}"
+	echo "only those outside group $neg_group may read this" >"$neg_file"
+	chown "root:$neg_group" "$neg_file"
+	chmod 0604 "$neg_file"
+}
+
+# check_prerequisites fails, naming the fix, when something the tests need
+# is missing. $1 is the user the integration tests run as.
+check_prerequisites() {
+	local user=$1 pkgs uid f
+	mapfile -t pkgs < <(missing_packages)
+	if [ "${#pkgs[@]}" -gt 0 ] && [ -n "${pkgs[0]}" ]; then
+		die "the tests need the Debian packages ${pkgs[*]}: run \`sudo apt-get install ${pkgs[*]}\`, or \`sudo make test\`, which installs them"
+	fi
+	have go || die "go is not installed (looked in PATH and /usr/local/go/bin)"
+	uid=$(id -u "$user")
+	for f in /etc/subuid /etc/subgid; do
+		if [ "$(sub_total "$f" "$user" "$uid")" -lt 65535 ]; then
+			die "user $user has no range of 65536 ids in $f, which the auto id map needs: run \`sudo usermod --add-subuids 200000-265535 --add-subgids 200000-265535 $user\` (pick a free range), or \`sudo make test\`, which runs the tests as the user $test_user it sets up"
+		fi
+	done
+}
+
+
+# prepare_work WORK USER lays out the scratch directory of the integration
+# tests, owned by USER, around the binaries the caller put in it
+# (WORK/integration.test and WORK/bin/sbx, the sbx under test): the working
+# directory of the tests and the base of their own directories (not under
+# /tmp, which sbx hides behind a fresh tmpfs).
+prepare_work() {
+	local work=$1 user=$2
+	mkdir -p "$work/bin" "$work/cwd" "$work/tmp"
+	chmod 0755 "$work" "$work/bin" "$work/bin/sbx" "$work/integration.test"
+	if [ "$(id -u)" -eq 0 ] && [ "$user" != root ]; then
+		chown -R "$user:$(id -gn "$user")" "$work"
+	fi
+}
+
+# run_integration WORK USER runs the integration tests of WORK (see
+# prepare_work) as USER, from WORK/cwd, with a clean environment and no
+# descriptor but 0, 1 and 2, logs them to WORK/integration.log as well,
+# prints a summary and returns their exit status. SBX_TEST_RUN=REGEXP
+# selects tests, SBX_TEST_TIMEOUT (default 20m) is the test binary's limit,
+# SBX_TEST_TIME_SCALE=N (passed on) stretches the few tests that count what
+# is done within a time, on a machine N times slower (a VM under TCG).
+run_integration() {
+	local work=$1 user=$2 home status passed failed skipped errexit=
+	case $- in *e*) errexit=1 ;; esac
+	home=$(user_home "$user")
+	log "integration tests as $user ($work)"
+	set +e
+	(
+		cd "$work/cwd" &&
+			as_user "$user" env -i \
+				PATH="$user_path" HOME="$home" USER="$user" LOGNAME="$user" \
+				SBX_BINARY="$work/bin/sbx" SBX_TEST_DIR="$work/tmp" \
+				${SBX_TEST_TIME_SCALE:+SBX_TEST_TIME_SCALE="$SBX_TEST_TIME_SCALE"} \
+				"$work/integration.test" -test.v -test.timeout="${SBX_TEST_TIMEOUT:-20m}" \
+				${SBX_TEST_RUN:+-test.run="$SBX_TEST_RUN"}
+	) </dev/null 2>&1 | tee "$work/integration.log"
+	status=${PIPESTATUS[0]}
+	[ -z "$errexit" ] || set -e
+
+	passed=$(grep -c -- '--- PASS:' "$work/integration.log" || true)
+	failed=$(grep -c -- '--- FAIL:' "$work/integration.log" || true)
+	skipped=$(grep -c -- '--- SKIP:' "$work/integration.log" || true)
+	if [ "$status" -ne 0 ]; then
+		grep -- '--- FAIL:' "$work/integration.log" >&2 || true
+		[ "$failed" -gt 0 ] || failed=1 # it died before reporting
+	fi
+	echo "integration: $passed passed, $failed failed, $skipped skipped"
+	return "$status"
+}

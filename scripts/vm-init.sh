@@ -1,0 +1,69 @@
+#!/bin/busybox sh
+# /init of the initramfs that scripts/vm-test.sh builds: busybox and the
+# modules that mounting the root needs. It mounts the host's root
+# filesystem (virtio-9p tag "root") read-only as the guest's root, with
+# tmpfs where the tests write, the 9p share "out" (read-write) at the path
+# named by sbx.out= on the kernel command line, and hands over to
+# sbx.run= (a script in the root, run by the root's bash as pid 1) with
+# switch_root: pivot_root, which sbx needs, fails while / is the initial
+# ramfs.
+/bin/busybox --install -s /bin
+export PATH=/bin
+
+fail() {
+	echo "vm-init: $*" >/dev/console
+	poweroff -f
+}
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+out= run= user=
+for a in $(cat /proc/cmdline); do
+	case $a in
+	sbx.out=*) out=${a#sbx.out=} ;;
+	sbx.run=*) run=${a#sbx.run=} ;;
+	sbx.user=*) user=${a#sbx.user=} ;;
+	esac
+done
+[ -n "$out" ] && [ -n "$run" ] || fail "sbx.out= and sbx.run= are needed on the kernel command line"
+
+for m in $(cat /modules); do
+	modprobe "$m" || fail "modprobe $m failed"
+done
+
+r=/newroot
+mkdir -p $r
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose root $r ||
+	fail "cannot mount the root (9p tag root)"
+for d in tmp var/tmp run root; do
+	mount -t tmpfs -o mode=0755,size=50% tmpfs "$r/$d" || fail "tmpfs on /$d"
+done
+chmod 1777 $r/tmp $r/var/tmp
+# A /run like a system's, not empty: the tests check that none of its
+# entries shows in a sandbox.
+mkdir -p $r/run/lock $r/run/user $r/run/sbx-vm
+chmod 1777 $r/run/lock
+if [ -n "$user" ]; then
+	# The test user's home: empty, writable, its own.
+	home=$(awk -F: -v u="$user" '$1 == u { print $6 }' $r/etc/passwd)
+	if [ -n "$home" ] && [ -d "$r$home" ]; then
+		mount -t tmpfs -o mode=0755,size=1g tmpfs "$r$home" || fail "tmpfs on $home"
+		chown "$(awk -F: -v u="$user" '$1 == u { print $3 ":" $4 }' $r/etc/passwd)" "$r$home"
+	fi
+fi
+mkdir -p "$r$out"
+mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=512000 out "$r$out" ||
+	fail "cannot mount the output directory (9p tag out)"
+
+mount --move /dev $r/dev
+mount --move /proc $r/proc
+mount --move /sys $r/sys
+mkdir -p $r/dev/pts $r/dev/shm
+mount -t devpts -o gid=5,mode=0620,ptmxmode=0666 devpts $r/dev/pts
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs $r/dev/shm
+mount -t cgroup2 cgroup2 $r/sys/fs/cgroup
+hostname sbx-vm
+
+exec switch_root $r /bin/bash "$run" "$out"
