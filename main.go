@@ -88,6 +88,10 @@ func (r *runCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	logMax, err := sandbox.ParseLogMax(r.LogMax, r.Detach)
+	if err != nil {
+		return err
+	}
 	if r.NoCwd && r.ROCwd {
 		return errors.New("--no-cwd and --ro-cwd exclude each other: pick one")
 	}
@@ -132,10 +136,6 @@ func (r *runCmd) Run() error {
 	name := r.Name
 	if name == "" {
 		name = sandbox.NewName()
-	}
-	logMax, err := sandbox.ParseLogMax(r.LogMax, r.Detach)
-	if err != nil {
-		return err
 	}
 	code, err := sandbox.Run(cfg, sandbox.RunOptions{Name: name, Detach: r.Detach, LogMax: logMax})
 	if err == nil && r.Detach {

@@ -17,8 +17,9 @@ type facility struct {
 	present func() bool
 }
 
-// facilities are probed with one cheap call each: a call with arguments
-// the kernel refuses tells ENOSYS (or EINVAL for a new flag) from "there".
+// facilities are probed with one cheap call each, where a call tells: one
+// with arguments the kernel refuses answers ENOSYS (or EINVAL for a new
+// flag) when it is not there. setns on a pidfd is read off the version.
 var facilities = []facility{
 	{"clone3", "5.3", "clone is used instead", func() bool {
 		_, _, e := unix.Syscall(unix.SYS_CLONE3, 0, 0, 0)
@@ -29,9 +30,9 @@ var facilities = []facility{
 		return err != unix.ENOSYS
 	}},
 	{"pidfd setns", "5.8", "", func() bool {
-		// A pidfd and setns are both there from 5.3, setns on a pidfd
-		// from 5.8: no flags is EINVAL on a pidfd there, and on a
-		// descriptor that is no namespace before.
+		// No call tells it apart cheaply (setns on a pidfd without
+		// flags is EINVAL before 5.8 and after): pidfds must exist,
+		// and the version must be 5.8.
 		fd, err := unix.PidfdOpen(unix.Getpid(), 0)
 		if err != nil {
 			return false

@@ -56,6 +56,10 @@ static void append(struct log_relay *r, const char *buf, size_t len)
 	write_log(r, buf, len);
 }
 
+// DRAIN_CHUNKS bounds the drain at the end: what the pipe held then (a pipe
+// holds 64 KiB unless enlarged), not what writers left behind keep adding.
+#define DRAIN_CHUNKS 16
+
 int log_relay_pump(struct log_relay *r, int drain)
 {
 	char buf[65536];
@@ -64,7 +68,7 @@ int log_relay_pump(struct log_relay *r, int drain)
 		if (flags >= 0)
 			fcntl(r->in, F_SETFL, flags | O_NONBLOCK);
 	}
-	for (;;) {
+	for (int chunks = 0; !drain || chunks < DRAIN_CHUNKS; chunks++) {
 		ssize_t n = read(r->in, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -76,4 +80,5 @@ int log_relay_pump(struct log_relay *r, int drain)
 		if (!drain)
 			return 1;
 	}
+	return 1;
 }

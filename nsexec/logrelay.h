@@ -14,7 +14,8 @@ struct log_relay {
 };
 
 // log_relay_pump moves what is readable now from in to out (once; or, with
-// drain, until nothing is left). It returns 0 at end of input, 1 otherwise.
+// drain, until nothing is left, up to 1 MiB). It returns 0 at end of
+// input, 1 otherwise.
 int log_relay_pump(struct log_relay *r, int drain);
 
 #endif

@@ -214,6 +214,10 @@ func NewConfig(o Options) (*Config, error) {
 	if o.Rootfs == "" {
 		spec.Mounts = append(spec.Mounts, resolverBinds(covers, ids)...)
 	}
+	if bindCwd && within(cwd, stateRoot) {
+		return nil, fmt.Errorf("the working directory %s is among sbx's records (%s), which a sandbox could then read or change: "+
+			"run sbx from another directory, or use --no-cwd", cwd, stateRoot)
+	}
 	if bindCwd {
 		mode := "rw"
 		if cwdMode == CwdReadOnly {
@@ -234,7 +238,11 @@ func NewConfig(o Options) (*Config, error) {
 			}
 		}
 		if !o.GitWritable {
-			spec.Mounts = append(spec.Mounts, gitGuards(cwdBind, ids)...)
+			guards, err := gitGuards(cwdBind, ids)
+			if err != nil {
+				return nil, fmt.Errorf("the working directory: %w", err)
+			}
+			spec.Mounts = append(spec.Mounts, guards...)
 		}
 	}
 	for _, op := range o.View {
@@ -247,10 +255,14 @@ func NewConfig(o Options) (*Config, error) {
 		}
 		spec.Mounts = append(spec.Mounts, m)
 		if !o.GitWritable {
-			spec.Mounts = append(spec.Mounts, gitGuards(m, ids)...)
+			guards, err := gitGuards(m, ids)
+			if err != nil {
+				return nil, fmt.Errorf("--%s %q: %w", op.Kind, op.Arg, err)
+			}
+			spec.Mounts = append(spec.Mounts, guards...)
 		}
 	}
-	if o.Rootfs != "" && within(stateRoot, realPath(root.Path)) {
+	if rootPath := realPath(root.Path); o.Rootfs != "" && (within(stateRoot, rootPath) || within(rootPath, stateRoot)) {
 		return nil, fmt.Errorf("--rootfs %s holds sbx's records (%s), which the sandbox could then read or change: "+
 			"pick a root filesystem elsewhere, or set XDG_RUNTIME_DIR", o.Rootfs, stateRoot)
 	}

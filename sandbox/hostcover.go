@@ -1,10 +1,11 @@
 package sandbox
 
 import (
-	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -32,20 +33,24 @@ const optional = "optional"
 // $XDG_RUNTIME_DIR (the session bus, systemd --user, podman, gpg-agent,
 // Wayland, PulseAudio), private and empty; the socket of $SSH_AUTH_SOCK;
 // and sbx's own records where nothing above covers them. With a --rootfs,
-// only /tmp and /run: the host's services are not in it.
+// which holds none of the host's places, the host's paths are hidden
+// where a bind (a --ro-cwd) shows them, and none is created.
 func hostCovers(rootfs bool, stateRoot string) []specs.Mount {
 	covers := []specs.Mount{
 		{Destination: "/tmp", Type: MountCover, Options: []string{"nosuid", "nodev", "mode=1777", "size=" + tmpSize}},
 		{Destination: "/run", Type: MountCover, Options: []string{"nosuid", "nodev", "mode=0755", "size=" + runSize}},
 	}
-	if rootfs {
-		return covers
-	}
-	if st, err := os.Lstat("/var/run"); err == nil && st.IsDir() {
+	if st, err := os.Lstat("/var/run"); err == nil && st.IsDir() && !rootfs {
 		covers = append(covers, specs.Mount{Destination: "/var/run", Type: MountCover, Options: []string{"nosuid", "nodev", "mode=0755", "size=" + runSize}})
 	}
 	if dir := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(dir) {
-		covers = append(covers, specs.Mount{Destination: realPath(dir), Type: MountCover, Options: []string{"nosuid", "nodev", "mode=0700", "size=" + runSize}})
+		if rootfs {
+			// Not in a root filesystem of its own, unless bound there
+			// (a --ro-cwd): then hidden.
+			covers = append(covers, specs.Mount{Destination: realPath(dir), Type: MountHide, Options: []string{optional}})
+		} else {
+			covers = append(covers, specs.Mount{Destination: realPath(dir), Type: MountCover, Options: []string{"nosuid", "nodev", "mode=0700", "size=" + runSize}})
+		}
 	}
 	if sock := os.Getenv("SSH_AUTH_SOCK"); filepath.IsAbs(sock) && !covered(covers, realPath(sock)) {
 		covers = append(covers, specs.Mount{Destination: realPath(sock), Type: MountHide, Options: []string{optional}})
@@ -128,52 +133,67 @@ func linkTargetBinds(resolvConf string, covers []specs.Mount, ids sourceIDs) []s
 }
 
 // gitGuards keeps a repository at the top of a writable bind from being
-// turned against the host: the hooks and the configuration (core.fsmonitor,
-// core.hooksPath, ...) of .git, and the gitdirs of linked worktrees and
-// submodules, which the user's next git command outside runs or reads,
-// are bound read-only over the writable bind; .git itself becomes a mount
-// point, so that it cannot be renamed away and replaced. A missing hooks
-// directory is created (empty, as git init makes it) and covered. A .git
-// file (a linked worktree) is bound read-only.
-func gitGuards(m specs.Mount, ids sourceIDs) []specs.Mount {
+// turned against the host: git runs what .git says (hooks, core.fsmonitor
+// and core.hooksPath in its config, a commondir or gitdir that points at
+// another configuration), so the user's next git command outside would
+// run what the sandbox wrote there. .git is bound read-only over the
+// writable bind, which also makes it a mount point that cannot be renamed
+// away and replaced; a link inside .git to a place in the same writable
+// bind gets its target bound read-only too. A .git file (a linked
+// worktree or a submodule) is bound read-only, with the gitdir it names
+// when that lies in the bind. A .git that is itself a link cannot be kept
+// from being replaced: that is an error. --git-writable lifts the guard
+// (commits inside need it).
+func gitGuards(m specs.Mount, ids sourceIDs) ([]specs.Mount, error) {
 	if m.Type != "bind" || !hasOption(m.Options, "rw") {
-		return nil
+		return nil, nil
 	}
-	src, dst := filepath.Join(m.Source, ".git"), filepath.Join(m.Destination, ".git")
+	src := filepath.Join(m.Source, ".git")
 	st, err := os.Lstat(src)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	var guards []specs.Mount
-	bind := func(name, mode string) {
-		path, _, err := ids.resolveNoFollow(filepath.Join(src, name))
-		if err == nil {
-			guards = append(guards, specs.Mount{Destination: filepath.Join(dst, name), Type: "bind", Source: path, Options: []string{"rbind", mode}})
+	// roBind binds path, which lies in the bind, read-only where the
+	// sandbox sees it.
+	roBind := func(path string) {
+		rel, err := filepath.Rel(m.Source, path)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+			return // outside the writable bind: read-only already
+		}
+		if real, _, err := ids.resolveNoFollow(path); err == nil {
+			guards = append(guards, specs.Mount{Destination: filepath.Join(m.Destination, rel), Type: "bind", Source: real, Options: []string{"rbind", "ro"}})
 		}
 	}
 	switch {
+	case st.Mode()&os.ModeSymlink != 0:
+		return nil, fmt.Errorf("%s is a link, which a sandbox could replace with a repository of its own that git would then run: "+
+			"pass --git-writable to accept that, or bind the directory read-only", src)
 	case st.Mode().IsRegular():
-		bind("", "ro")
-		return guards
+		roBind(src)
+		if b, err := os.ReadFile(src); err == nil {
+			if dir, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: "); ok {
+				if !filepath.IsAbs(dir) {
+					dir = filepath.Join(m.Source, dir)
+				}
+				roBind(realPath(dir))
+			}
+		}
+		return guards, nil
 	case !st.IsDir():
-		return nil
+		return nil, nil
 	}
-	bind("", "rw")
-	if st, err := os.Lstat(filepath.Join(src, "config")); err == nil && st.Mode().IsRegular() {
-		bind("config", "ro")
-	}
-	if st, err := os.Lstat(filepath.Join(src, "hooks")); err == nil && st.IsDir() {
-		bind("hooks", "ro")
-	} else if errors.Is(err, os.ErrNotExist) {
-		hooks := filepath.Join(dst, "hooks")
-		guards = append(guards, specs.Mount{Destination: hooks, Type: MountDir}, specs.Mount{Destination: hooks, Type: MountHide})
-	}
-	for _, d := range []string{"worktrees", "modules"} {
-		if st, err := os.Lstat(filepath.Join(src, d)); err == nil && st.IsDir() {
-			bind(d, "ro")
+	roBind(src)
+	entries, _ := os.ReadDir(src)
+	for _, e := range entries {
+		if e.Type()&os.ModeSymlink == 0 {
+			continue
+		}
+		if target, err := filepath.EvalSymlinks(filepath.Join(src, e.Name())); err == nil {
+			roBind(target)
 		}
 	}
-	return guards
+	return guards, nil
 }
 
 func hasOption(opts []string, o string) bool {
@@ -214,6 +234,12 @@ func checkHidesRecords(op ViewOp, m specs.Mount, stateRoot string) error {
 func holdsHome(dir string) bool {
 	home := os.Getenv("HOME")
 	if !filepath.IsAbs(home) {
+		// Unset: the account's own, from the password database.
+		if u, err := user.LookupId(strconv.Itoa(os.Getuid())); err == nil {
+			home = u.HomeDir
+		}
+	}
+	if !filepath.IsAbs(home) || home == "/" {
 		return false
 	}
 	return within(realPath(home), realPath(dir))

@@ -69,45 +69,65 @@ func TestHostCovers(t *testing.T) {
 	if got := dests(hostCovers(false, filepath.Join(runtime, "sbx"))); slices.Contains(got, filepath.Join(runtime, "sbx")+" "+MountHide) {
 		t.Errorf("records under $XDG_RUNTIME_DIR covered twice: %q", got)
 	}
-	if got := dests(hostCovers(true, "/x")); !slices.Equal(got, []string{"/tmp " + MountCover, "/run " + MountCover}) {
-		t.Errorf("covers with a rootfs: %q", got)
+	// With a rootfs, the host's places are hidden where a bind shows
+	// them, never created.
+	want := []string{"/tmp " + MountCover, "/run " + MountCover, runtime + " " + MountHide, sock + " " + MountHide, "/x " + MountHide}
+	if got := dests(hostCovers(true, "/x")); !slices.Equal(got, want) {
+		t.Errorf("covers with a rootfs: %q, want %q", got, want)
 	}
 }
 
 func TestGitGuards(t *testing.T) {
 	repo := t.TempDir()
-	for _, d := range []string{".git", ".git/hooks", ".git/worktrees"} {
+	for _, d := range []string{".git", ".git/hooks", "shared"} {
 		if err := os.Mkdir(filepath.Join(repo, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(repo, ".git/config"), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(repo, "shared/config"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A link inside .git to a file in the writable tree.
+	if err := os.Symlink("../shared/config", filepath.Join(repo, ".git/config")); err != nil {
 		t.Fatal(err)
 	}
 	ids := sourceIDs{}
 	bind := specs.Mount{Destination: "/src", Type: "bind", Source: repo, Options: []string{"rbind", "rw"}}
+	guards, err := gitGuards(bind, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var got []string
-	for _, m := range gitGuards(bind, ids) {
+	for _, m := range guards {
 		got = append(got, m.Destination+" "+m.Options[1])
 	}
-	want := []string{"/src/.git rw", "/src/.git/config ro", "/src/.git/hooks ro", "/src/.git/worktrees ro"}
+	want := []string{"/src/.git ro", "/src/shared/config ro"}
 	if !slices.Equal(got, want) {
 		t.Errorf("guards %q, want %q", got, want)
 	}
-	if len(ids) != 4 {
-		t.Errorf("want the 4 sources recorded, got %v", ids)
-	}
 	bind.Options[1] = "ro"
-	if g := gitGuards(bind, ids); len(g) != 0 {
+	if g, _ := gitGuards(bind, ids); len(g) != 0 {
 		t.Errorf("a read-only bind got guards: %v", g)
 	}
-	// A planted link is never bound.
+	// A .git that is a link: refused.
 	link := t.TempDir()
-	if err := os.Symlink("/", filepath.Join(link, ".git")); err != nil {
+	if err := os.Symlink(repo+"/.git", filepath.Join(link, ".git")); err != nil {
 		t.Fatal(err)
 	}
-	if g := gitGuards(specs.Mount{Destination: "/l", Type: "bind", Source: link, Options: []string{"rbind", "rw"}}, ids); len(g) != 0 {
-		t.Errorf(".git as a link got guards: %v", g)
+	if _, err := gitGuards(specs.Mount{Destination: "/l", Type: "bind", Source: link, Options: []string{"rbind", "rw"}}, ids); err == nil {
+		t.Errorf(".git as a link was accepted")
+	}
+	// A .git file: it and the gitdir it names, when in the bind.
+	wt := t.TempDir()
+	os.MkdirAll(filepath.Join(wt, "gitdirs/main"), 0o755)
+	os.WriteFile(filepath.Join(wt, ".git"), []byte("gitdir: gitdirs/main\n"), 0o644)
+	guards, err = gitGuards(specs.Mount{Destination: "/w", Type: "bind", Source: wt, Options: []string{"rbind", "rw"}}, ids)
+	got = nil
+	for _, m := range guards {
+		got = append(got, m.Destination)
+	}
+	if err != nil || !slices.Equal(got, []string{"/w/.git", "/w/gitdirs/main"}) {
+		t.Errorf("a .git file: guards %q, %v", got, err)
 	}
 }
 

@@ -403,9 +403,23 @@ func start(l *launch) (*process, error) {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, ForwardedSignals...)
 
+	// With a terminal of its own, nothing in the sandbox gets the
+	// caller's stdio: not the sandbox's pid 1, which keeps its 0, 1 and 2
+	// for its whole life, nor a joining process before it has the pty
+	// (a sandbox given CAP_SYS_PTRACE could open the caller's terminal
+	// through /proc/PID/fd/0 of either). The pty is relayed by sbx.
+	stdio := l.stdio
+	if l.tty {
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
+		}
+		defer null.Close()
+		stdio = [3]uintptr{null.Fd(), null.Fd(), null.Fd()}
+	}
 	// syscall.ForkExec rather than os/exec: it passes exactly these
 	// descriptors and skips os/exec's pidfd probe, a fork of its own.
-	files := []uintptr{l.stdio[0], l.stdio[1], l.stdio[2]}
+	files := []uintptr{stdio[0], stdio[1], stdio[2]}
 	for fd := 3; fd < 3+l.preserve; fd++ {
 		files = append(files, uintptr(fd))
 	}

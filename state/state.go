@@ -86,10 +86,17 @@ func CheckName(name string) error {
 // XDG_RUNTIME_DIR is unset. No sandbox may see it (see sandbox.NewConfig):
 // sbx exec believes what a record says about a sandbox's security.
 func RootPath() string {
-	if base := os.Getenv("XDG_RUNTIME_DIR"); base != "" {
+	// A relative value is invalid (the XDG base directory specification)
+	// and ignored: records relative to the working directory could land
+	// where a sandbox can write.
+	if base := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(base) {
 		return filepath.Join(base, "sbx")
 	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("sbx-%d", os.Getuid()))
+	tmp := os.TempDir()
+	if !filepath.IsAbs(tmp) {
+		tmp = "/tmp"
+	}
+	return filepath.Join(tmp, fmt.Sprintf("sbx-%d", os.Getuid()))
 }
 
 // Root returns the directory holding every record, creating it (0700).

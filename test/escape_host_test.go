@@ -326,6 +326,21 @@ func TestEscapeRecords(t *testing.T) {
 		r = invocation{args: append([]string{"run"}, toolArgs(t, "escape", "ls", records)...), dir: other, env: env}.run(t)
 		wantLines(t, r.ok(t), "ls "+records+" EACCES")
 	})
+	t.Run("working-directory-among-records", func(t *testing.T) {
+		// Started from inside the records (or from $XDG_RUNTIME_DIR
+		// with a --rootfs and --ro-cwd), a sandbox would see them.
+		t.Parallel()
+		h := newStateHome(t)
+		name := h.detach(t, sandboxName("victim"), "-e", "SECRET=hunter2", "--", "sleep", token())
+		dir := filepath.Join(h.runtime, "sbx", name)
+		r := invocation{args: []string{"run", "--", "true"}, dir: dir, env: h.env}.run(t)
+		expectBadInput(t, r, "among sbx's records")
+		rootfs := busyboxRootfs(t)
+		r = invocation{args: []string{"run", "--rootfs", rootfs, "--ro-cwd", "--", "/bin/sh", "-c", "cat sbx/*/state.json; ls sbx"}, dir: h.runtime, env: h.env}.run(t)
+		if strings.Contains(r.stdout, "hunter2") || strings.Contains(r.stdout, name) {
+			t.Errorf("a sandbox with --rootfs and --ro-cwd read the records:\n%s", r)
+		}
+	})
 	t.Run("another-sandbox", func(t *testing.T) {
 		t.Parallel()
 		secret := "sbx-secret-" + token()
@@ -354,13 +369,15 @@ func TestEscapeRecords(t *testing.T) {
 }
 
 // TestEscapeGitRepository: a writable repository lets a sandbox plant a
-// hook, or a core.fsmonitor command in .git/config, which the user's next
-// git command runs on the host. In a writable bind (the working directory
-// or --bind), .git/config and .git/hooks are read-only and .git cannot be
-// replaced, unless --git-writable.
+// hook, a core.fsmonitor command in .git/config, or a commondir that sends
+// git to a configuration of its own, which the user's next git command
+// runs on the host. In a writable bind (the working directory or --bind),
+// .git is read-only and cannot be replaced, a link in it to the writable
+// tree has its target read-only too, and a .git that is a link is
+// refused; --git-writable lifts the guard.
 func TestEscapeGitRepository(t *testing.T) {
 	t.Parallel()
-	repo := func(t *testing.T, hooks bool) string {
+	repo := func(t *testing.T, hooks, linkedConfig bool) string {
 		dir := testDir(t)
 		for _, d := range []string{".git", ".git/objects"} {
 			if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
@@ -372,7 +389,14 @@ func TestEscapeGitRepository(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := os.WriteFile(filepath.Join(dir, ".git/config"), []byte("[core]\n"), 0o644); err != nil {
+		config := filepath.Join(dir, ".git/config")
+		if linkedConfig {
+			config = filepath.Join(dir, "gitconfig")
+			if err := os.Symlink("../gitconfig", filepath.Join(dir, ".git/config")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(config, []byte("[core]\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return dir
@@ -382,19 +406,19 @@ func TestEscapeGitRepository(t *testing.T) {
 			"mkdir", dir + "/.git/hooks", "+",
 			"create", dir + "/.git/hooks/pre-commit", "+",
 			"write", dir + "/.git/config", "[core]\n\tfsmonitor = touch /tmp/pwned\n", "+",
-			"rename", dir + "/.git", dir + "/.git-old", "+",
-			"create", dir + "/.git/objects/written",
+			"create", dir + "/.git/commondir", "+",
+			"rename", dir + "/.git", dir + "/.git-old",
 		}
 	}
 	for _, c := range []struct {
-		name  string
-		hooks bool
-		bind  bool
-	}{{"working-directory", true, false}, {"no-hooks-directory", false, false}, {"bind", true, true}} {
+		name                string
+		hooks, linked, bind bool
+	}{{"working-directory", true, false, false}, {"no-hooks-directory", false, false, false},
+		{"bind", true, false, true}, {"config-linked-into-the-tree", true, true, false}} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			bothWays(t, nil, nil, func(t *testing.T, a attempt) {
-				dir := repo(t, c.hooks)
+				dir := repo(t, c.hooks, c.linked)
 				var flags []string
 				if c.bind && a.sandboxed {
 					flags = []string{"--bind", dir}
@@ -404,11 +428,11 @@ func TestEscapeGitRepository(t *testing.T) {
 				out, _ := a.hostTool(t, nil, flags, attack(dir)...)
 				if !a.sandboxed {
 					wantLines(t, out, "create "+dir+"/.git/hooks/pre-commit ok", "write "+dir+"/.git/config ok",
-						"rename "+dir+"/.git ok")
+						"create "+dir+"/.git/commondir ok", "rename "+dir+"/.git ok")
 					return
 				}
-				wantLines(t, out, "write "+dir+"/.git/config EROFS", "rename "+dir+"/.git EBUSY",
-					"create "+dir+"/.git/objects/written ok")
+				wantLines(t, out, "write "+dir+"/.git/config EROFS", "create "+dir+"/.git/commondir EROFS",
+					"rename "+dir+"/.git EBUSY")
 				if v := lineValue(t, out, "create "+dir+"/.git/hooks/pre-commit"); v == "ok" {
 					t.Errorf("a hook was planted:\n%s", out)
 				}
@@ -418,9 +442,18 @@ func TestEscapeGitRepository(t *testing.T) {
 			})
 		})
 	}
+	t.Run("git-link", func(t *testing.T) {
+		t.Parallel()
+		dir, elsewhere := testDir(t), repo(t, true, false)
+		if err := os.Symlink(elsewhere+"/.git", filepath.Join(dir, ".git")); err != nil {
+			t.Fatal(err)
+		}
+		expectBadInput(t, sbxIn(t, dir, "run", "--", "true"), ".git is a link", "--git-writable")
+		sbxIn(t, dir, "run", "--git-writable", "--", "true").ok(t)
+	})
 	t.Run("git-writable", func(t *testing.T) {
 		t.Parallel()
-		dir := repo(t, true)
+		dir := repo(t, true, false)
 		a := attempt{sandboxed: true, dir: dir}
 		out, _ := a.hostTool(t, nil, []string{"--git-writable"}, attack(dir)[:9]...)
 		wantLines(t, out, "create "+dir+"/.git/hooks/pre-commit ok", "write "+dir+"/.git/config ok")
@@ -472,4 +505,36 @@ func TestEscapeHomeStartupFiles(t *testing.T) {
 func toolCmd(t *testing.T, args ...string) []string {
 	t.Helper()
 	return toolArgs(t, "escape", args...)[3:]
+}
+
+// TestEscapeCallerTerminal: with -t the command has a terminal of its own,
+// so nothing in the sandbox may hold the caller's: not pid 1 (which keeps
+// its stdio for life), not the process joining for sbx exec -t before it
+// has the pty. Root with CAP_SYS_PTRACE inside could open it through
+// /proc/PID/fd and read or write the user's terminal. A sandbox scans
+// every descriptor 0, 1 and 2 it can see while sbx run -t and sbx exec -t
+// start from a terminal of the test's.
+func TestEscapeCallerTerminal(t *testing.T) {
+	t.Parallel()
+	h := newStateHome(t)
+	mark := "sbx-escape-" + token()
+	name := h.detach(t, sandboxName("scan"), append([]string{"--uid", "0", "--cap-add", "SYS_PTRACE"}, toolArgs(t, "escape", "scan-tty", "6", mark)...)...)
+	for i := 0; i < 8; i++ {
+		p := openPty(t)
+		tp := h.startOnPty(t, p, "exec", "-t", name, "--", "true")
+		tp.wait(t)
+		if strings.Contains(tp.output(), mark) {
+			log, _ := os.ReadFile(filepath.Join(h.runtime, "sbx", name, "log"))
+			t.Fatalf("the sandbox wrote into the caller's terminal through a joining process:\n%s\nit says: %s", indent(tp.output()), log)
+		}
+	}
+	// pid 1 of a sandbox with -t.
+	p := openPty(t)
+	tp := h.startOnPty(t, p, "run", "-t", "--uid", "0", "--cap-add", "SYS_PTRACE", "--", "readlink", "/proc/1/fd/0", "/proc/1/fd/1", "/proc/1/fd/2")
+	tp.expect(t, `/dev/null\r?\n/dev/null\r?\n/dev/null\r?\n`)
+	tp.wait(t)
+	log, _ := os.ReadFile(filepath.Join(h.runtime, "sbx", name, "log"))
+	if strings.Contains(string(log), "found /") {
+		t.Errorf("the sandbox found the caller's terminal: %s", log)
+	}
 }

@@ -7,7 +7,10 @@ package test
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -101,4 +104,56 @@ func escapeCapEff(args []string) error {
 		}
 	}
 	return nil
+}
+
+func init() { escapeCommands["scan-tty"] = escapeScanTTY }
+
+// escapeScanTTY looks, for SECONDS, through the descriptors 0, 1 and 2 of
+// every process it can see for a terminal of another devpts than the
+// sandbox's own (the caller's, outside), and prints "found PATH TARGET"
+// for the first, having written MARK into it, or "found none".
+func escapeScanTTY(args []string) error {
+	if err := escapeArgs(args, 2, "scan-tty SECONDS MARK"); err != nil {
+		return err
+	}
+	secs, err := strconv.Atoi(args[0])
+	if err != nil {
+		return err
+	}
+	var own unix.Stat_t
+	if err := unix.Stat("/dev/pts/ptmx", &own); err != nil {
+		return err
+	}
+	for end := time.Now().Add(time.Duration(secs) * time.Second); time.Now().Before(end); {
+		paths, _ := filepath.Glob("/proc/[0-9]*/fd/[012]")
+		for _, p := range paths {
+			// What is judged is what was opened: a descriptor can
+			// change between two looks at its path.
+			fd, err := unix.Open(p, unix.O_WRONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+			if err != nil {
+				continue
+			}
+			var st unix.Stat_t
+			if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Dev == own.Dev || !isTerminal(fd) {
+				unix.Close(fd)
+				continue
+			}
+			unix.Write(fd, []byte(args[1]))
+			unix.Close(fd)
+			target, _ := os.Readlink(p)
+			pid := strings.Split(p, "/")[2]
+			cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+			fmt.Printf("found %s %s (device %d, the sandbox's %d; process %q)\n", p, target, st.Dev, own.Dev,
+				strings.ReplaceAll(string(cmdline), "\x00", " "))
+			return nil
+		}
+	}
+	fmt.Println("found none")
+	return nil
+}
+
+// isTerminal reports whether fd is a terminal.
+func isTerminal(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
 }
