@@ -328,7 +328,7 @@ func (p *process) endJoin(sig syscall.Signal) bool {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.done {
+	if g.done || p.execed() {
 		return false
 	}
 	g.done = true
@@ -342,6 +342,15 @@ func (p *process) endJoin(sig syscall.Signal) bool {
 	}
 	unix.Kill(p.init, unix.SIGKILL)
 	return true
+}
+
+// execed reports whether the joining process has exec'd the command: its
+// end of the init socket is closed (end of file, seen without reading),
+// though sbx may not have read that far yet.
+func (p *process) execed() bool {
+	var b [1]byte
+	n, _, err := unix.Recvfrom(int(p.sock.Fd()), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	return err == nil && n == 0
 }
 
 // joined ends the guard: the command was exec'd, or the joining process is
