@@ -87,7 +87,7 @@ func (a attempt) hostTool(t *testing.T, env []string, flags []string, args ...st
 }
 
 // bothWays runs attack in sbx, then in the baseline (unshare -Ur unless
-// given).
+// given): sbx first, since some attacks change host state in the baseline.
 func bothWays(t *testing.T, flags, baseline []string, attack func(t *testing.T, a attempt)) {
 	t.Helper()
 	if baseline == nil {

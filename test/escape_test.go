@@ -261,20 +261,7 @@ func TestEscape(t *testing.T) {
 	for _, e := range escapeAttacks {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
-			baseline := e.baseline
-			if baseline == nil {
-				baseline = unshareRoot
-			}
-			// sbx first: some attacks change host state in the baseline.
-			for _, sandboxed := range []bool{true, false} {
-				name := "sbx"
-				if !sandboxed {
-					name = "baseline"
-				}
-				t.Run(name, func(t *testing.T) {
-					e.attack(t, attempt{sandboxed: sandboxed, flags: e.flags, baseline: baseline})
-				})
-			}
+			bothWays(t, e.flags, e.baseline, e.attack)
 		})
 	}
 }
