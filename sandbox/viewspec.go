@@ -74,19 +74,9 @@ var (
 func viewMount(op ViewOp, ids sourceIDs) (specs.Mount, error) {
 	flag := "--" + op.Kind
 	switch op.Kind {
-	case OpBind, OpROBind, OpDevBind:
-		src, dst := splitSrcDst(op.Arg)
-		abs, err := absSource(flag, op.Arg, src)
+	case OpBind, OpROBind, OpDevBind, OpShareSocket:
+		src, dst, st, err := bindEnds(op, ids)
 		if err != nil {
-			return specs.Mount{}, err
-		}
-		if src, _, err = ids.resolve(flag, op.Arg, abs); err != nil {
-			return specs.Mount{}, err
-		}
-		if dst == "" {
-			dst = abs
-		}
-		if dst, err = destination(flag, op.Arg, dst); err != nil {
 			return specs.Mount{}, err
 		}
 		opts := []string{"rbind", "rw"}
@@ -95,28 +85,13 @@ func viewMount(op ViewOp, ids sourceIDs) (specs.Mount, error) {
 			opts[1] = "ro"
 		case OpDevBind:
 			opts = append(opts, "dev")
+		case OpShareSocket:
+			if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+				return specs.Mount{}, fmt.Errorf("%s %q: %s is not a unix socket", flag, op.Arg, src)
+			}
+			opts[1] = "ro" // connect(2) works on a read-only mount
 		}
 		return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts}, nil
-	case OpShareSocket:
-		src, dst := splitSrcDst(op.Arg)
-		abs, err := absSource(flag, op.Arg, src)
-		if err != nil {
-			return specs.Mount{}, err
-		}
-		src, st, err := ids.resolve(flag, op.Arg, abs)
-		if err != nil {
-			return specs.Mount{}, err
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
-			return specs.Mount{}, fmt.Errorf("%s %q: %s is not a unix socket", flag, op.Arg, abs)
-		}
-		if dst == "" {
-			dst = abs
-		}
-		if dst, err = destination(flag, op.Arg, dst); err != nil {
-			return specs.Mount{}, err
-		}
-		return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: []string{"rbind", "ro"}}, nil
 	case OpTmpfs:
 		dst, optstr, _ := strings.Cut(op.Arg, ":")
 		dst, err := destination(flag, op.Arg, dst)
@@ -175,6 +150,29 @@ func viewMount(op ViewOp, ids sourceIDs) (specs.Mount, error) {
 		return specs.Mount{Destination: dst, Type: "overlay", Source: "overlay", Options: opts}, nil
 	}
 	return specs.Mount{}, fmt.Errorf("unknown view operation %q", op.Kind)
+}
+
+// bindEnds reads SRC[:DST] of a bind: the source resolved (see sourceIDs)
+// with what it found, and the destination, by default where the source is
+// as the user named it.
+func bindEnds(op ViewOp, ids sourceIDs) (string, string, *unix.Stat_t, error) {
+	flag := "--" + op.Kind
+	src, dst := splitSrcDst(op.Arg)
+	abs, err := absSource(flag, op.Arg, src)
+	if err != nil {
+		return "", "", nil, err
+	}
+	src, st, err := ids.resolve(flag, op.Arg, abs)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if dst == "" {
+		dst = abs
+	}
+	if dst, err = destination(flag, op.Arg, dst); err != nil {
+		return "", "", nil, err
+	}
+	return src, dst, st, nil
 }
 
 // splitSrcDst splits SRC[:DST] at the last colon, unless the whole

@@ -393,6 +393,9 @@ func TestViewBadInput(t *testing.T) {
 		{"symlink without target", []string{"--symlink", "/mnt/x"}, "TARGET:DST"},
 		{"read-only parent", []string{"--rootfs", root, "--dir", "/newdir"}, "read-only"},
 		{"no-cwd with ro-cwd", []string{"--no-cwd", "--ro-cwd"}, "--no-cwd"},
+		{"share-socket of a directory", []string{"--share-socket", dir}, "not a unix socket"},
+		{"share-socket missing", []string{"--share-socket", dir + "/nope.sock"}, "does not exist"},
+		{"share-socket relative destination", []string{"--share-socket", dir + ":sock"}, "absolute"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
