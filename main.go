@@ -25,6 +25,8 @@ import (
 	"github.com/sbx-sandbox/sbx/hostcheck"
 	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/sandbox"
+	"github.com/sbx-sandbox/sbx/sandbox/inside"
+	"github.com/sbx-sandbox/sbx/stamp"
 	"github.com/sbx-sandbox/sbx/state"
 	"github.com/sbx-sandbox/sbx/usermap"
 )
@@ -101,7 +103,7 @@ func (r *runCmd) Run() error {
 	} else if r.ROCwd {
 		cwdMode = sandbox.CwdReadOnly
 	}
-	cfg, err := sandbox.NewConfig(sandbox.Options{
+	p, notes, err := sandbox.NewPlan(sandbox.Config{
 		Args:        args,
 		UID:         r.UID,
 		GID:         r.GID,
@@ -130,14 +132,15 @@ func (r *runCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	for _, n := range cfg.Notes {
+	stamp.Mark("parent.planned")
+	for _, n := range notes {
 		fmt.Fprintf(os.Stderr, "sbx: %s\n", n)
 	}
 	name := r.Name
 	if name == "" {
 		name = sandbox.NewName()
 	}
-	code, err := sandbox.Run(cfg, sandbox.RunOptions{Name: name, Detach: r.Detach, LogMax: logMax})
+	code, err := sandbox.Run(p, sandbox.RunOptions{Name: name, Detach: r.Detach, LogMax: logMax})
 	if err == nil && r.Detach {
 		fmt.Println(name)
 	}
@@ -150,6 +153,7 @@ func exitWith(code int, err error) error {
 	if err != nil {
 		return &sandbox.ExitError{Code: code, Err: err}
 	}
+	stamp.Mark("parent.exit")
 	os.Exit(code)
 	return nil
 }
@@ -224,7 +228,7 @@ func (p *psCmd) Run() error {
 		}
 		out := []entry{}
 		for _, s := range list {
-			out = append(out, entry{s.Name, s.Pid, s.Status, s.Created.Format(time.RFC3339), s.Command})
+			out = append(out, entry{s.Name, s.Pid, s.Status, s.Created.Format(time.RFC3339), s.Command()})
 		}
 		b, err := json.MarshalIndent(out, "", "  ")
 		if err != nil {
@@ -236,7 +240,7 @@ func (p *psCmd) Run() error {
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tPID\tSTATUS\tCREATED\tCOMMAND")
 	for _, s := range list {
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", s.Name, s.Pid, s.Status, s.Created.Local().Format(time.DateTime), strings.Join(s.Command, " "))
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", s.Name, s.Pid, s.Status, s.Created.Local().Format(time.DateTime), strings.Join(s.Command(), " "))
 	}
 	return w.Flush()
 }
@@ -250,7 +254,7 @@ func (c *stateCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(s, "", "  ")
+	b, err := json.MarshalIndent(sandbox.Describe(s), "", "  ")
 	if err != nil {
 		return err
 	}
@@ -329,10 +333,10 @@ func main() {
 	}
 	switch {
 	case nsexec.IsInit():
-		sandbox.Init()
+		inside.Init()
 		return
 	case nsexec.IsExecInit():
-		sandbox.ExecInit()
+		inside.ExecInit()
 		return
 	}
 	if os.Getenv(nsexec.InitPipeEnv) != "" {

@@ -9,8 +9,9 @@ import (
 	"strings"
 
 	"github.com/moby/sys/capability"
-	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sbx-sandbox/sbx/plan"
 )
 
 // RootDefault is what a command running as uid 0 inside gets, as podman
@@ -73,18 +74,18 @@ func allNames() []string {
 // bounding set is the result. Capabilities named in add (or all, with ALL)
 // are also ambient, so that a non-root command really holds them after
 // exec, as with bwrap; root's command holds the whole bounding set anyway.
-func Compute(uid uint32, add, drop []string) (*specs.LinuxCapabilities, error) {
+func Compute(uid uint32, add, drop []string) (plan.Caps, error) {
 	adds, err := canonicalAll("--cap-add", add)
 	if err != nil {
-		return nil, err
+		return plan.Caps{}, err
 	}
 	drops, err := canonicalAll("--cap-drop", drop)
 	if err != nil {
-		return nil, err
+		return plan.Caps{}, err
 	}
 	for _, a := range adds {
 		if a != All && slices.Contains(drops, a) {
-			return nil, fmt.Errorf("--cap-add %s and --cap-drop %s contradict each other: keep one", a, a)
+			return plan.Caps{}, fmt.Errorf("--cap-add %s and --cap-drop %s contradict each other: keep one", a, a)
 		}
 	}
 	set := map[string]bool{}
@@ -126,18 +127,37 @@ func Compute(uid uint32, add, drop []string) (*specs.LinuxCapabilities, error) {
 // whole bounding set, any other uid only the ambient ones. The inheritable
 // set holds only what ambient needs, as in Docker and podman since
 // CVE-2022-24769.
-func forUser(uid uint32, bounding, ambient []string) *specs.LinuxCapabilities {
-	held := ambient
+func forUser(uid uint32, bounding, ambient []string) plan.Caps {
+	b, a := mask(bounding), mask(ambient)
+	held := a
 	if uid == 0 {
-		held = bounding
+		held = b
 	}
-	return &specs.LinuxCapabilities{
-		Bounding:    slices.Clone(bounding),
-		Effective:   slices.Clone(held),
-		Permitted:   slices.Clone(held),
-		Inheritable: slices.Clone(ambient),
-		Ambient:     slices.Clone(ambient),
+	return plan.Caps{Bounding: b, Effective: held, Permitted: held, Inheritable: a, Ambient: a}
+}
+
+// mask turns names of known capabilities into a bit mask.
+func mask(names []string) uint64 {
+	known := byName()
+	var m uint64
+	for _, n := range names {
+		if c, ok := known[n]; ok && c < 64 {
+			m |= 1 << uint(c)
+		}
 	}
+	return m
+}
+
+// Names returns the names ("CAP_X") of the capabilities in mask, sorted.
+func Names(mask uint64) []string {
+	var names []string
+	for n, c := range byName() {
+		if c < 64 && mask&(1<<uint(c)) != 0 {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 func sorted(s []string) []string {
@@ -165,42 +185,41 @@ func canonicalAll(flag string, names []string) ([]string, error) {
 // runs switchUser (nil to keep the ids), then sets the effective,
 // permitted, inheritable and ambient sets. The thread must hold every
 // capability of caps when Apply starts.
-func Apply(caps *specs.LinuxCapabilities, switchUser func() error) error {
+func Apply(caps plan.Caps, switchUser func() error) error {
 	c, err := capability.NewPid2(0)
 	if err != nil {
 		return fmt.Errorf("capabilities: %w", err)
 	}
-	known := byName()
-	set := func(which capability.CapType, names []string) error {
-		for _, n := range names {
-			v, ok := known[n]
-			if !ok {
-				return fmt.Errorf("capabilities: %s is unknown to this kernel", n)
-			}
-			c.Set(which, v)
-		}
-		return nil
+	last, err := capability.LastCap()
+	if err != nil {
+		return fmt.Errorf("capabilities: %w", err)
+	}
+	all := caps.Bounding | caps.Effective | caps.Permitted | caps.Inheritable | caps.Ambient
+	if last < 63 && all>>(uint(last)+1) != 0 {
+		return fmt.Errorf("capabilities: %#x has capabilities this kernel does not know (its last is %d)", all, last)
 	}
 	c.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
 	for _, s := range []struct {
 		which capability.CapType
-		names []string
+		mask  uint64
 	}{
 		{capability.BOUNDING, caps.Bounding}, {capability.EFFECTIVE, caps.Effective},
 		{capability.PERMITTED, caps.Permitted}, {capability.INHERITABLE, caps.Inheritable},
 		{capability.AMBIENT, caps.Ambient},
 	} {
-		if err := set(s.which, s.names); err != nil {
-			return err
+		for v := capability.Cap(0); v <= last; v++ {
+			if s.mask&(1<<uint(v)) != 0 {
+				c.Set(s.which, v)
+			}
 		}
 	}
 	if err := c.Apply(capability.BOUNDS); err != nil {
 		return fmt.Errorf("cut the capability bounding set: %w", err)
 	}
 	// The library skips the cut without CAP_SETPCAP; make sure it happened.
-	for name, v := range known {
-		if in, err := capability.GetBound(v); err == nil && in && !slices.Contains(caps.Bounding, name) {
-			return fmt.Errorf("cut the capability bounding set: %s is still in it", name)
+	for v := capability.Cap(0); v <= last; v++ {
+		if in, err := capability.GetBound(v); err == nil && in && caps.Bounding&(1<<uint(v)) == 0 {
+			return fmt.Errorf("cut the capability bounding set: CAP_%s is still in it", strings.ToUpper(v.String()))
 		}
 	}
 	if switchUser != nil {

@@ -1,6 +1,8 @@
-// Package sandbox runs a command in a sandbox: the configuration, the
-// parent side that starts and waits for it (Run), and the Go init that
-// builds the sandbox's view of the system and execs the command (Init).
+// Package sandbox is the host side of sbx: the planner, which turns the
+// user's choices (Config) into one plan.Plan, and the launcher, which
+// starts the C stages with it, hands it to the Go init inside (package
+// inside), records the sandbox and waits for it (Run, Exec). Nothing in
+// this package runs inside a sandbox.
 package sandbox
 
 import (
@@ -10,45 +12,21 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/sbx-sandbox/sbx/capabilities"
+	"github.com/sbx-sandbox/sbx/plan"
 	"github.com/sbx-sandbox/sbx/seccomp"
 	"github.com/sbx-sandbox/sbx/state"
 	"github.com/sbx-sandbox/sbx/usermap"
 )
 
-// MountDev is the minimal /dev: a tmpfs with the safe host devices bound
-// in, a fresh devpts, /dev/shm and the usual symlinks.
-const MountDev = "sbx-dev"
-
-// Config is everything a sandbox is made of. Spec holds what the OCI
-// runtime spec has words for; the rest is sbx's own.
-type Config struct {
-	// Spec: Process (args, env, cwd, user), Hostname, Root, Mounts (the view
-	// operations, applied in order), Linux.Namespaces.
-	Spec specs.Spec
-	// MapMode chooses single or multi-range id maps.
-	MapMode usermap.Mode
-	// UID and GID, if set, are the ids the command runs as inside.
-	UID, GID *uint32
-	// PreserveFDs is how many descriptors from 3 on the command inherits.
-	PreserveFDs int
-	// Seccomp is Spec.Linux.Seccomp, compiled.
-	Seccomp seccomp.Program
-	// Sources are the identities of the view's host paths (see sourceIDs).
-	Sources sourceIDs
-	// Notes are what the user should know about choices sbx made for
-	// them (one line each, for stderr).
-	Notes []string
-}
-
 // DefaultPath is the PATH inside when the environment has none.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// Options are the user's choices for a new sandbox, as the CLI collects them.
-type Options struct {
+// Config is the user's choices for a new sandbox, as the CLI collects
+// them; NewPlan turns it into a plan.
+type Config struct {
 	Args     []string
 	UID, GID *uint32
 	MapMode  usermap.Mode
@@ -93,81 +71,60 @@ type Hardening struct {
 	PreserveFDs int
 }
 
-// Annotations of sbx's own in the spec, for what the OCI spec has no words.
-const (
-	AnnotationLandlock = "sbx.landlock"
-	// AnnotationAllowUserns "true" keeps the Go init from setting the
-	// sandbox's max_user_namespaces to 0.
-	AnnotationAllowUserns = "sbx.allow-userns"
-	// AnnotationCapAdd and AnnotationCapDrop keep --cap-add and --cap-drop
-	// (comma lists), so that sbx exec as another uid gets the set that uid
-	// would have had.
-	AnnotationCapAdd  = "sbx.cap-add"
-	AnnotationCapDrop = "sbx.cap-drop"
-)
-
-// splitList splits a comma list of an annotation; "" is no item.
-func splitList(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ",")
-}
-
 // SeccompUnconfined turns seccomp off.
 const SeccompUnconfined = "unconfined"
 
 // defaultNamespaces are created for every sandbox.
-var defaultNamespaces = []specs.LinuxNamespaceType{
-	specs.UserNamespace, specs.MountNamespace, specs.PIDNamespace,
-	specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace,
-	specs.CgroupNamespace,
-}
+const defaultNamespaces = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
+	unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
 
 // internalEnv are variables of sbx's own that never reach the command.
 var internalEnv = []string{"_SBX_INITPIPE", MonitorEnv, CleanupEnv}
 
-// NewConfig turns options into a validated configuration with the default
-// view: host / read-only, fresh /proc, minimal /dev, fresh /tmp and the
-// current directory bound read-write.
-func NewConfig(o Options) (*Config, error) {
+// NewPlan is the planner: it checks the configuration, resolves every host
+// path it names, and returns the plan of the sandbox with the default view
+// (host / read-only, fresh /proc, minimal /dev, fresh /tmp, the host's
+// service sockets covered, the current directory bound read-write), the id
+// maps and the security settings, the seccomp filter compiled; and the
+// notes the user should read (one line each, for stderr).
+func NewPlan(o Config) (*plan.Plan, []string, error) {
 	if len(o.Args) == 0 || o.Args[0] == "" {
-		return nil, errors.New("no command given: put it after --, e.g. sbx run -- sh")
+		return nil, nil, errors.New("no command given: put it after --, e.g. sbx run -- sh")
 	}
 	if o.MapMode == "" {
 		o.MapMode = usermap.Auto
 	}
 	if _, err := usermap.ParseMode(string(o.MapMode)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	hostname := o.Hostname
 	if hostname == "" {
 		hostname = "sbx"
 	}
 	if err := checkHostname(hostname); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	env, err := buildEnv(os.Environ(), o.Env, o.ClearEnv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The directory sbx runs in, as it is: its path without links, never
 	// a path looked up again (another sandbox may swap one for a link).
 	ids := sourceIDs{}
 	cwd, _, err := ids.resolve("working directory", ".", ".")
 	if err != nil {
-		return nil, fmt.Errorf("the current directory: %w", err)
+		return nil, nil, fmt.Errorf("the current directory: %w", err)
 	}
-	root := &specs.Root{Path: "/", Readonly: true}
+	root := plan.Root{Path: "/", ReadOnly: true}
 	if o.Rootfs != "" {
 		if root.Path, err = rootfsPath(o.Rootfs, ids); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		root.Readonly = !o.RootfsRW
+		root.ReadOnly = !o.RootfsRW
 	} else if o.RootfsRW {
-		return nil, errors.New("--rootfs-rw needs --rootfs DIR: the host's root is always read-only")
+		return nil, nil, errors.New("--rootfs-rw needs --rootfs DIR: the host's root is always read-only")
 	} else if _, _, err := ids.resolve("root", "/", "/"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	bindCwd := cwd != "/" && o.Cwd != CwdNone && (o.Rootfs == "" || o.Cwd == CwdReadOnly)
 	cwdMode := o.Cwd
@@ -184,55 +141,50 @@ func NewConfig(o Options) (*Config, error) {
 	}
 	if o.Workdir != "" {
 		if !filepath.IsAbs(o.Workdir) {
-			return nil, fmt.Errorf("--workdir %q: the directory must be an absolute path inside the sandbox", o.Workdir)
+			return nil, nil, fmt.Errorf("--workdir %q: the directory must be an absolute path inside the sandbox", o.Workdir)
 		}
 		workdir = filepath.Clean(o.Workdir)
 	}
 
-	spec := specs.Spec{
-		Version: specs.Version,
-		Process: &specs.Process{
-			Terminal: o.TTY,
-			Args:     o.Args,
-			Env:      env,
-			Cwd:      workdir,
-		},
-		Hostname: hostname,
+	p := &plan.Plan{
 		Root:     root,
-		Mounts: []specs.Mount{
-			{Destination: "/proc", Type: "proc", Source: "proc"},
-			{Destination: "/dev", Type: MountDev},
+		Hostname: hostname,
+		Mounts: []plan.Mount{
+			{Kind: plan.Proc, Dst: "/proc"},
+			{Kind: plan.Dev, Dst: "/dev"},
 		},
-		Linux: &specs.Linux{
-			MaskedPaths:   maskedPaths,
-			ReadonlyPaths: readonlyPaths,
+		Masked:   maskedPaths,
+		ReadOnly: readonlyPaths,
+		Process: plan.Process{
+			Terminal:    o.TTY,
+			Args:        o.Args,
+			Env:         env,
+			Cwd:         workdir,
+			PreserveFDs: uint32(max(o.PreserveFDs, 0)),
 		},
 	}
 	stateRoot := realPath(state.RootPath())
 	covers := hostCovers(o.Rootfs != "", stateRoot)
-	spec.Mounts = append(spec.Mounts, covers...)
+	p.Mounts = append(p.Mounts, covers...)
 	if o.Rootfs == "" {
-		spec.Mounts = append(spec.Mounts, resolverBinds(covers, ids)...)
+		p.Mounts = append(p.Mounts, resolverBinds(covers, ids)...)
 	}
 	if bindCwd && within(cwd, stateRoot) {
-		return nil, fmt.Errorf("the working directory %s is among sbx's records (%s), which a sandbox could then read or change: "+
+		return nil, nil, fmt.Errorf("the working directory %s is among sbx's records (%s), which a sandbox could then read or change: "+
 			"run sbx from another directory, or use --no-cwd", cwd, stateRoot)
 	}
 	if bindCwd {
-		mode := "rw"
-		if cwdMode == CwdReadOnly {
-			mode = "ro"
-		} else if within(stateRoot, cwd) && !coveredRightBelow(covers, stateRoot, cwd) {
-			return nil, fmt.Errorf("the working directory %s holds sbx's records (%s), which a sandbox could then change: "+
+		if cwdMode != CwdReadOnly && within(stateRoot, cwd) && !coveredRightBelow(covers, stateRoot, cwd) {
+			return nil, nil, fmt.Errorf("the working directory %s holds sbx's records (%s), which a sandbox could then change: "+
 				"run sbx from another directory, use --ro-cwd or --no-cwd, or set XDG_RUNTIME_DIR", cwd, stateRoot)
 		}
-		cwdBind := specs.Mount{Destination: cwd, Type: "bind", Source: cwd, Options: []string{"rbind", mode}}
-		spec.Mounts = append(spec.Mounts, cwdBind)
+		cwdBind := plan.Mount{Kind: plan.Bind, Src: cwd, Dst: cwd, ReadOnly: cwdMode == CwdReadOnly}
+		p.Mounts = append(p.Mounts, cwdBind)
 		// What the covers hid, the working directory must not show again.
 		for _, c := range covers {
-			if within(realPath(c.Destination), cwd) {
-				spec.Mounts = append(spec.Mounts, c)
-				if c.Destination == cwd && c.Type != MountHide {
+			if within(realPath(c.Dst), cwd) {
+				p.Mounts = append(p.Mounts, c)
+				if c.Dst == cwd && c.Kind != plan.Hide {
 					notes = append(notes, fmt.Sprintf("the working directory %s is covered by a fresh, empty one, as always (--bind %s shares it)", cwd, cwd))
 				}
 			}
@@ -240,99 +192,102 @@ func NewConfig(o Options) (*Config, error) {
 		if !o.GitWritable {
 			guards, err := gitGuards(cwdBind, ids)
 			if err != nil {
-				return nil, fmt.Errorf("the working directory: %w", err)
+				return nil, nil, fmt.Errorf("the working directory: %w", err)
 			}
-			spec.Mounts = append(spec.Mounts, guards...)
+			p.Mounts = append(p.Mounts, guards...)
 		}
 	}
 	for _, op := range o.View {
 		m, err := viewMount(op, ids)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := checkHidesRecords(op, m, stateRoot); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		spec.Mounts = append(spec.Mounts, m)
+		p.Mounts = append(p.Mounts, m)
 		if !o.GitWritable {
 			guards, err := gitGuards(m, ids)
 			if err != nil {
-				return nil, fmt.Errorf("--%s %q: %w", op.Kind, op.Arg, err)
+				return nil, nil, fmt.Errorf("--%s %q: %w", op.Kind, op.Arg, err)
 			}
-			spec.Mounts = append(spec.Mounts, guards...)
+			p.Mounts = append(p.Mounts, guards...)
 		}
 	}
 	if rootPath := realPath(root.Path); o.Rootfs != "" && (within(stateRoot, rootPath) || within(rootPath, stateRoot)) {
-		return nil, fmt.Errorf("--rootfs %s holds sbx's records (%s), which the sandbox could then read or change: "+
+		return nil, nil, fmt.Errorf("--rootfs %s holds sbx's records (%s), which the sandbox could then read or change: "+
 			"pick a root filesystem elsewhere, or set XDG_RUNTIME_DIR", o.Rootfs, stateRoot)
 	}
-	for _, ns := range defaultNamespaces {
-		spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: ns})
-	}
-	uid := uint32(os.Getuid())
-	if o.UID != nil {
-		uid = *o.UID
-	}
-	filter, err := harden(&spec, uid, o.Hardening)
+	p.Sources = ids.list()
+
+	req, err := usermap.Detect(o.MapMode, o.UID, o.GID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &Config{Spec: spec, MapMode: o.MapMode, UID: o.UID, GID: o.GID, PreserveFDs: o.PreserveFDs, Seccomp: filter, Notes: notes, Sources: ids}, nil
+	maps, err := usermap.Build(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.Stages = plan.Stages{
+		CloneFlags:    defaultNamespaces,
+		UIDMap:        maps.UIDMappings,
+		GIDMap:        maps.GIDMappings,
+		UIDMapHelper:  maps.UIDMapHelper,
+		GIDMapHelper:  maps.GIDMapHelper,
+		SetgroupsDeny: maps.SetgroupsDeny,
+	}
+	p.Process.UID, p.Process.GID = req.UID, req.GID
+	if p.Security, err = harden(p, o.Hardening); err != nil {
+		return nil, nil, err
+	}
+	if p.Process.Rlimits, err = parseUlimits(o.Ulimits); err != nil {
+		return nil, nil, err
+	}
+	return p, notes, nil
 }
 
-// harden puts the security choices into the spec: capabilities for uid,
-// no_new_privs, rlimits, the seccomp profile and sbx's annotations. It
-// returns the compiled seccomp filter (nil with --seccomp unconfined).
-func harden(spec *specs.Spec, uid uint32, h Hardening) (seccomp.Program, error) {
-	caps, err := capabilities.Compute(uid, h.CapAdd, h.CapDrop)
+// harden decides the security settings of plan p's command: capabilities
+// for its uid, no_new_privs, the seccomp filter (compiled), Landlock rules
+// from the view.
+func harden(p *plan.Plan, h Hardening) (plan.Security, error) {
+	sec := plan.Security{NoNewPrivs: true, AllowUserns: h.AllowUserns, CapAdd: h.CapAdd, CapDrop: h.CapDrop}
+	caps, err := capabilities.Compute(p.Process.UID, h.CapAdd, h.CapDrop)
 	if err != nil {
-		return nil, err
+		return sec, err
 	}
-	spec.Process.Capabilities = caps
-	spec.Process.NoNewPrivileges = true
-	if spec.Process.Rlimits, err = parseUlimits(h.Ulimits); err != nil {
-		return nil, err
-	}
+	sec.Caps = caps
 	if err := checkPreserveFDs(h.PreserveFDs); err != nil {
-		return nil, err
-	}
-	spec.Annotations = map[string]string{}
-	if len(h.CapAdd) > 0 {
-		spec.Annotations[AnnotationCapAdd] = strings.Join(h.CapAdd, ",")
-	}
-	if len(h.CapDrop) > 0 {
-		spec.Annotations[AnnotationCapDrop] = strings.Join(h.CapDrop, ",")
+		return sec, err
 	}
 	if err := seccomp.CheckAllow(h.SeccompAllow); err != nil {
-		return nil, err
+		return sec, err
 	}
 	if len(h.SeccompAllow) > 0 && h.Seccomp != "" {
-		return nil, fmt.Errorf("--seccomp-allow %s: only the built-in profile has calls to allow again, not --seccomp %s", strings.Join(h.SeccompAllow, ","), h.Seccomp)
+		return sec, fmt.Errorf("--seccomp-allow %s: only the built-in profile has calls to allow again, not --seccomp %s", strings.Join(h.SeccompAllow, ","), h.Seccomp)
 	}
 	switch h.Seccomp {
 	case "":
-		spec.Linux.Seccomp = seccomp.DefaultProfile(seccomp.Options{Capabilities: caps.Bounding, AllowUserns: h.AllowUserns, Allow: h.SeccompAllow})
-		spec.Annotations[seccomp.BuiltinAnnotation] = seccomp.BuiltinValue
+		profile := seccomp.DefaultProfile(seccomp.Options{Capabilities: capabilities.Names(caps.Bounding), AllowUserns: h.AllowUserns, Allow: h.SeccompAllow})
+		if sec.Seccomp, err = seccomp.Compile(profile, true); err != nil {
+			return sec, fmt.Errorf("compile seccomp profile: %w", err)
+		}
 	case SeccompUnconfined:
 	default:
-		if spec.Linux.Seccomp, err = seccomp.LoadFile(h.Seccomp); err != nil {
-			return nil, err
+		profile, err := seccomp.LoadFile(h.Seccomp)
+		if err != nil {
+			return sec, err
+		}
+		if sec.Seccomp, err = seccomp.Compile(profile, false); err != nil {
+			return sec, fmt.Errorf("--seccomp %s: compile seccomp profile: %w", h.Seccomp, err)
 		}
 	}
 	if h.Landlock {
 		if err := landlockAvailable(); err != nil {
-			return nil, err
+			return sec, err
 		}
-		spec.Annotations[AnnotationLandlock] = "true"
+		sec.Landlock = landlockRules(p)
 	}
-	if h.AllowUserns {
-		spec.Annotations[AnnotationAllowUserns] = "true"
-	}
-	filter, err := compileSeccomp(spec)
-	if err != nil && h.Seccomp != "" {
-		return nil, fmt.Errorf("--seccomp %s: %w", h.Seccomp, err)
-	}
-	return filter, err
+	return sec, nil
 }
 
 // maxPreserveFDs bounds --preserve-fds.
@@ -431,32 +386,6 @@ func checkHostname(h string) error {
 		}
 	}
 	return nil
-}
-
-// cloneFlags turns the namespace list into CLONE_NEW* flags.
-func cloneFlags(nss []specs.LinuxNamespace) (uint32, error) {
-	var flags uint32
-	for _, ns := range nss {
-		if ns.Path != "" {
-			return 0, fmt.Errorf("joining the %s namespace at %s is not supported by sbx run", ns.Type, ns.Path)
-		}
-		f, ok := namespaceFlags[ns.Type]
-		if !ok {
-			return 0, fmt.Errorf("unknown namespace type %q", ns.Type)
-		}
-		flags |= f
-	}
-	return flags, nil
-}
-
-var namespaceFlags = map[specs.LinuxNamespaceType]uint32{
-	specs.UserNamespace:    unix.CLONE_NEWUSER,
-	specs.MountNamespace:   unix.CLONE_NEWNS,
-	specs.PIDNamespace:     unix.CLONE_NEWPID,
-	specs.IPCNamespace:     unix.CLONE_NEWIPC,
-	specs.UTSNamespace:     unix.CLONE_NEWUTS,
-	specs.NetworkNamespace: unix.CLONE_NEWNET,
-	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
 }
 
 // hostNameMax is the kernel's limit for sethostname(2).

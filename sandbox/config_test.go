@@ -2,13 +2,11 @@ package sandbox
 
 import (
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/sbx-sandbox/sbx/plan"
 	"github.com/sbx-sandbox/sbx/usermap"
 )
 
@@ -50,22 +48,22 @@ func TestBuildEnv(t *testing.T) {
 	}
 }
 
-func TestNewConfigRejects(t *testing.T) {
+func TestNewPlanRejects(t *testing.T) {
 	tests := []struct {
 		name string
-		opts Options
+		opts Config
 		want string
 	}{
-		{"no command", Options{}, "no command"},
-		{"empty command", Options{Args: []string{""}}, "no command"},
-		{"bad map", Options{Args: []string{"true"}, MapMode: "many"}, "unknown id map mode"},
-		{"bad hostname", Options{Args: []string{"true"}, Hostname: "a b"}, "--hostname"},
-		{"long hostname", Options{Args: []string{"true"}, Hostname: strings.Repeat("h", 65)}, "longer than"},
-		{"relative workdir", Options{Args: []string{"true"}, Workdir: "sub"}, "--workdir"},
+		{"no command", Config{}, "no command"},
+		{"empty command", Config{Args: []string{""}}, "no command"},
+		{"bad map", Config{Args: []string{"true"}, MapMode: "many"}, "unknown id map mode"},
+		{"bad hostname", Config{Args: []string{"true"}, Hostname: "a b"}, "--hostname"},
+		{"long hostname", Config{Args: []string{"true"}, Hostname: strings.Repeat("h", 65)}, "longer than"},
+		{"relative workdir", Config{Args: []string{"true"}, Workdir: "sub"}, "--workdir"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewConfig(tt.opts)
+			_, _, err := NewPlan(tt.opts)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want one containing %q", err, tt.want)
 			}
@@ -76,7 +74,7 @@ func TestNewConfigRejects(t *testing.T) {
 	}
 }
 
-func TestNewConfigDefaultView(t *testing.T) {
+func TestNewPlanDefaultView(t *testing.T) {
 	// No runtime directory or agent socket to cover, and sbx's records
 	// under /tmp, which the /tmp cover covers.
 	t.Setenv("XDG_RUNTIME_DIR", "")
@@ -87,12 +85,11 @@ func TestNewConfigDefaultView(t *testing.T) {
 	t.Setenv("XDG_RUNTIME_DIR", "")
 	t.Setenv("SSH_AUTH_SOCK", "")
 	t.Setenv("TMPDIR", "")
-	cfg, err := NewConfig(Options{Args: []string{"sh"}, MapMode: usermap.Single})
+	s, _, err := NewPlan(Config{Args: []string{"sh"}, MapMode: usermap.Single})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := cfg.Spec
-	if s.Root.Path != "/" || !s.Root.Readonly {
+	if s.Root.Path != "/" || !s.Root.ReadOnly {
 		t.Errorf("root %+v, want / read-only", s.Root)
 	}
 	if s.Hostname != "sbx" {
@@ -100,7 +97,7 @@ func TestNewConfigDefaultView(t *testing.T) {
 	}
 	var dests []string
 	for _, m := range s.Mounts {
-		dests = append(dests, m.Destination)
+		dests = append(dests, m.Dst)
 	}
 	want := []string{"/proc", "/dev", "/tmp", "/run"}
 	if st, err := os.Lstat("/var/run"); err == nil && st.IsDir() {
@@ -112,74 +109,21 @@ func TestNewConfigDefaultView(t *testing.T) {
 	if s.Process.Cwd != dir {
 		t.Errorf("cwd %q, want %q", s.Process.Cwd, dir)
 	}
-	if len(s.Linux.Namespaces) != 7 {
-		t.Errorf("namespaces %v", s.Linux.Namespaces)
+	if s.Stages.CloneFlags != defaultNamespaces {
+		t.Errorf("clone flags %#x, want %#x", s.Stages.CloneFlags, defaultNamespaces)
 	}
-	flags, err := cloneFlags(s.Linux.Namespaces)
-	if err != nil || flags == 0 {
-		t.Errorf("cloneFlags = %#x, %v", flags, err)
+	if len(s.Stages.UIDMap) != 1 || !s.Stages.SetgroupsDeny || len(s.Security.Seccomp) == 0 || !s.Security.NoNewPrivs {
+		t.Errorf("single map, setgroups deny, seccomp and no_new_privs expected: %+v %+v", s.Stages, s.Security)
 	}
 
 	t.Chdir("/")
-	cfg, err = NewConfig(Options{Args: []string{"sh"}})
+	s, _, err = NewPlan(Config{Args: []string{"sh"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range cfg.Spec.Mounts {
-		if m.Type == "bind" {
+	for _, m := range s.Mounts {
+		if m.Kind == plan.Bind {
 			t.Errorf("cwd / was bound: %+v", m)
 		}
-	}
-}
-
-func TestLookPath(t *testing.T) {
-	dir := t.TempDir()
-	exe := filepath.Join(dir, "tool")
-	noexec := filepath.Join(dir, "data")
-	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(noexec, []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(dir, "subdir"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name, cmd, path, want string
-		code                  int
-	}{
-		{"found", "tool", "/nonexistent:" + dir, exe, 0},
-		{"slash is taken as is", "./x/y", dir, "./x/y", 0},
-		{"missing", "nope", dir, "", ExitNotFound},
-		{"not executable", "data", dir, "", ExitCannotExecute},
-		{"directory is skipped", "subdir", dir, "", ExitNotFound},
-	}
-	if os.Geteuid() == 0 {
-		// root passes access(X_OK) for any file with an x bit only; the
-		// "data" file has none, so the table still holds.
-		t.Log("running as root")
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := lookPath(tt.cmd, tt.path)
-			if tt.code != 0 {
-				ee, ok := err.(*ExitError)
-				if !ok || ee.Code != tt.code {
-					t.Fatalf("err = %v, want exit code %d", err, tt.code)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
-			}
-		})
-	}
-}
-
-func TestMountOptions(t *testing.T) {
-	attrs, data := mountOptions([]string{"nosuid", "nodev", "mode=1777", "size=64m", "rw"})
-	if attrs != unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV || !slices.Equal(data, []string{"mode=1777", "size=64m"}) {
-		t.Errorf("attrs %#x data %q", attrs, data)
 	}
 }

@@ -3,17 +3,14 @@ package sandbox
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 
-	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/sbx-sandbox/sbx/capabilities"
 	"github.com/sbx-sandbox/sbx/clonedbinary"
-	"github.com/sbx-sandbox/sbx/nsexec"
+	"github.com/sbx-sandbox/sbx/plan"
 	"github.com/sbx-sandbox/sbx/state"
 )
 
@@ -29,11 +26,15 @@ type ExecOptions struct {
 	PreserveFDs int
 }
 
-// nsFlags maps the namespace names of /proc/PID/ns to CLONE_NEW* flags.
-var nsFlags = map[string]uint32{
-	"user": unix.CLONE_NEWUSER, "mnt": unix.CLONE_NEWNS, "pid": unix.CLONE_NEWPID,
-	"ipc": unix.CLONE_NEWIPC, "uts": unix.CLONE_NEWUTS, "net": unix.CLONE_NEWNET,
-	"cgroup": unix.CLONE_NEWCGROUP,
+// namespaces are the namespaces of a sandbox as /proc/PID/ns names them,
+// with their CLONE_NEW* flags, in the order sbx exec joins them.
+var namespaces = []struct {
+	name string
+	flag uint32
+}{
+	{"user", unix.CLONE_NEWUSER}, {"mnt", unix.CLONE_NEWNS}, {"pid", unix.CLONE_NEWPID},
+	{"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS}, {"net", unix.CLONE_NEWNET},
+	{"cgroup", unix.CLONE_NEWCGROUP},
 }
 
 // Exec runs a command inside a running sandbox, in all of its namespaces,
@@ -51,7 +52,7 @@ func Exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return ExitSbxFailed, err
 	}
-	if st.Status != state.Running || st.Config == nil || st.Config.Process == nil {
+	if st.Status != state.Running || st.Plan == nil {
 		return ExitSbxFailed, fmt.Errorf("sandbox %s is not running (remove it with sbx rm %s)", o.Name, o.Name)
 	}
 	pidfd, err := openSandboxPid(st)
@@ -63,19 +64,7 @@ func Exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return ExitSbxFailed, err
 	}
-	proc, err := execProcess(st.Config.Process, st.Config.Annotations, o)
-	if err != nil {
-		return ExitSbxFailed, err
-	}
-	// The command joins with the sandbox's own configuration (its view for
-	// Landlock, its seccomp profile) and a process of its own.
-	spec := *st.Config
-	spec.Process = proc
-	filter, err := compileSeccomp(&spec)
-	if err != nil {
-		return ExitSbxFailed, err
-	}
-	config, err := newInitConfig(&spec, filter, o.PreserveFDs).encode()
+	p, err := execPlan(st.Plan, o)
 	if err != nil {
 		return ExitSbxFailed, err
 	}
@@ -83,25 +72,25 @@ func Exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return ExitSbxFailed, err
 	}
+	p.Stages = plan.Stages{
+		CloneMethod: uint32(method),
+		JoinPidfd:   extraFD(o.PreserveFDs, 0),
+		JoinFlags:   flags,
+		Pdeathsig:   uint32(unix.SIGKILL),
+	}
 	l := launch{
-		boot: nsexec.Bootstrap{
-			CloneMethod: uint32(method),
-			JoinPidfd:   extraFD(o.PreserveFDs, 0),
-			JoinFlags:   flags,
-			Pdeathsig:   uint32(unix.SIGKILL),
-		},
-		config:   config,
+		plan:     p,
 		stdio:    [3]uintptr{0, 1, 2},
 		preserve: o.PreserveFDs,
 		extra:    []uintptr{uintptr(pidfd)},
 		tty:      o.TTY,
 		join:     o.Name,
 	}
-	p, err := start(&l)
+	proc, err := start(&l)
 	if err != nil {
 		return ExitSbxFailed, err
 	}
-	return p.wait()
+	return proc.wait()
 }
 
 // openSandboxPid returns a pidfd of the sandbox's pid 1, checked to be the
@@ -124,7 +113,8 @@ func openSandboxPid(st *state.State) (int, error) {
 // joining one's own user namespace again is an error.
 func joinFlags(pid int) (uint32, error) {
 	var flags uint32
-	for ns, flag := range nsFlags {
+	for _, n := range namespaces {
+		ns, flag := n.name, n.flag
 		var own, theirs unix.Stat_t
 		if err := unix.Stat("/proc/self/ns/"+ns, &own); err != nil {
 			return 0, fmt.Errorf("inspect own %s namespace: %w", ns, err)
@@ -139,83 +129,49 @@ func joinFlags(pid int) (uint32, error) {
 	return flags, nil
 }
 
-// execProcess derives the process of sbx exec from the sandbox's.
-func execProcess(base *specs.Process, annotations map[string]string, o ExecOptions) (*specs.Process, error) {
-	p := &specs.Process{
-		Terminal:        o.TTY,
-		Args:            o.Args,
-		Env:             slices.Clone(base.Env),
-		Cwd:             base.Cwd,
-		User:            base.User,
-		NoNewPrivileges: base.NoNewPrivileges,
-		Rlimits:         base.Rlimits,
+// execPlan derives the plan of sbx exec from the sandbox's stored plan:
+// the sandbox's own security settings (its compiled seccomp filter, its
+// Landlock rules; capabilities computed again only for another uid) with a
+// process of its own. The view is the sandbox's already: none of its
+// operations goes along.
+func execPlan(base *plan.Plan, o ExecOptions) (*plan.Plan, error) {
+	p := &plan.Plan{Security: base.Security}
+	p.Process = plan.Process{
+		Terminal:    o.TTY,
+		Args:        o.Args,
+		Env:         slices.Clone(base.Process.Env),
+		Cwd:         base.Process.Cwd,
+		UID:         base.Process.UID,
+		GID:         base.Process.GID,
+		PreserveFDs: uint32(o.PreserveFDs),
+		Rlimits:     base.Process.Rlimits,
 	}
 	if len(o.Env) > 0 {
-		env, err := buildEnv(p.Env, o.Env, false)
+		env, err := buildEnv(p.Process.Env, o.Env, false)
 		if err != nil {
 			return nil, err
 		}
-		p.Env = env
+		p.Process.Env = env
 	}
 	if o.Workdir != "" {
 		if !filepath.IsAbs(o.Workdir) {
 			return nil, fmt.Errorf("--workdir %q: the directory must be an absolute path inside the sandbox", o.Workdir)
 		}
-		p.Cwd = filepath.Clean(o.Workdir)
+		p.Process.Cwd = filepath.Clean(o.Workdir)
 	}
 	if o.UID != nil {
-		p.User.UID = *o.UID
+		p.Process.UID = *o.UID
 	}
 	if o.GID != nil {
-		p.User.GID = *o.GID
+		p.Process.GID = *o.GID
 	}
-	// The same rule as for the sandbox's command, for this command's uid.
-	caps, err := capabilities.Compute(p.User.UID, splitList(annotations[AnnotationCapAdd]), splitList(annotations[AnnotationCapDrop]))
-	if err != nil {
-		return nil, fmt.Errorf("the sandbox's capabilities: %w", err)
+	if p.Process.UID != base.Process.UID {
+		// The same rule as for the sandbox's command, for this uid.
+		caps, err := capabilities.Compute(p.Process.UID, base.Security.CapAdd, base.Security.CapDrop)
+		if err != nil {
+			return nil, fmt.Errorf("the sandbox's capabilities: %w", err)
+		}
+		p.Security.Caps = caps
 	}
-	p.Capabilities = caps
 	return p, nil
-}
-
-// ExecInit is the Go side of a process that joined a running sandbox: it
-// takes on the requested ids and working directory and execs the command.
-// It never returns.
-func ExecInit() {
-	runtime.LockOSThread()
-	sock := nsexec.InitSocket()
-	err := execInit(sock)
-	reportAndExit(sock, err)
-}
-
-func execInit(sock *os.File) error {
-	var c initConfig
-	if err := readConfig(sock, &c); err != nil {
-		return err
-	}
-	if c.Process == nil || len(c.Process.Args) == 0 {
-		return errNoCommand
-	}
-	user := c.Process.User
-	return finishAndExec(sock, &c, func() error { return switchIDs(user.UID, user.GID) })
-}
-
-// switchIDs takes on the ids inside, when they differ from the ones the
-// joining process got from the user namespace's map.
-func switchIDs(uid, gid uint32) error {
-	if uint32(unix.Getegid()) != gid {
-		// Supplementary groups go first, where the namespace allows it.
-		if err := unix.Setgroups(nil); err != nil && !errors.Is(err, unix.EPERM) {
-			return fmt.Errorf("drop supplementary groups: %w", err)
-		}
-		if err := unix.Setresgid(int(gid), int(gid), int(gid)); err != nil {
-			return fmt.Errorf("--gid %d: %w (is it mapped in the sandbox?)", gid, err)
-		}
-	}
-	if uint32(unix.Geteuid()) != uid {
-		if err := unix.Setresuid(int(uid), int(uid), int(uid)); err != nil {
-			return fmt.Errorf("--uid %d: %w (is it mapped in the sandbox?)", uid, err)
-		}
-	}
-	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sbx-sandbox/sbx/plan"
 )
 
 // The host's root is visible read-only in a sandbox, but a read-only mount
@@ -18,15 +18,6 @@ import (
 // where session and system services listen are covered by default, and
 // with them the records of sbx, which sbx exec trusts.
 
-// MountCover covers an existing directory with a fresh, empty tmpfs (its
-// options are the tmpfs's). A missing directory is created where the view
-// is writable and skipped where it is not.
-const MountCover = "sbx-cover"
-
-// optional marks a MountHide that is skipped when its path does not exist
-// in the view.
-const optional = "optional"
-
 // hostCovers returns the default covers, in order: a fresh /tmp; a fresh
 // /run, where system services (D-Bus, container engines, nscd, ...) listen;
 // /var/run when it is a directory of its own rather than a link to /run;
@@ -35,28 +26,28 @@ const optional = "optional"
 // and sbx's own records where nothing above covers them. With a --rootfs,
 // which holds none of the host's places, the host's paths are hidden
 // where a bind (a --ro-cwd) shows them, and none is created.
-func hostCovers(rootfs bool, stateRoot string) []specs.Mount {
-	covers := []specs.Mount{
-		{Destination: "/tmp", Type: MountCover, Options: []string{"nosuid", "nodev", "mode=1777", "size=" + tmpSize}},
-		{Destination: "/run", Type: MountCover, Options: []string{"nosuid", "nodev", "mode=0755", "size=" + runSize}},
+func hostCovers(rootfs bool, stateRoot string) []plan.Mount {
+	covers := []plan.Mount{
+		{Kind: plan.Cover, Dst: "/tmp", Mode: "1777", Size: tmpSize},
+		{Kind: plan.Cover, Dst: "/run", Mode: "0755", Size: runSize},
 	}
 	if st, err := os.Lstat("/var/run"); err == nil && st.IsDir() && !rootfs {
-		covers = append(covers, specs.Mount{Destination: "/var/run", Type: MountCover, Options: []string{"nosuid", "nodev", "mode=0755", "size=" + runSize}})
+		covers = append(covers, plan.Mount{Kind: plan.Cover, Dst: "/var/run", Mode: "0755", Size: runSize})
 	}
 	if dir := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(dir) {
 		if rootfs {
 			// Not in a root filesystem of its own, unless bound there
 			// (a --ro-cwd): then hidden.
-			covers = append(covers, specs.Mount{Destination: realPath(dir), Type: MountHide, Options: []string{optional}})
+			covers = append(covers, plan.Mount{Kind: plan.Hide, Dst: realPath(dir), Optional: true})
 		} else {
-			covers = append(covers, specs.Mount{Destination: realPath(dir), Type: MountCover, Options: []string{"nosuid", "nodev", "mode=0700", "size=" + runSize}})
+			covers = append(covers, plan.Mount{Kind: plan.Cover, Dst: realPath(dir), Mode: "0700", Size: runSize})
 		}
 	}
 	if sock := os.Getenv("SSH_AUTH_SOCK"); filepath.IsAbs(sock) && !covered(covers, realPath(sock)) {
-		covers = append(covers, specs.Mount{Destination: realPath(sock), Type: MountHide, Options: []string{optional}})
+		covers = append(covers, plan.Mount{Kind: plan.Hide, Dst: realPath(sock), Optional: true})
 	}
 	if !covered(covers, stateRoot) {
-		covers = append(covers, specs.Mount{Destination: stateRoot, Type: MountHide, Options: []string{optional}})
+		covers = append(covers, plan.Mount{Kind: plan.Hide, Dst: stateRoot, Optional: true})
 	}
 	return covers
 }
@@ -66,15 +57,14 @@ func hostCovers(rootfs bool, stateRoot string) []specs.Mount {
 // --tmpfs /tmp:size=... sets another.
 const (
 	tmpSize = "25%"
-	shmSize = "64m" // as podman's /dev/shm
 	runSize = "64m"
 )
 
 // covered reports whether path lies in a directory that one of covers
 // replaces with a fresh tmpfs.
-func covered(covers []specs.Mount, path string) bool {
+func covered(covers []plan.Mount, path string) bool {
 	for _, c := range covers {
-		if (c.Type == MountCover || c.Type == "tmpfs") && within(path, c.Destination) {
+		if (c.Kind == plan.Cover || c.Kind == plan.Tmpfs) && within(path, c.Dst) {
 			return true
 		}
 	}
@@ -85,9 +75,9 @@ func covered(covers []specs.Mount, path string) bool {
 // dir, is covered by a mount made on dir itself or on one of its entries:
 // a mount point cannot be renamed or removed, so nothing in the sandbox
 // can move the covered place away and put another in its stead.
-func coveredRightBelow(covers []specs.Mount, path, dir string) bool {
+func coveredRightBelow(covers []plan.Mount, path, dir string) bool {
 	for _, c := range covers {
-		d := realPath(c.Destination)
+		d := realPath(c.Dst)
 		if within(path, d) && (d == dir || filepath.Dir(d) == dir) {
 			return true
 		}
@@ -99,13 +89,13 @@ func coveredRightBelow(covers []specs.Mount, path, dir string) bool {
 // /etc/resolv.conf is a link into a covered directory (systemd-resolved's
 // /run/systemd/resolve/stub-resolv.conf, resolvconf's /run/resolvconf):
 // the file the links end at is bound read-only at every covered step.
-func resolverBinds(covers []specs.Mount, ids sourceIDs) []specs.Mount {
+func resolverBinds(covers []plan.Mount, ids sourceIDs) []plan.Mount {
 	return linkTargetBinds("/etc/resolv.conf", covers, ids)
 }
 
 // linkTargetBinds binds the file the link resolvConf ends at, read-only, at
 // every step of the way that lies in a covered directory.
-func linkTargetBinds(resolvConf string, covers []specs.Mount, ids sourceIDs) []specs.Mount {
+func linkTargetBinds(resolvConf string, covers []plan.Mount, ids sourceIDs) []plan.Mount {
 	st, err := os.Lstat(resolvConf)
 	if err != nil || st.Mode()&os.ModeSymlink == 0 {
 		return nil
@@ -114,7 +104,7 @@ func linkTargetBinds(resolvConf string, covers []specs.Mount, ids sourceIDs) []s
 	if err != nil {
 		return nil
 	}
-	var binds []specs.Mount
+	var binds []plan.Mount
 	path := resolvConf
 	for range 16 {
 		link, err := os.Readlink(path)
@@ -126,7 +116,7 @@ func linkTargetBinds(resolvConf string, covers []specs.Mount, ids sourceIDs) []s
 		}
 		path = filepath.Clean(link)
 		if covered(covers, path) {
-			binds = append(binds, specs.Mount{Destination: path, Type: "bind", Source: target, Options: []string{"rbind", "ro"}})
+			binds = append(binds, plan.Mount{Kind: plan.Bind, Src: target, Dst: path, ReadOnly: true})
 		}
 	}
 	return binds
@@ -144,25 +134,25 @@ func linkTargetBinds(resolvConf string, covers []specs.Mount, ids sourceIDs) []s
 // when that lies in the bind. A .git that is itself a link cannot be kept
 // from being replaced: that is an error. --git-writable lifts the guard
 // (commits inside need it).
-func gitGuards(m specs.Mount, ids sourceIDs) ([]specs.Mount, error) {
-	if m.Type != "bind" || !hasOption(m.Options, "rw") {
+func gitGuards(m plan.Mount, ids sourceIDs) ([]plan.Mount, error) {
+	if m.Kind != plan.Bind || m.ReadOnly {
 		return nil, nil
 	}
-	src := filepath.Join(m.Source, ".git")
+	src := filepath.Join(m.Src, ".git")
 	st, err := os.Lstat(src)
 	if err != nil {
 		return nil, nil
 	}
-	var guards []specs.Mount
+	var guards []plan.Mount
 	// roBind binds path, which lies in the bind, read-only where the
 	// sandbox sees it.
 	roBind := func(path string) {
-		rel, err := filepath.Rel(m.Source, path)
+		rel, err := filepath.Rel(m.Src, path)
 		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
 			return // outside the writable bind: read-only already
 		}
 		if real, _, err := ids.resolveNoFollow(path); err == nil {
-			guards = append(guards, specs.Mount{Destination: filepath.Join(m.Destination, rel), Type: "bind", Source: real, Options: []string{"rbind", "ro"}})
+			guards = append(guards, plan.Mount{Kind: plan.Bind, Src: real, Dst: filepath.Join(m.Dst, rel), ReadOnly: true})
 		}
 	}
 	switch {
@@ -174,7 +164,7 @@ func gitGuards(m specs.Mount, ids sourceIDs) ([]specs.Mount, error) {
 		if b, err := os.ReadFile(src); err == nil {
 			if dir, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: "); ok {
 				if !filepath.IsAbs(dir) {
-					dir = filepath.Join(m.Source, dir)
+					dir = filepath.Join(m.Src, dir)
 				}
 				roBind(realPath(dir))
 			}
@@ -196,28 +186,15 @@ func gitGuards(m specs.Mount, ids sourceIDs) ([]specs.Mount, error) {
 	return guards, nil
 }
 
-func hasOption(opts []string, o string) bool {
-	for _, x := range opts {
-		if x == o {
-			return true
-		}
-	}
-	return false
-}
-
 // checkHidesRecords refuses a view operation that would show sbx's records
 // to the sandbox: a source that holds them or lies among them.
-func checkHidesRecords(op ViewOp, m specs.Mount, stateRoot string) error {
+func checkHidesRecords(op ViewOp, m plan.Mount, stateRoot string) error {
 	var sources []string
-	switch m.Type {
-	case "bind":
-		sources = []string{m.Source}
-	case "overlay":
-		for _, o := range m.Options {
-			if l, ok := strings.CutPrefix(o, "lowerdir+="); ok {
-				sources = append(sources, l)
-			}
-		}
+	switch m.Kind {
+	case plan.Bind:
+		sources = []string{m.Src}
+	case plan.Overlay:
+		sources = m.Lowers
 	}
 	for _, src := range sources {
 		real := realPath(src)

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sbx-sandbox/sbx/plan"
 )
 
 func TestWithin(t *testing.T) {
@@ -28,7 +28,7 @@ func TestWithin(t *testing.T) {
 }
 
 func TestCoveredRightBelow(t *testing.T) {
-	covers := []specs.Mount{{Destination: "/w/records", Type: MountHide}, {Destination: "/w/a/b", Type: MountCover}}
+	covers := []plan.Mount{{Kind: plan.Hide, Dst: "/w/records"}, {Kind: plan.Cover, Dst: "/w/a/b"}}
 	tests := []struct {
 		path, dir string
 		want      bool
@@ -51,27 +51,27 @@ func TestHostCovers(t *testing.T) {
 	sock := "/var/lib/sbx-test/agent.sock" // outside /tmp, which is covered anyway
 	t.Setenv("XDG_RUNTIME_DIR", runtime)
 	t.Setenv("SSH_AUTH_SOCK", sock)
-	dests := func(ms []specs.Mount) []string {
+	dests := func(ms []plan.Mount) []string {
 		var d []string
 		for _, m := range ms {
-			d = append(d, m.Destination+" "+m.Type)
+			d = append(d, m.Dst+" "+m.Kind.String())
 		}
 		return d
 	}
 	got := dests(hostCovers(false, "/var/lib/elsewhere/sbx"))
-	for _, want := range []string{"/tmp " + MountCover, "/run " + MountCover, runtime + " " + MountCover, realPath(sock) + " " + MountHide, "/var/lib/elsewhere/sbx " + MountHide} {
+	for _, want := range []string{"/tmp " + plan.Cover.String(), "/run " + plan.Cover.String(), runtime + " " + plan.Cover.String(), realPath(sock) + " " + plan.Hide.String(), "/var/lib/elsewhere/sbx " + plan.Hide.String()} {
 		if !slices.Contains(got, want) {
 			t.Errorf("covers %q lack %q", got, want)
 		}
 	}
 	// Records under a cover need no cover of their own; a rootfs has
 	// none of the host's services.
-	if got := dests(hostCovers(false, filepath.Join(runtime, "sbx"))); slices.Contains(got, filepath.Join(runtime, "sbx")+" "+MountHide) {
+	if got := dests(hostCovers(false, filepath.Join(runtime, "sbx"))); slices.Contains(got, filepath.Join(runtime, "sbx")+" "+plan.Hide.String()) {
 		t.Errorf("records under $XDG_RUNTIME_DIR covered twice: %q", got)
 	}
 	// With a rootfs, the host's places are hidden where a bind shows
 	// them, never created.
-	want := []string{"/tmp " + MountCover, "/run " + MountCover, runtime + " " + MountHide, sock + " " + MountHide, "/x " + MountHide}
+	want := []string{"/tmp " + plan.Cover.String(), "/run " + plan.Cover.String(), runtime + " " + plan.Hide.String(), sock + " " + plan.Hide.String(), "/x " + plan.Hide.String()}
 	if got := dests(hostCovers(true, "/x")); !slices.Equal(got, want) {
 		t.Errorf("covers with a rootfs: %q, want %q", got, want)
 	}
@@ -92,20 +92,24 @@ func TestGitGuards(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := sourceIDs{}
-	bind := specs.Mount{Destination: "/src", Type: "bind", Source: repo, Options: []string{"rbind", "rw"}}
+	bind := plan.Mount{Kind: plan.Bind, Src: repo, Dst: "/src"}
 	guards, err := gitGuards(bind, ids)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	for _, m := range guards {
-		got = append(got, m.Destination+" "+m.Options[1])
+		mode := "rw"
+		if m.ReadOnly {
+			mode = "ro"
+		}
+		got = append(got, m.Dst+" "+mode)
 	}
 	want := []string{"/src/.git ro", "/src/shared/config ro"}
 	if !slices.Equal(got, want) {
 		t.Errorf("guards %q, want %q", got, want)
 	}
-	bind.Options[1] = "ro"
+	bind.ReadOnly = true
 	if g, _ := gitGuards(bind, ids); len(g) != 0 {
 		t.Errorf("a read-only bind got guards: %v", g)
 	}
@@ -114,17 +118,17 @@ func TestGitGuards(t *testing.T) {
 	if err := os.Symlink(repo+"/.git", filepath.Join(link, ".git")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := gitGuards(specs.Mount{Destination: "/l", Type: "bind", Source: link, Options: []string{"rbind", "rw"}}, ids); err == nil {
+	if _, err := gitGuards(plan.Mount{Kind: plan.Bind, Src: link, Dst: "/l"}, ids); err == nil {
 		t.Errorf(".git as a link was accepted")
 	}
 	// A .git file: it and the gitdir it names, when in the bind.
 	wt := t.TempDir()
 	os.MkdirAll(filepath.Join(wt, "gitdirs/main"), 0o755)
 	os.WriteFile(filepath.Join(wt, ".git"), []byte("gitdir: gitdirs/main\n"), 0o644)
-	guards, err = gitGuards(specs.Mount{Destination: "/w", Type: "bind", Source: wt, Options: []string{"rbind", "rw"}}, ids)
+	guards, err = gitGuards(plan.Mount{Kind: plan.Bind, Src: wt, Dst: "/w"}, ids)
 	got = nil
 	for _, m := range guards {
-		got = append(got, m.Destination)
+		got = append(got, m.Dst)
 	}
 	if err != nil || !slices.Equal(got, []string{"/w/.git", "/w/gitdirs/main"}) {
 		t.Errorf("a .git file: guards %q, %v", got, err)
@@ -176,11 +180,11 @@ func TestLinkTargetBinds(t *testing.T) {
 	if err := os.Symlink("../run/resolvconf/resolv.conf", conf); err != nil {
 		t.Fatal(err)
 	}
-	covers := []specs.Mount{{Destination: filepath.Join(root, "run"), Type: MountCover}}
+	covers := []plan.Mount{{Kind: plan.Cover, Dst: filepath.Join(root, "run")}}
 	ids := sourceIDs{}
 	var got []string
 	for _, m := range linkTargetBinds(conf, covers, ids) {
-		got = append(got, m.Destination+" <- "+m.Source)
+		got = append(got, m.Dst+" <- "+m.Src)
 	}
 	if want := []string{step + " <- " + stub, stub + " <- " + stub}; !slices.Equal(got, want) {
 		t.Errorf("binds %q, want %q", got, want)

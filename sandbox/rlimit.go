@@ -5,10 +5,10 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"syscall"
 
-	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sbx-sandbox/sbx/plan"
 )
 
 // rlimitNames are the --ulimit names, as docker and podman spell them.
@@ -21,14 +21,12 @@ var rlimitNames = map[string]int{
 	"stack": unix.RLIMIT_STACK,
 }
 
-// rlimitType is the OCI name of a --ulimit name: "nofile" -> "RLIMIT_NOFILE".
-func rlimitType(name string) string { return "RLIMIT_" + strings.ToUpper(name) }
-
-// parseUlimits turns --ulimit NAME=SOFT[:HARD] settings into OCI rlimits.
+// parseUlimits turns --ulimit NAME=SOFT[:HARD] settings into the plan's
+// resource limits.
 // A hard limit above the caller's own cannot be had without privilege, so it
 // is refused here, before anything starts.
-func parseUlimits(settings []string) ([]specs.POSIXRlimit, error) {
-	var out []specs.POSIXRlimit
+func parseUlimits(settings []string) ([]plan.Rlimit, error) {
+	var out []plan.Rlimit
 	for _, s := range settings {
 		name, vals, ok := strings.Cut(s, "=")
 		res, known := rlimitNames[strings.ToLower(name)]
@@ -54,16 +52,15 @@ func parseUlimits(settings []string) ([]specs.POSIXRlimit, error) {
 			return nil, fmt.Errorf("--ulimit %q: read your own limit: %w", s, err)
 		}
 		if hard > cur.Max {
-			return nil, fmt.Errorf("--ulimit %q: the hard limit is above yours (%s): ask for at most that, or raise your own hard limit first", s, rlimitString(cur.Max))
+			return nil, fmt.Errorf("--ulimit %q: the hard limit is above yours (%s): ask for at most that, or raise your own hard limit first", s, RlimitString(cur.Max))
 		}
-		typ := rlimitType(strings.ToLower(name))
 		for i := range out {
-			if out[i].Type == typ {
+			if out[i].Resource == uint32(res) {
 				out = append(out[:i], out[i+1:]...)
 				break
 			}
 		}
-		out = append(out, specs.POSIXRlimit{Type: typ, Soft: soft, Hard: hard})
+		out = append(out, plan.Rlimit{Resource: uint32(res), Soft: soft, Hard: hard})
 	}
 	return out, nil
 }
@@ -80,26 +77,20 @@ func rlimitValue(v string) (uint64, error) {
 	return n, nil
 }
 
-func rlimitString(v uint64) string {
+// RlimitString renders a limit as --ulimit takes it.
+func RlimitString(v uint64) string {
 	if v == unix.RLIM_INFINITY || v == math.MaxUint64 {
 		return "unlimited"
 	}
 	return strconv.FormatUint(v, 10)
 }
 
-// applyRlimits sets the sandbox's resource limits on this process. It uses
-// package syscall's Setrlimit, which also keeps the Go runtime from putting
-// its saved RLIMIT_NOFILE back on exec.
-func applyRlimits(limits []specs.POSIXRlimit) error {
-	for _, l := range limits {
-		name := strings.ToLower(strings.TrimPrefix(l.Type, "RLIMIT_"))
-		res, ok := rlimitNames[name]
-		if !ok {
-			return fmt.Errorf("unknown resource limit %s", l.Type)
-		}
-		if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
-			return fmt.Errorf("--ulimit %s=%s:%s: %w", name, rlimitString(l.Soft), rlimitString(l.Hard), err)
+// rlimitType is the OCI name of a resource limit: RLIMIT_NOFILE.
+func rlimitType(res uint32) string {
+	for name, r := range rlimitNames {
+		if uint32(r) == res {
+			return "RLIMIT_" + strings.ToUpper(name)
 		}
 	}
-	return nil
+	return fmt.Sprintf("RLIMIT_%d", res)
 }

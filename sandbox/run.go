@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,8 +16,9 @@ import (
 
 	"github.com/sbx-sandbox/sbx/clonedbinary"
 	"github.com/sbx-sandbox/sbx/nsexec"
+	"github.com/sbx-sandbox/sbx/plan"
+	"github.com/sbx-sandbox/sbx/stamp"
 	"github.com/sbx-sandbox/sbx/state"
-	"github.com/sbx-sandbox/sbx/usermap"
 )
 
 // Exit codes, as podman has them.
@@ -34,13 +34,8 @@ var ForwardedSignals = []os.Signal{
 	unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH,
 }
 
-// InitError is what the Go init sends instead of exec'ing the command.
-type InitError struct {
-	Message string `json:"message"`
-	Code    int    `json:"code"`
-}
-
-func (e *InitError) Error() string { return e.Message }
+// InitError is what the Go init reports instead of exec'ing the command.
+type InitError = plan.Report
 
 // ExitError carries the exit code sbx should end with, next to the error.
 type ExitError struct {
@@ -108,53 +103,23 @@ func parseSize(v string) (uint64, error) {
 	return n * mult, nil
 }
 
-// Run starts the sandbox, waits for the command and returns its exit code
-// (128+N if a signal N killed it). An error means the sandbox could not be
-// started; its exit code is ExitSbxFailed unless an *ExitError says other.
-// Detached, it returns 0 once the command has started.
-func Run(cfg *Config, o RunOptions) (int, error) {
-	req, err := usermap.Detect(cfg.MapMode, cfg.UID, cfg.GID)
-	if err != nil {
-		return ExitSbxFailed, err
-	}
-	plan, err := usermap.Build(req)
-	if err != nil {
-		return ExitSbxFailed, err
-	}
-	flags, err := cloneFlags(cfg.Spec.Linux.Namespaces)
-	if err != nil {
-		return ExitSbxFailed, err
-	}
-	cfg.Spec.Linux.UIDMappings = plan.UIDMappings
-	cfg.Spec.Linux.GIDMappings = plan.GIDMappings
-	cfg.Spec.Process.User.UID = req.UID
-	cfg.Spec.Process.User.GID = req.GID
-
+// Run starts the sandbox of plan p, waits for the command and returns its
+// exit code (128+N if a signal N killed it). An error means the sandbox
+// could not be started; its exit code is ExitSbxFailed unless an
+// *ExitError says other. Detached, it returns 0 once the command has
+// started.
+func Run(p *plan.Plan, o RunOptions) (int, error) {
 	method, err := clonedbinary.FromEnv()
 	if err != nil {
 		return ExitSbxFailed, err
 	}
-	ic := newInitConfig(&cfg.Spec, cfg.Seccomp, cfg.PreserveFDs)
-	ic.Sources = cfg.Sources
-	config, err := ic.encode()
-	if err != nil {
-		return ExitSbxFailed, err
-	}
+	p.Stages.CloneMethod = uint32(method)
+	p.Stages.Pdeathsig = uint32(unix.SIGKILL)
 	l := launch{
-		boot: nsexec.Bootstrap{
-			CloneMethod:   uint32(method),
-			CloneFlags:    flags,
-			UIDMappings:   plan.UIDMappings,
-			GIDMappings:   plan.GIDMappings,
-			UIDMapHelper:  plan.UIDMapHelper,
-			GIDMapHelper:  plan.GIDMapHelper,
-			SetgroupsDeny: plan.SetgroupsDeny,
-			Pdeathsig:     uint32(unix.SIGKILL),
-		},
-		config:   config,
+		plan:     p,
 		stdio:    [3]uintptr{0, 1, 2},
-		preserve: cfg.PreserveFDs,
-		tty:      cfg.Spec.Process.Terminal,
+		preserve: int(p.Process.PreserveFDs),
+		tty:      p.Process.Terminal,
 	}
 	if l.tty && o.Detach {
 		return ExitSbxFailed, errors.New("-t and -d together are not supported: a detached sandbox has no terminal to attach to")
@@ -171,8 +136,8 @@ func Run(cfg *Config, o RunOptions) (int, error) {
 		}
 	}()
 	if o.Detach {
-		l.boot.Pdeathsig = 0
-		l.boot.LogMax = o.LogMax
+		p.Stages.Pdeathsig = 0
+		p.Stages.LogMax = o.LogMax
 		files, err := detachedStdio(o.Name)
 		if err != nil {
 			return ExitSbxFailed, err
@@ -183,53 +148,44 @@ func Run(cfg *Config, o RunOptions) (int, error) {
 		}
 	}
 
-	p, err := start(&l)
+	proc, err := start(&l)
 	if err != nil {
 		return ExitSbxFailed, err
 	}
-	st := &state.State{
-		Name:     o.Name,
-		Pid:      p.init,
-		Created:  time.Now().UTC(),
-		Command:  cfg.Spec.Process.Args,
-		Detached: o.Detach,
-		Config:   &cfg.Spec,
-	}
-	if err := recordProcess(st); err != nil {
-		p.abort()
+	stamp.Mark("parent.started")
+	rec := &plan.Record{Name: o.Name, Pid: uint32(proc.init), Created: time.Now().UnixNano(), Detached: o.Detach, Plan: *p}
+	if err := recordProcess(rec); err != nil {
+		proc.abort()
 		return ExitSbxFailed, err
 	}
-	p.record, p.initStart = st.Name, st.StartTime
+	stamp.Mark("parent.recorded")
+	proc.record, proc.initStart = rec.Name, rec.StartTime
 	// From now on the record is removed only while it is still ours.
 	keep = true
 	if !o.Detach {
-		defer state.RemoveIfOwned(o.Name, st.Pid, st.StartTime)
+		defer state.RemoveIfOwned(o.Name, proc.init, rec.StartTime)
 	}
 	if o.Detach {
-		code, err := p.started()
+		code, err := proc.started()
 		if err != nil {
-			p.abort()
-			state.RemoveIfOwned(o.Name, st.Pid, st.StartTime)
+			proc.abort()
+			state.RemoveIfOwned(o.Name, proc.init, rec.StartTime)
 			return code, err
 		}
 		return 0, nil
 	}
-	return p.wait()
+	return proc.wait()
 }
 
-// recordProcess fills in the process identity and namespaces of a record
-// and saves it.
-func recordProcess(st *state.State) error {
-	start, err := state.ChildStartTime(st.Pid)
+// recordProcess fills in the start time of the sandbox's pid 1 and saves
+// the record.
+func recordProcess(r *plan.Record) error {
+	start, err := state.ChildStartTime(int(r.Pid))
 	if err != nil {
-		return fmt.Errorf("read start time of sandbox pid %d: %w", st.Pid, err)
+		return fmt.Errorf("read start time of sandbox pid %d: %w", r.Pid, err)
 	}
-	st.StartTime = start
-	st.Namespaces = map[string]string{}
-	for _, ns := range state.NamespaceTypes {
-		st.Namespaces[ns] = fmt.Sprintf("/proc/%d/ns/%s", st.Pid, ns)
-	}
-	return state.Save(st)
+	r.StartTime = start
+	return state.Save(r)
 }
 
 // detachedStdio opens /dev/null for stdin and the record's log for output.
@@ -252,13 +208,12 @@ func closeAll(files []*os.File) {
 	}
 }
 
-// launch is what start needs: the bootstrap for the C stages, the
-// configuration for the Go init, the command's stdio, how many of the
-// caller's descriptors from 3 on go to the command, and any descriptor the
-// bootstrap refers to (passed right after the init socket; see extraFD).
+// launch is what start needs: the plan (for the C stages and the Go init
+// alike), the command's stdio, how many of the caller's descriptors from 3
+// on go to the command, and any descriptor the plan's stages refer to
+// (passed right after the init socket; see extraFD).
 type launch struct {
-	boot     nsexec.Bootstrap
-	config   []byte
+	plan     *plan.Plan
 	stdio    [3]uintptr
 	preserve int
 	extra    []uintptr
@@ -385,12 +340,14 @@ func endsJoin(s syscall.Signal) bool {
 }
 
 // start re-executes sbx with the init socket, drives the stages until the
-// sandbox's pid 1 exists and hands the configuration to the Go init.
+// sandbox's pid 1 exists and hands the plan to the Go init. The plan is
+// encoded once: the stages and the Go init read the same bytes.
 func start(l *launch) (*process, error) {
-	payload, err := l.boot.Encode()
-	if err != nil {
-		return nil, err
+	if fd := stamp.FD(); fd >= 0 {
+		l.plan.Stages.StampFD = extraFD(l.preserve, len(l.extra))
+		l.extra = append(l.extra, uintptr(fd))
 	}
+	payload := l.plan.Encode()
 	// Descriptors sbx inherited from its caller stay out of the sandbox's
 	// setup: only those passed below (stdio, --preserve-fds, the init
 	// socket, the bootstrap's own) reach stage 0, so that no host directory
@@ -448,7 +405,7 @@ func start(l *launch) (*process, error) {
 	if l.join != "" {
 		p.join = &joinGuard{name: l.join}
 	}
-	if err := p.handshake(payload, l.config); err != nil {
+	if err := p.handshake(payload); err != nil {
 		// A joining process killed at the bound breaks the handshake.
 		if _, jerr := p.joined(); jerr != nil {
 			err = jerr
@@ -459,10 +416,11 @@ func start(l *launch) (*process, error) {
 	return p, nil
 }
 
-// handshake sends the bootstrap, collects the stage reports and, once the
-// sandbox's pid 1 exists, lets it go on and sends the configuration.
-func (p *process) handshake(bootstrap, config []byte) error {
-	if err := nsexec.WriteFrame(p.sock, nsexec.MsgBootstrap, bootstrap); err != nil {
+// handshake sends the plan to stage 0, collects the stage reports and, once
+// the sandbox's pid 1 exists, lets it go on and sends the plan to the Go
+// init.
+func (p *process) handshake(payload []byte) error {
+	if err := nsexec.WriteFrame(p.sock, nsexec.MsgBootstrap, payload); err != nil {
 		return fmt.Errorf("send bootstrap to sbx stage 0: %w", err)
 	}
 	stage1 := 0
@@ -506,14 +464,14 @@ func (p *process) handshake(bootstrap, config []byte) error {
 	p.stage = 0
 	err := nsexec.WriteFrame(p.sock, nsexec.MsgContinue, nil)
 	if err == nil {
-		err = nsexec.WriteFrame(p.sock, nsexec.MsgConfig, config)
+		err = nsexec.WriteFrame(p.sock, nsexec.MsgPlan, payload)
 	}
 	if err != nil {
 		// Stage 2 is gone: its report, if any, says why.
 		if se := p.pendingStageError(); se != nil {
 			return se
 		}
-		return fmt.Errorf("send configuration to the sandbox: %w", err)
+		return fmt.Errorf("send the plan to the sandbox: %w", err)
 	}
 	return nil
 }
@@ -565,11 +523,11 @@ func (p *process) readInitReports() *InitError {
 func decodeReport(typ uint32, payload []byte) *InitError {
 	switch typ {
 	case nsexec.MsgInitError:
-		var ie InitError
-		if err := json.Unmarshal(payload, &ie); err != nil {
-			ie = InitError{Message: fmt.Sprintf("undecodable error from sandbox init: %v", err), Code: ExitSbxFailed}
+		ie, err := plan.DecodeReport(payload)
+		if err != nil {
+			ie = &InitError{Message: fmt.Sprintf("undecodable error from sandbox init: %v", err), Code: ExitSbxFailed}
 		}
-		return &ie
+		return ie
 	case nsexec.MsgError:
 		msg := "undecodable error report from stage 2"
 		if se, err := nsexec.DecodeStageError(payload); err == nil {

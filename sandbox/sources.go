@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sbx-sandbox/sbx/plan"
 )
 
 // Every host path a view takes something from (a bind's source, an
@@ -24,8 +26,7 @@ import (
 
 // fileID identifies a file: its device and inode numbers.
 type fileID struct {
-	Dev uint64 `json:"dev"`
-	Ino uint64 `json:"ino"`
+	Dev, Ino uint64
 }
 
 func idOf(st *unix.Stat_t) fileID { return fileID{Dev: st.Dev, Ino: st.Ino} }
@@ -74,35 +75,11 @@ func (ids sourceIDs) record(flag, arg string, fd int) (string, *unix.Stat_t, err
 	return path, &st, nil
 }
 
-// openSourcePath opens a source path on the setup side: no link is
-// followed, and what it finds must be what sbx resolved on the host.
-func openSourcePath(path string, ids sourceIDs) (int, error) {
-	want, ok := ids[path]
-	if !ok {
-		return -1, fmt.Errorf("source %s was not checked by sbx", path)
+// list returns the identities as the plan carries them.
+func (ids sourceIDs) list() []plan.Source {
+	out := make([]plan.Source, 0, len(ids))
+	for path, id := range ids {
+		out = append(out, plan.Source{Path: path, Dev: id.Dev, Ino: id.Ino})
 	}
-	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
-	fd, err := unix.Openat2(unix.AT_FDCWD, path, &how)
-	for err == unix.EAGAIN || err == unix.EINTR {
-		fd, err = unix.Openat2(unix.AT_FDCWD, path, &how)
-	}
-	if errors.Is(err, unix.ENOSYS) {
-		return -1, errors.New("this kernel has no openat2(2): sbx needs Linux 5.12 or newer")
-	}
-	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
-		return -1, fmt.Errorf("source %s was moved or replaced (by a link?) since sbx checked it: %w", path, err)
-	}
-	if err != nil {
-		return -1, fmt.Errorf("open source %s: %w", path, err)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("stat source %s: %w", path, err)
-	}
-	if idOf(&st) != want {
-		unix.Close(fd)
-		return -1, fmt.Errorf("source %s was replaced since sbx checked it", path)
-	}
-	return fd, nil
+	return out
 }

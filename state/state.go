@@ -1,6 +1,8 @@
 // Package state keeps the records of named sandboxes: one directory per
 // sandbox under $XDG_RUNTIME_DIR/sbx (or a private directory of the user's
-// when that is unset), holding state.json, written atomically.
+// when that is unset), holding the file "plan": a plan.Record in the wire
+// format (the sandbox's pid 1 and the plan it was started with), written
+// atomically, and a detached sandbox's log.
 //
 // A record names the sandbox's pid 1 together with its start time, so that
 // a reused pid is never taken for the sandbox: a record whose process is
@@ -8,7 +10,6 @@
 package state
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,8 +20,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sbx-sandbox/sbx/plan"
 )
 
 // Status of a sandbox.
@@ -34,28 +36,33 @@ const (
 // creating; after that it is taken for the leftover of a crash.
 const creatingGrace = time.Minute
 
-// State is the record of one sandbox.
+// RecordFile is the name of the record in a sandbox's directory.
+const RecordFile = "plan"
+
+// State is a record of one sandbox as sbx reads it, with its status now.
 type State struct {
-	Name    string    `json:"name"`
-	Pid     int       `json:"pid"`
-	Status  string    `json:"status"`
-	Created time.Time `json:"created"`
-	Command []string  `json:"command"`
+	Name    string
+	Pid     int
+	Status  string
+	Created time.Time
 	// Detached sandboxes outlive their sbx parent and stay listed after
 	// they exit, until sbx rm.
-	Detached bool `json:"detached"`
+	Detached bool
 	// StartTime is the start time of Pid in clock ticks since boot, from
 	// /proc/PID/stat: with Pid it identifies the process.
-	StartTime uint64 `json:"start_time"`
-	// Namespaces maps namespace types ("user", "mnt", ...) to the paths
-	// of the sandbox's namespaces.
-	Namespaces map[string]string `json:"namespaces"`
-	Config     *specs.Spec       `json:"config"`
+	StartTime uint64
+	// Plan is the plan the sandbox was started with; nil while it is
+	// being created.
+	Plan *plan.Plan
 }
 
-// NamespaceTypes are the namespaces a sandbox has, in the order sbx exec
-// joins them (the user namespace first).
-var NamespaceTypes = []string{"user", "mnt", "pid", "ipc", "uts", "net", "cgroup"}
+// Command is the sandbox's command.
+func (s *State) Command() []string {
+	if s.Plan == nil {
+		return nil
+	}
+	return s.Plan.Process.Args
+}
 
 // validName reports whether name is 1 to 64 letters, digits, '_', '.' and
 // '-', starting with a letter or digit. (A regexp would do, but compiling
@@ -141,30 +148,26 @@ func Create(name string) error {
 }
 
 // Save writes the record atomically: a temporary file renamed over it.
-func Save(s *State) error {
+func Save(r *plan.Record) error {
 	root, err := Root()
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(root, s.Name)
-	b, err := json.MarshalIndent(s, "", "  ")
+	dir := filepath.Join(root, r.Name)
+	tmp, err := os.CreateTemp(dir, ".plan-*")
 	if err != nil {
-		return fmt.Errorf("encode state of %s: %w", s.Name, err)
-	}
-	tmp, err := os.CreateTemp(dir, ".state-*")
-	if err != nil {
-		return fmt.Errorf("write state of %s: %w", s.Name, err)
+		return fmt.Errorf("write the record of %s: %w", r.Name, err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
+	if _, err := tmp.Write(r.Encode()); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write state of %s: %w", s.Name, err)
+		return fmt.Errorf("write the record of %s: %w", r.Name, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write state of %s: %w", s.Name, err)
+		return fmt.Errorf("write the record of %s: %w", r.Name, err)
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, "state.json")); err != nil {
-		return fmt.Errorf("write state of %s: %w", s.Name, err)
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, RecordFile)); err != nil {
+		return fmt.Errorf("write the record of %s: %w", r.Name, err)
 	}
 	return nil
 }
@@ -178,7 +181,7 @@ func Load(name string) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := readPrivate(filepath.Join(root, name), "state.json")
+	b, err := readPrivate(filepath.Join(root, name), RecordFile)
 	if errors.Is(err, os.ErrNotExist) {
 		if st, err := os.Stat(filepath.Join(root, name)); err == nil {
 			// Reserved, not yet written (starting) or left by a crash
@@ -194,15 +197,16 @@ func Load(name string) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read state of %s: %w", name, err)
 	}
-	var s State
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("state of %s is damaged (%v): remove it with sbx rm %s", name, err, name)
+	r, err := plan.DecodeRecord(b)
+	if err != nil {
+		return nil, fmt.Errorf("the record of %s is damaged, or written by another version of sbx (%v): remove it with sbx rm %s", name, err, name)
 	}
-	s.Status = Exited
+	s := &State{Name: r.Name, Pid: int(r.Pid), StartTime: r.StartTime, Created: time.Unix(0, r.Created),
+		Detached: r.Detached, Plan: &r.Plan, Status: Exited}
 	if s.Pid > 0 && Alive(s.Pid, s.StartTime) {
 		s.Status = Running
 	}
-	return &s, nil
+	return s, nil
 }
 
 // readPrivate reads the file name in dir, both checked to be the caller's
@@ -365,17 +369,12 @@ func RemoveIfOwned(name string, pid int, start uint64) error {
 	if err != nil {
 		return err
 	}
-	b, err := readPrivate(dir, "state.json")
+	b, err := readPrivate(dir, RecordFile)
 	if err != nil {
 		return nil // gone, or not written by anyone yet: not ours
 	}
-	// Only the identity: decoding the whole configuration would cost
-	// more than the rest of the check.
-	var s struct {
-		Pid       int    `json:"pid"`
-		StartTime uint64 `json:"start_time"`
-	}
-	if json.Unmarshal(b, &s) != nil || s.Pid != pid || s.StartTime != start {
+	r, err := plan.DecodeRecord(b)
+	if err != nil || int(r.Pid) != pid || r.StartTime != start {
 		return nil
 	}
 	return Remove(name)

@@ -2,10 +2,13 @@ package state
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sbx-sandbox/sbx/plan"
 )
 
 func TestCheckName(t *testing.T) {
@@ -33,7 +36,8 @@ func TestRecordLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &State{Name: "box", Pid: os.Getpid(), StartTime: start, Created: time.Now(), Command: []string{"sh"}}
+	s := &plan.Record{Name: "box", Pid: uint32(os.Getpid()), StartTime: start, Created: time.Now().UnixNano(),
+		Plan: plan.Plan{Process: plan.Process{Args: []string{"sh"}}}}
 	if err := Save(s); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +45,7 @@ func TestRecordLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != Running || got.Pid != s.Pid {
+	if got.Status != Running || got.Pid != int(s.Pid) || !slices.Equal(got.Command(), []string{"sh"}) {
 		t.Errorf("loaded %+v, want running pid %d", got, s.Pid)
 	}
 

@@ -16,7 +16,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sbx-sandbox/sbx/plan"
 	"golang.org/x/sys/unix"
 )
 
@@ -117,7 +117,7 @@ type Request struct {
 
 // Plan is the decision: the maps and how to write them.
 type Plan struct {
-	UIDMappings, GIDMappings []specs.LinuxIDMapping
+	UIDMappings, GIDMappings []plan.IDMap
 	// UIDMapHelper and GIDMapHelper are set when the maps hold
 	// subordinate ids, which only the setuid helpers may write.
 	UIDMapHelper, GIDMapHelper string
@@ -137,8 +137,8 @@ func Build(req Request) (Plan, error) {
 		return Plan{}, errors.New("id 4294967295 cannot be mapped: pick another --uid/--gid")
 	}
 	single := Plan{
-		UIDMappings:   []specs.LinuxIDMapping{{ContainerID: req.UID, HostID: req.HostUID, Size: 1}},
-		GIDMappings:   []specs.LinuxIDMapping{{ContainerID: req.GID, HostID: req.HostGID, Size: 1}},
+		UIDMappings:   []plan.IDMap{{Inside: req.UID, Outside: req.HostUID, Count: 1}},
+		GIDMappings:   []plan.IDMap{{Inside: req.GID, Outside: req.HostGID, Count: 1}},
 		SetgroupsDeny: true,
 	}
 	switch req.Mode {
@@ -169,8 +169,8 @@ func Build(req Request) (Plan, error) {
 
 // fill maps inside to host and the other ids 0..MappedIDs-1 from the
 // subordinate ranges, in order, as far as the ranges reach.
-func fill(inside, host uint32, sub []Range) ([]specs.LinuxIDMapping, error) {
-	m := []specs.LinuxIDMapping{{ContainerID: inside, HostID: host, Size: 1}}
+func fill(inside, host uint32, sub []Range) ([]plan.IDMap, error) {
+	m := []plan.IDMap{{Inside: inside, Outside: host, Count: 1}}
 	next := uint32(0)
 	for _, r := range withoutID(sub, host) {
 		start, count := r.Start, r.Count
@@ -184,7 +184,7 @@ func fill(inside, host uint32, sub []Range) ([]specs.LinuxIDMapping, error) {
 				end = inside
 			}
 			n := min(count, end-next)
-			m = append(m, specs.LinuxIDMapping{ContainerID: next, HostID: start, Size: n})
+			m = append(m, plan.IDMap{Inside: next, Outside: start, Count: n})
 			next += n
 			start += n
 			count -= n
@@ -193,7 +193,7 @@ func fill(inside, host uint32, sub []Range) ([]specs.LinuxIDMapping, error) {
 	if len(m) > maxExtents {
 		return nil, fmt.Errorf("%d map lines exceed the kernel's limit of %d: merge the ranges in /etc/subuid and /etc/subgid", len(m), maxExtents)
 	}
-	sort.Slice(m, func(i, j int) bool { return m[i].ContainerID < m[j].ContainerID })
+	sort.Slice(m, func(i, j int) bool { return m[i].Inside < m[j].Inside })
 	return m, nil
 }
 

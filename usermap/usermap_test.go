@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sbx-sandbox/sbx/plan"
 )
 
 func TestParseSubIDs(t *testing.T) {
@@ -56,41 +56,41 @@ func equalRanges(a, b []Range) bool {
 }
 
 func TestBuild(t *testing.T) {
-	m := func(c, h, s uint32) specs.LinuxIDMapping {
-		return specs.LinuxIDMapping{ContainerID: c, HostID: h, Size: s}
+	m := func(c, h, s uint32) plan.IDMap {
+		return plan.IDMap{Inside: c, Outside: h, Count: s}
 	}
 	helpers := Request{NewUIDMap: "/usr/bin/newuidmap", NewGIDMap: "/usr/bin/newgidmap"}
 	tests := []struct {
 		name      string
 		req       Request
-		wantUID   []specs.LinuxIDMapping
+		wantUID   []plan.IDMap
 		wantMulti bool
 		wantDeny  bool
 	}{
 		{
 			name:     "single keeps the caller's id",
 			req:      Request{Mode: Single, HostUID: 1000, HostGID: 1000, UID: 1000, GID: 1000},
-			wantUID:  []specs.LinuxIDMapping{m(1000, 1000, 1)},
+			wantUID:  []plan.IDMap{m(1000, 1000, 1)},
 			wantDeny: true,
 		},
 		{
 			name:     "single as root inside",
 			req:      Request{Mode: Single, HostUID: 1000, HostGID: 1000, UID: 0, GID: 0},
-			wantUID:  []specs.LinuxIDMapping{m(0, 1000, 1)},
+			wantUID:  []plan.IDMap{m(0, 1000, 1)},
 			wantDeny: true,
 		},
 		{
 			name: "auto without ranges falls back to single",
 			req: Request{Mode: Auto, HostUID: 1000, HostGID: 1000, UID: 1000, GID: 1000,
 				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap},
-			wantUID:  []specs.LinuxIDMapping{m(1000, 1000, 1)},
+			wantUID:  []plan.IDMap{m(1000, 1000, 1)},
 			wantDeny: true,
 		},
 		{
 			name: "auto without helpers falls back to single",
 			req: Request{Mode: Auto, HostUID: 1000, HostGID: 1000, UID: 1000, GID: 1000,
 				SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}}},
-			wantUID:  []specs.LinuxIDMapping{m(1000, 1000, 1)},
+			wantUID:  []plan.IDMap{m(1000, 1000, 1)},
 			wantDeny: true,
 		},
 		{
@@ -98,7 +98,7 @@ func TestBuild(t *testing.T) {
 			req: Request{Mode: Auto, HostUID: 1000, HostGID: 1000, UID: 1000, GID: 1000,
 				SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}},
 				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap},
-			wantUID:   []specs.LinuxIDMapping{m(0, 100000, 1000), m(1000, 1000, 1), m(1001, 101000, 64535)},
+			wantUID:   []plan.IDMap{m(0, 100000, 1000), m(1000, 1000, 1), m(1001, 101000, 64535)},
 			wantMulti: true,
 		},
 		{
@@ -106,7 +106,7 @@ func TestBuild(t *testing.T) {
 			req: Request{Mode: Auto, HostUID: 1000, HostGID: 1000, UID: 0, GID: 0,
 				SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}},
 				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap},
-			wantUID:   []specs.LinuxIDMapping{m(0, 1000, 1), m(1, 100000, 65535)},
+			wantUID:   []plan.IDMap{m(0, 1000, 1), m(1, 100000, 65535)},
 			wantMulti: true,
 		},
 		{
@@ -114,7 +114,7 @@ func TestBuild(t *testing.T) {
 			req: Request{Mode: Auto, HostUID: 1000, HostGID: 1000, UID: 5, GID: 5,
 				SubUIDs: []Range{{100000, 3}, {200000, 10}}, SubGIDs: []Range{{100000, 65536}},
 				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap},
-			wantUID:   []specs.LinuxIDMapping{m(0, 100000, 3), m(3, 200000, 2), m(5, 1000, 1), m(6, 200002, 8)},
+			wantUID:   []plan.IDMap{m(0, 100000, 3), m(3, 200000, 2), m(5, 1000, 1), m(6, 200002, 8)},
 			wantMulti: true,
 		},
 		{
@@ -122,7 +122,7 @@ func TestBuild(t *testing.T) {
 			req: Request{Mode: Auto, HostUID: 100001, HostGID: 1000, UID: 0, GID: 0,
 				SubUIDs: []Range{{100000, 4}}, SubGIDs: []Range{{100000, 65536}},
 				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap},
-			wantUID:   []specs.LinuxIDMapping{m(0, 100001, 1), m(1, 100000, 1), m(2, 100002, 2)},
+			wantUID:   []plan.IDMap{m(0, 100001, 1), m(1, 100000, 1), m(2, 100002, 2)},
 			wantMulti: true,
 		},
 		{
@@ -130,7 +130,7 @@ func TestBuild(t *testing.T) {
 			req: Request{Mode: Auto, HostUID: 1000, HostGID: 1000, UID: 70000, GID: 70000,
 				SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}},
 				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap},
-			wantUID:   []specs.LinuxIDMapping{m(0, 100000, 65536), m(70000, 1000, 1)},
+			wantUID:   []plan.IDMap{m(0, 100000, 65536), m(70000, 1000, 1)},
 			wantMulti: true,
 		},
 	}
@@ -168,15 +168,15 @@ func TestBuild(t *testing.T) {
 
 // checkNoOverlap asserts what the kernel asserts: no id is mapped twice,
 // inside or outside.
-func checkNoOverlap(t *testing.T, m []specs.LinuxIDMapping) {
+func checkNoOverlap(t *testing.T, m []plan.IDMap) {
 	t.Helper()
 	for i := range m {
 		for j := i + 1; j < len(m); j++ {
 			a, b := m[i], m[j]
-			if a.ContainerID < b.ContainerID+b.Size && b.ContainerID < a.ContainerID+a.Size {
+			if a.Inside < b.Inside+b.Count && b.Inside < a.Inside+a.Count {
 				t.Errorf("inside ranges overlap: %v and %v", a, b)
 			}
-			if a.HostID < b.HostID+b.Size && b.HostID < a.HostID+a.Size {
+			if a.Outside < b.Outside+b.Count && b.Outside < a.Outside+a.Count {
 				t.Errorf("host ranges overlap: %v and %v", a, b)
 			}
 		}

@@ -1,4 +1,4 @@
-package sandbox
+package inside
 
 import (
 	"errors"
@@ -6,8 +6,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sbx-sandbox/sbx/plan"
 )
 
 // The view is built in three steps, so that no destination is ever
@@ -22,17 +23,20 @@ import (
 //     every mount attached through descriptors (move_mount), never through
 //     a path resolved twice.
 
-// source is a mount whose host-side parts have been opened.
+// source is a view operation whose host-side parts have been opened.
 type source struct {
-	mount specs.Mount
+	mount plan.Mount
 	fd    int   // detached mount: bind clone, overlay or proc
-	dev   []int // detached device nodes, for MountDev, in devNodes order
+	dev   []int // detached device nodes, for plan.Dev, in devNodes order
 }
 
 // devNodes are the host devices a sandbox gets in its minimal /dev.
 var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
-func buildView(spec *specs.Spec, ids sourceIDs) error {
+// buildView builds the view of plan p: the new root, and every operation
+// of p.Mounts in order.
+func buildView(p *plan.Plan) error {
+	ids := newSourceIDs(p.Sources)
 	// Nothing mounted in here may ever propagate to the host; host mounts
 	// still propagate into the binds.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
@@ -42,19 +46,19 @@ func buildView(spec *specs.Spec, ids sourceIDs) error {
 		}
 		return fmt.Errorf("make / a recursive slave: %w", err)
 	}
-	root, err := openRoot(spec.Root, ids)
+	root, err := openRoot(p.Root, ids)
 	if err != nil {
 		return err
 	}
-	sources := make([]source, 0, len(spec.Mounts))
-	for _, m := range spec.Mounts {
+	sources := make([]source, 0, len(p.Mounts))
+	for _, m := range p.Mounts {
 		s, err := openSource(m, ids)
 		if err != nil {
 			return err
 		}
 		sources = append(sources, s)
 	}
-	if spec.Annotations[AnnotationAllowUserns] != "true" {
+	if !p.Security.AllowUserns {
 		if err := disableUserNamespaces(sources); err != nil {
 			return err
 		}
@@ -71,17 +75,12 @@ func buildView(spec *specs.Spec, ids sourceIDs) error {
 			return err
 		}
 	}
-	if spec.Linux != nil {
-		if err := v.restrict(spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths); err != nil {
-			return err
-		}
-	}
-	return nil
+	return v.restrict(p.Masked, p.ReadOnly)
 }
 
 // openRoot clones the tree that becomes /.
-func openRoot(r *specs.Root, ids sourceIDs) (int, error) {
-	if r == nil || r.Path == "" {
+func openRoot(r plan.Root, ids sourceIDs) (int, error) {
+	if r.Path == "" {
 		return -1, errors.New("configuration has no root")
 	}
 	fd, err := cloneTree(r.Path, ids)
@@ -89,7 +88,7 @@ func openRoot(r *specs.Root, ids sourceIDs) (int, error) {
 		return -1, fmt.Errorf("root %s: %w", r.Path, err)
 	}
 	attr := uint64(unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV)
-	if r.Readonly {
+	if r.ReadOnly {
 		attr |= unix.MOUNT_ATTR_RDONLY
 	}
 	if err := setMountAttr(fd, attr); err != nil {
@@ -126,32 +125,32 @@ func setMountAttr(fd int, set uint64) error {
 }
 
 // openSource opens what a mount needs from the host.
-func openSource(m specs.Mount, ids sourceIDs) (source, error) {
+func openSource(m plan.Mount, ids sourceIDs) (source, error) {
 	s := source{mount: m, fd: -1}
-	switch m.Type {
-	case "bind":
-		fd, err := cloneTree(m.Source, ids)
+	switch m.Kind {
+	case plan.Bind:
+		fd, err := cloneTree(m.Src, ids)
 		if err != nil {
-			return s, fmt.Errorf("bind %s: %w", m.Source, err)
+			return s, fmt.Errorf("bind %s: %w", m.Src, err)
 		}
 		attr := uint64(unix.MOUNT_ATTR_NOSUID)
-		if !slices.Contains(m.Options, "dev") {
+		if !m.Dev {
 			attr |= unix.MOUNT_ATTR_NODEV
 		}
-		if slices.Contains(m.Options, "ro") {
+		if m.ReadOnly {
 			attr |= unix.MOUNT_ATTR_RDONLY
 		}
 		if err := setMountAttr(fd, attr); err != nil {
-			return s, fmt.Errorf("bind %s: %w", m.Source, err)
+			return s, fmt.Errorf("bind %s: %w", m.Src, err)
 		}
 		s.fd = fd
-	case "overlay":
+	case plan.Overlay:
 		fd, err := openOverlay(m, ids)
 		if err != nil {
-			return s, fmt.Errorf("overlay on %s: %w", m.Destination, err)
+			return s, fmt.Errorf("overlay on %s: %w", m.Dst, err)
 		}
 		s.fd = fd
-	case MountDev:
+	case plan.Dev:
 		for _, n := range devNodes {
 			path := "/dev/" + n
 			fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
@@ -160,22 +159,22 @@ func openSource(m specs.Mount, ids sourceIDs) (source, error) {
 			}
 			s.dev = append(s.dev, fd)
 		}
-	case "proc":
+	case plan.Proc:
 		// The kernel lets a user namespace mount proc only while a fully
 		// visible proc is in its mount namespace: the host's, until the
 		// pivot. So the instance is made now and attached later.
 		fd, err := newFS("proc", nil, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 		if errors.Is(err, unix.EPERM) {
 			return s, fmt.Errorf("proc on %s: %w (the kernel refuses a new /proc where the current one has masked paths: "+
-				"is this inside a sandbox or container? run `sbx check` for details)", m.Destination, err)
+				"is this inside a sandbox or container? run `sbx check` for details)", m.Dst, err)
 		}
 		if err != nil {
-			return s, fmt.Errorf("proc on %s: %w", m.Destination, err)
+			return s, fmt.Errorf("proc on %s: %w", m.Dst, err)
 		}
 		s.fd = fd
-	case "tmpfs", MountDir, MountSymlink, MountHide, MountCover:
+	case plan.Tmpfs, plan.Dir, plan.Symlink, plan.Hide, plan.Cover:
 	default:
-		return s, fmt.Errorf("mount on %s: unknown type %q", m.Destination, m.Type)
+		return s, fmt.Errorf("mount on %s: unknown kind %d", m.Dst, m.Kind)
 	}
 	return s, nil
 }
@@ -183,7 +182,7 @@ func openSource(m specs.Mount, ids sourceIDs) (source, error) {
 // openOverlay assembles a detached overlay of the lower layers with a
 // throwaway upper layer on a private tmpfs. The lower paths are resolved
 // now, on the host.
-func openOverlay(m specs.Mount, ids sourceIDs) (int, error) {
+func openOverlay(m plan.Mount, ids sourceIDs) (int, error) {
 	scratch, err := newFS("tmpfs", []string{"mode=0755"}, 0)
 	if err != nil {
 		return -1, fmt.Errorf("upper layer: %w", err)
@@ -197,15 +196,13 @@ func openOverlay(m specs.Mount, ids sourceIDs) (int, error) {
 	// Each layer is opened as checked and named to overlayfs by its
 	// descriptor.
 	var lowers []string
-	for _, o := range m.Options {
-		if l, ok := strings.CutPrefix(o, "lowerdir+="); ok {
-			fd, err := openSourcePath(l, ids)
-			if err != nil {
-				return -1, err
-			}
-			defer unix.Close(fd)
-			lowers = append(lowers, fmt.Sprintf("/proc/self/fd/%d", fd))
+	for _, l := range m.Lowers {
+		fd, err := openSourcePath(l, ids)
+		if err != nil {
+			return -1, err
 		}
+		defer unix.Close(fd)
+		lowers = append(lowers, fmt.Sprintf("/proc/self/fd/%d", fd))
 	}
 	self := fmt.Sprintf("/proc/self/fd/%d/", scratch)
 	opts := []string{

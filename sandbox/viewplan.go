@@ -7,21 +7,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-)
 
-// Mount types of sbx's own in Spec.Mounts, next to the kernel's "proc",
-// "tmpfs", "bind" and "overlay".
-const (
-	// MountDir creates a directory (and its parents) where the view is
-	// writable.
-	MountDir = "sbx-dir"
-	// MountSymlink creates a symlink at Destination pointing to Source.
-	MountSymlink = "sbx-symlink"
-	// MountHide covers Destination with an empty, unreadable, read-only
-	// file or directory.
-	MountHide = "sbx-hide"
+	"github.com/sbx-sandbox/sbx/plan"
 )
 
 // Operation kinds of ViewOp, as the flags name them.
@@ -68,88 +56,87 @@ var (
 	}
 )
 
-// viewMount turns one operation into a mount of the spec, checking its
-// argument on the host first so that bad input fails before any process
-// is started.
-func viewMount(op ViewOp, ids sourceIDs) (specs.Mount, error) {
+// viewMount turns one operation into a view operation of the plan,
+// checking its argument on the host first so that bad input fails before
+// any process is started.
+func viewMount(op ViewOp, ids sourceIDs) (plan.Mount, error) {
 	flag := "--" + op.Kind
 	switch op.Kind {
 	case OpBind, OpROBind, OpDevBind, OpShareSocket:
 		src, dst, st, err := bindEnds(op, ids)
 		if err != nil {
-			return specs.Mount{}, err
+			return plan.Mount{}, err
 		}
-		opts := []string{"rbind", "rw"}
+		m := plan.Mount{Kind: plan.Bind, Src: src, Dst: dst}
 		switch op.Kind {
 		case OpROBind:
-			opts[1] = "ro"
+			m.ReadOnly = true
 		case OpDevBind:
-			opts = append(opts, "dev")
+			m.Dev = true
 		case OpShareSocket:
 			if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
-				return specs.Mount{}, fmt.Errorf("%s %q: %s is not a unix socket", flag, op.Arg, src)
+				return plan.Mount{}, fmt.Errorf("%s %q: %s is not a unix socket", flag, op.Arg, src)
 			}
-			opts[1] = "ro" // connect(2) works on a read-only mount
+			m.ReadOnly = true // connect(2) works on a read-only mount
 		}
-		return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts}, nil
+		return m, nil
 	case OpTmpfs:
 		dst, optstr, _ := strings.Cut(op.Arg, ":")
 		dst, err := destination(flag, op.Arg, dst)
 		if err != nil {
-			return specs.Mount{}, err
+			return plan.Mount{}, err
 		}
-		opts, err := tmpfsOptions(flag, op.Arg, optstr)
-		if err != nil {
-			return specs.Mount{}, err
+		m := plan.Mount{Kind: plan.Tmpfs, Dst: dst}
+		if err := tmpfsOptions(&m, flag, op.Arg, optstr); err != nil {
+			return plan.Mount{}, err
 		}
-		return specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: opts}, nil
+		return m, nil
 	case OpDir, OpHide:
 		dst, err := destination(flag, op.Arg, op.Arg)
 		if err != nil {
-			return specs.Mount{}, err
+			return plan.Mount{}, err
 		}
-		typ := MountDir
 		if op.Kind == OpHide {
-			typ = MountHide
+			return plan.Mount{Kind: plan.Hide, Dst: dst}, nil
 		}
-		return specs.Mount{Destination: dst, Type: typ}, nil
+		return plan.Mount{Kind: plan.Dir, Dst: dst}, nil
 	case OpSymlink:
 		target, dst, ok := strings.Cut(op.Arg, ":")
 		if !ok || target == "" {
-			return specs.Mount{}, fmt.Errorf("%s %q: want TARGET:DST", flag, op.Arg)
+			return plan.Mount{}, fmt.Errorf("%s %q: want TARGET:DST", flag, op.Arg)
 		}
 		dst, err := destination(flag, op.Arg, dst)
 		if err != nil {
-			return specs.Mount{}, err
+			return plan.Mount{}, err
 		}
-		return specs.Mount{Destination: dst, Type: MountSymlink, Source: target}, nil
+		return plan.Mount{Kind: plan.Symlink, Src: target, Dst: dst}, nil
 	case OpOverlay:
 		parts := strings.Split(op.Arg, ":")
 		if len(parts) < 2 {
-			return specs.Mount{}, fmt.Errorf("%s %q: want LOWER[:LOWER...]:DST", flag, op.Arg)
+			return plan.Mount{}, fmt.Errorf("%s %q: want LOWER[:LOWER...]:DST", flag, op.Arg)
 		}
 		dst, err := destination(flag, op.Arg, parts[len(parts)-1])
 		if err != nil {
-			return specs.Mount{}, err
+			return plan.Mount{}, err
 		}
-		var opts []string
+		m := plan.Mount{Kind: plan.Overlay, Dst: dst}
 		for _, l := range parts[:len(parts)-1] {
 			abs, err := absSource(flag, op.Arg, l)
 			if err != nil {
-				return specs.Mount{}, err
+				return plan.Mount{}, err
 			}
 			lower, st, err := ids.resolve(flag, op.Arg, abs)
 			if err != nil {
-				return specs.Mount{}, err
+				return plan.Mount{}, err
 			}
 			if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-				return specs.Mount{}, fmt.Errorf("%s %q: lower layer %s is not a directory", flag, op.Arg, abs)
+				return plan.Mount{}, fmt.Errorf("%s %q: lower layer %s is not a directory", flag, op.Arg, abs)
 			}
-			opts = append(opts, "lowerdir+="+lower)
+			m.Lowers = append(m.Lowers, lower)
 		}
-		return specs.Mount{Destination: dst, Type: "overlay", Source: "overlay", Options: opts}, nil
+		return m, nil
 	}
-	return specs.Mount{}, fmt.Errorf("unknown view operation %q", op.Kind)
+	return plan.Mount{}, fmt.Errorf("unknown view operation %q", op.Kind)
 }
 
 // bindEnds reads SRC[:DST] of a bind: the source resolved (see sourceIDs)
@@ -219,33 +206,31 @@ func destination(flag, arg, dst string) (string, error) {
 	return dst, nil
 }
 
-// tmpfsOptions checks size= and mode= and adds nosuid and nodev.
-func tmpfsOptions(flag, arg, optstr string) ([]string, error) {
-	opts := []string{"nosuid", "nodev"}
-	hasMode := false
-	if optstr != "" {
-		for _, o := range strings.Split(optstr, ",") {
-			k, v, _ := strings.Cut(o, "=")
-			switch k {
-			case "size":
-				if !validSize(v) {
-					return nil, fmt.Errorf("%s %q: bad size %q: use bytes with an optional k, m or g suffix, or a percentage like 50%%", flag, arg, v)
-				}
-			case "mode":
-				if _, err := strconv.ParseUint(v, 8, 32); err != nil || len(v) > 4 {
-					return nil, fmt.Errorf("%s %q: bad mode %q: use octal, e.g. 1777", flag, arg, v)
-				}
-				hasMode = true
-			default:
-				return nil, fmt.Errorf("%s %q: unknown option %q: only size= and mode= are supported", flag, arg, o)
+// tmpfsOptions checks size= and mode= of a --tmpfs and sets them on m (the
+// mode is 0755 unless given).
+func tmpfsOptions(m *plan.Mount, flag, arg, optstr string) error {
+	m.Mode = "0755"
+	if optstr == "" {
+		return nil
+	}
+	for _, o := range strings.Split(optstr, ",") {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "size":
+			if !validSize(v) {
+				return fmt.Errorf("%s %q: bad size %q: use bytes with an optional k, m or g suffix, or a percentage like 50%%", flag, arg, v)
 			}
-			opts = append(opts, o)
+			m.Size = v
+		case "mode":
+			if _, err := strconv.ParseUint(v, 8, 32); err != nil || len(v) > 4 {
+				return fmt.Errorf("%s %q: bad mode %q: use octal, e.g. 1777", flag, arg, v)
+			}
+			m.Mode = v
+		default:
+			return fmt.Errorf("%s %q: unknown option %q: only size= and mode= are supported", flag, arg, o)
 		}
 	}
-	if !hasMode {
-		opts = append(opts, "mode=0755")
-	}
-	return opts, nil
+	return nil
 }
 
 func validSize(v string) bool {

@@ -1,4 +1,4 @@
-package sandbox
+package inside
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sbx-sandbox/sbx/plan"
 )
 
 // view applies mounts inside the new root. Every path is resolved with
@@ -152,64 +154,75 @@ func (v *view) attach(mnt int, dst string, dir bool) error {
 	return nil
 }
 
-// apply performs one mount operation inside the new root.
+// apply performs one view operation inside the new root.
 func (v *view) apply(s source) error {
 	m := s.mount
-	dst := m.Destination
-	switch m.Type {
-	case "proc", MountDev, MountCover:
+	dst := m.Dst
+	switch m.Kind {
+	case plan.Proc, plan.Dev, plan.Cover:
 		v.strict = true
 		defer func() { v.strict = false }()
 	}
-	switch m.Type {
-	case "proc":
+	switch m.Kind {
+	case plan.Proc:
 		defer unix.Close(s.fd)
 		return v.attach(s.fd, dst, true)
-	case "tmpfs":
-		attrs, data := mountOptions(m.Options)
-		fd, err := newFS("tmpfs", data, attrs)
+	case plan.Tmpfs:
+		fd, err := newFS("tmpfs", tmpfsData(m), unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
 		if err != nil {
 			return fmt.Errorf("tmpfs on %s: %w", dst, err)
 		}
 		defer unix.Close(fd)
 		return v.attach(fd, dst, true)
-	case "bind", "overlay":
+	case plan.Bind, plan.Overlay:
 		defer unix.Close(s.fd)
 		var st unix.Stat_t
 		if err := unix.Fstat(s.fd, &st); err != nil {
-			return fmt.Errorf("%s %s: stat source: %w", m.Type, m.Source, err)
+			return fmt.Errorf("%s %s: stat source: %w", m.Kind, m.Src, err)
 		}
 		return v.attach(s.fd, dst, st.Mode&unix.S_IFMT == unix.S_IFDIR)
-	case MountDev:
+	case plan.Dev:
 		return v.mountDev(dst, s.dev)
-	case MountDir:
+	case plan.Dir:
 		fd, err := v.mkdirAll(dst)
 		if err != nil {
 			return err
 		}
 		return unix.Close(fd)
-	case MountSymlink:
+	case plan.Symlink:
 		parent, err := v.mkdirAll(filepath.Dir(dst))
 		if err != nil {
 			return err
 		}
 		defer unix.Close(parent)
-		if err := unix.Symlinkat(m.Source, parent, filepath.Base(dst)); err != nil {
+		if err := unix.Symlinkat(m.Src, parent, filepath.Base(dst)); err != nil {
 			return createError(dst, err)
 		}
 		return nil
-	case MountHide:
-		return v.hide(dst, hasOption(m.Options, optional))
-	case MountCover:
-		return v.cover(dst, m.Options)
+	case plan.Hide:
+		return v.hide(dst, m.Optional)
+	case plan.Cover:
+		return v.cover(dst, m)
 	}
-	return fmt.Errorf("mount on %s: unknown type %q", dst, m.Type)
+	return fmt.Errorf("mount on %s: unknown kind %d", dst, m.Kind)
+}
+
+// tmpfsData are the filesystem options of a Tmpfs or Cover.
+func tmpfsData(m plan.Mount) []string {
+	var data []string
+	if m.Mode != "" {
+		data = append(data, "mode="+m.Mode)
+	}
+	if m.Size != "" {
+		data = append(data, "size="+m.Size)
+	}
+	return data
 }
 
 // cover mounts a fresh tmpfs on the directory dst, creating it where the
 // view is writable; where it is missing and cannot be made, there is
 // nothing to cover.
-func (v *view) cover(dst string, opts []string) error {
+func (v *view) cover(dst string, m plan.Mount) error {
 	fd, err := v.open(dst, unix.O_PATH|unix.O_DIRECTORY)
 	if errors.Is(err, unix.ENOENT) {
 		if v.create(dst, true) != nil {
@@ -221,8 +234,7 @@ func (v *view) cover(dst string, opts []string) error {
 		return fmt.Errorf("cover %s: %w", dst, err)
 	}
 	defer unix.Close(fd)
-	attrs, data := mountOptions(opts)
-	mnt, err := newFS("tmpfs", data, attrs)
+	mnt, err := newFS("tmpfs", tmpfsData(m), unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
 	if err != nil {
 		return fmt.Errorf("cover %s: %w", dst, err)
 	}
@@ -232,6 +244,9 @@ func (v *view) cover(dst string, opts []string) error {
 	}
 	return nil
 }
+
+// shmSize is the size of /dev/shm, as podman's.
+const shmSize = "64m"
 
 // mountDev builds the minimal /dev.
 func (v *view) mountDev(dst string, nodes []int) error {
@@ -458,27 +473,4 @@ func kind(dir bool) string {
 		return "a directory"
 	}
 	return "not a directory"
-}
-
-// mountOptions splits OCI mount options into mount attributes
-// (MOUNT_ATTR_*) and filesystem options.
-func mountOptions(opts []string) (int, []string) {
-	var attrs int
-	var data []string
-	for _, o := range opts {
-		switch o {
-		case "ro":
-			attrs |= unix.MOUNT_ATTR_RDONLY
-		case "nosuid":
-			attrs |= unix.MOUNT_ATTR_NOSUID
-		case "nodev":
-			attrs |= unix.MOUNT_ATTR_NODEV
-		case "noexec":
-			attrs |= unix.MOUNT_ATTR_NOEXEC
-		case "rw", "rbind", "bind":
-		default:
-			data = append(data, o)
-		}
-	}
-	return attrs, data
 }

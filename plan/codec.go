@@ -1,0 +1,362 @@
+package plan
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Encode returns the plan in the wire format.
+func (p *Plan) Encode() []byte {
+	var e Encoder
+	p.encode(&e)
+	return e.Bytes()
+}
+
+func (p *Plan) encode(e *Encoder) {
+	s := &p.Stages
+	e.U32(attrCloneFlags, s.CloneFlags)
+	if len(s.UIDMap) > 0 {
+		e.String(attrUIDMap, FormatIDMap(s.UIDMap))
+	}
+	if len(s.GIDMap) > 0 {
+		e.String(attrGIDMap, FormatIDMap(s.GIDMap))
+	}
+	e.StringIf(attrUIDMapHelper, s.UIDMapHelper)
+	e.StringIf(attrGIDMapHelper, s.GIDMapHelper)
+	e.Flag(attrSetgroupsDeny, s.SetgroupsDeny)
+	e.U32If(attrPdeathsig, s.Pdeathsig)
+	e.U32If(attrCloneMethod, s.CloneMethod)
+	if s.JoinPidfd != 0 {
+		e.U32(attrJoinPidfd, s.JoinPidfd)
+		e.U32(attrJoinFlags, s.JoinFlags)
+	}
+	e.U32If(attrLogMax, s.LogMax)
+	e.U32If(attrStampFD, s.StampFD)
+
+	if p.Root.Path != "" {
+		e.Nested(attrRoot, func(e *Encoder) {
+			e.String(rootPath, p.Root.Path)
+			e.Flag(rootReadOnly, p.Root.ReadOnly)
+		})
+	}
+	for i := range p.Mounts {
+		m := &p.Mounts[i]
+		e.Nested(attrMount, func(e *Encoder) {
+			e.U32(mountKind, uint32(m.Kind))
+			e.StringIf(mountSrc, m.Src)
+			e.String(mountDst, m.Dst)
+			e.Flag(mountReadOnly, m.ReadOnly)
+			e.Flag(mountDev, m.Dev)
+			e.Flag(mountOptional, m.Optional)
+			e.StringIf(mountSize, m.Size)
+			e.StringIf(mountMode, m.Mode)
+			e.Strings(mountLower, m.Lowers)
+		})
+	}
+	e.Strings(attrMasked, p.Masked)
+	e.Strings(attrReadOnlyPath, p.ReadOnly)
+	for _, s := range p.Sources {
+		e.Nested(attrSource, func(e *Encoder) {
+			e.String(sourcePath, s.Path)
+			e.U64(sourceDev, s.Dev)
+			e.U64(sourceIno, s.Ino)
+		})
+	}
+	e.StringIf(attrHostname, p.Hostname)
+
+	pr := &p.Process
+	e.Strings(attrArg, pr.Args)
+	e.Strings(attrEnv, pr.Env)
+	e.StringIf(attrCwd, pr.Cwd)
+	e.U32(attrUID, pr.UID)
+	e.U32(attrGID, pr.GID)
+	e.Flag(attrTerminal, pr.Terminal)
+	e.U32If(attrPreserveFDs, pr.PreserveFDs)
+	for _, r := range pr.Rlimits {
+		e.Nested(attrRlimit, func(e *Encoder) {
+			e.U32(rlimitResource, r.Resource)
+			e.U64(rlimitSoft, r.Soft)
+			e.U64(rlimitHard, r.Hard)
+		})
+	}
+
+	sec := &p.Security
+	e.Nested(attrCaps, func(e *Encoder) {
+		e.U64(capsBounding, sec.Caps.Bounding)
+		e.U64(capsEffective, sec.Caps.Effective)
+		e.U64(capsPermitted, sec.Caps.Permitted)
+		e.U64(capsInheritable, sec.Caps.Inheritable)
+		e.U64(capsAmbient, sec.Caps.Ambient)
+	})
+	e.Strings(attrCapAdd, sec.CapAdd)
+	e.Strings(attrCapDrop, sec.CapDrop)
+	e.Flag(attrNoNewPrivs, sec.NoNewPrivs)
+	if len(sec.Seccomp) > 0 {
+		e.Raw(attrSeccomp, sec.Seccomp)
+	}
+	if sec.Landlock != nil {
+		e.Nested(attrLandlock, func(e *Encoder) {
+			for _, r := range sec.Landlock {
+				e.Nested(landlockRuleAttr, func(e *Encoder) {
+					e.String(landlockPath, r.Path)
+					e.Flag(landlockWritable, r.Writable)
+					e.Flag(landlockDev, r.Dev)
+					e.Flag(landlockIfExists, r.IfExists)
+				})
+			}
+		})
+	}
+	e.Flag(attrAllowUserns, sec.AllowUserns)
+}
+
+// Decode reads a plan in the wire format.
+func Decode(data []byte) (*Plan, error) {
+	if len(data) == 0 {
+		return nil, errEmpty
+	}
+	p := &Plan{}
+	d := NewDecoder(data)
+	for d.Next() {
+		p.decodeAttr(d)
+	}
+	if err := d.Err(); err != nil {
+		return nil, fmt.Errorf("decode plan: %w", err)
+	}
+	return p, nil
+}
+
+// decodeAttr takes in one top-level attribute of a plan.
+func (p *Plan) decodeAttr(d *Decoder) {
+	s, pr, sec := &p.Stages, &p.Process, &p.Security
+	switch d.Type() {
+	case attrCloneFlags:
+		s.CloneFlags = d.U32()
+	case attrUIDMap, attrGIDMap:
+		m, err := ParseIDMap(d.String())
+		if err != nil {
+			d.fail("an id map")
+		}
+		if d.Type() == attrUIDMap {
+			s.UIDMap = m
+		} else {
+			s.GIDMap = m
+		}
+	case attrUIDMapHelper:
+		s.UIDMapHelper = d.String()
+	case attrGIDMapHelper:
+		s.GIDMapHelper = d.String()
+	case attrSetgroupsDeny:
+		s.SetgroupsDeny = d.Bool()
+	case attrPdeathsig:
+		s.Pdeathsig = d.U32()
+	case attrCloneMethod:
+		s.CloneMethod = d.U32()
+	case attrJoinPidfd:
+		s.JoinPidfd = d.U32()
+	case attrJoinFlags:
+		s.JoinFlags = d.U32()
+	case attrLogMax:
+		s.LogMax = d.U32()
+	case attrStampFD:
+		s.StampFD = d.U32()
+	case attrRoot:
+		n := d.Nested()
+		for n.Next() {
+			switch n.Type() {
+			case rootPath:
+				p.Root.Path = n.String()
+			case rootReadOnly:
+				p.Root.ReadOnly = n.Bool()
+			default:
+				n.Unknown()
+			}
+		}
+		d.Join(n)
+	case attrMount:
+		p.Mounts = append(p.Mounts, decodeMount(d))
+	case attrMasked:
+		p.Masked = append(p.Masked, d.String())
+	case attrReadOnlyPath:
+		p.ReadOnly = append(p.ReadOnly, d.String())
+	case attrSource:
+		var src Source
+		n := d.Nested()
+		for n.Next() {
+			switch n.Type() {
+			case sourcePath:
+				src.Path = n.String()
+			case sourceDev:
+				src.Dev = n.U64()
+			case sourceIno:
+				src.Ino = n.U64()
+			default:
+				n.Unknown()
+			}
+		}
+		d.Join(n)
+		p.Sources = append(p.Sources, src)
+	case attrHostname:
+		p.Hostname = d.String()
+	case attrArg:
+		pr.Args = append(pr.Args, d.String())
+	case attrEnv:
+		pr.Env = append(pr.Env, d.String())
+	case attrCwd:
+		pr.Cwd = d.String()
+	case attrUID:
+		pr.UID = d.U32()
+	case attrGID:
+		pr.GID = d.U32()
+	case attrTerminal:
+		pr.Terminal = d.Bool()
+	case attrPreserveFDs:
+		pr.PreserveFDs = d.U32()
+	case attrRlimit:
+		var r Rlimit
+		n := d.Nested()
+		for n.Next() {
+			switch n.Type() {
+			case rlimitResource:
+				r.Resource = n.U32()
+			case rlimitSoft:
+				r.Soft = n.U64()
+			case rlimitHard:
+				r.Hard = n.U64()
+			default:
+				n.Unknown()
+			}
+		}
+		d.Join(n)
+		pr.Rlimits = append(pr.Rlimits, r)
+	case attrCaps:
+		n := d.Nested()
+		for n.Next() {
+			v := n.U64()
+			switch n.Type() {
+			case capsBounding:
+				sec.Caps.Bounding = v
+			case capsEffective:
+				sec.Caps.Effective = v
+			case capsPermitted:
+				sec.Caps.Permitted = v
+			case capsInheritable:
+				sec.Caps.Inheritable = v
+			case capsAmbient:
+				sec.Caps.Ambient = v
+			default:
+				n.Unknown()
+			}
+		}
+		d.Join(n)
+	case attrCapAdd:
+		sec.CapAdd = append(sec.CapAdd, d.String())
+	case attrCapDrop:
+		sec.CapDrop = append(sec.CapDrop, d.String())
+	case attrNoNewPrivs:
+		sec.NoNewPrivs = d.Bool()
+	case attrSeccomp:
+		sec.Seccomp = append([]byte(nil), d.Bytes()...)
+	case attrLandlock:
+		sec.Landlock = []LandlockRule{}
+		n := d.Nested()
+		for n.Next() {
+			if n.Type() != landlockRuleAttr {
+				n.Unknown()
+				continue
+			}
+			var r LandlockRule
+			rn := n.Nested()
+			for rn.Next() {
+				switch rn.Type() {
+				case landlockPath:
+					r.Path = rn.String()
+				case landlockWritable:
+					r.Writable = rn.Bool()
+				case landlockDev:
+					r.Dev = rn.Bool()
+				case landlockIfExists:
+					r.IfExists = rn.Bool()
+				default:
+					rn.Unknown()
+				}
+			}
+			n.Join(rn)
+			sec.Landlock = append(sec.Landlock, r)
+		}
+		d.Join(n)
+	case attrAllowUserns:
+		sec.AllowUserns = d.Bool()
+	default:
+		d.Unknown()
+	}
+}
+
+func decodeMount(d *Decoder) Mount {
+	var m Mount
+	n := d.Nested()
+	for n.Next() {
+		switch n.Type() {
+		case mountKind:
+			m.Kind = Kind(n.U32())
+			if m.Kind == 0 || m.Kind >= kindEnd {
+				n.fail("a known mount kind")
+			}
+		case mountSrc:
+			m.Src = n.String()
+		case mountDst:
+			m.Dst = n.String()
+		case mountReadOnly:
+			m.ReadOnly = n.Bool()
+		case mountDev:
+			m.Dev = n.Bool()
+		case mountOptional:
+			m.Optional = n.Bool()
+		case mountSize:
+			m.Size = n.String()
+		case mountMode:
+			m.Mode = n.String()
+		case mountLower:
+			m.Lowers = append(m.Lowers, n.String())
+		default:
+			n.Unknown()
+		}
+	}
+	d.Join(n)
+	return m
+}
+
+// FormatIDMap renders mappings as /proc/PID/uid_map takes them.
+func FormatIDMap(m []IDMap) string {
+	var sb strings.Builder
+	for _, e := range m {
+		sb.WriteString(strconv.FormatUint(uint64(e.Inside), 10))
+		sb.WriteByte(' ')
+		sb.WriteString(strconv.FormatUint(uint64(e.Outside), 10))
+		sb.WriteByte(' ')
+		sb.WriteString(strconv.FormatUint(uint64(e.Count), 10))
+		sb.WriteByte('\n')
+	}
+	return sb.String()
+}
+
+// ParseIDMap reads what FormatIDMap writes.
+func ParseIDMap(s string) ([]IDMap, error) {
+	var m []IDMap
+	for _, line := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			return nil, fmt.Errorf("id map line %q: want INSIDE OUTSIDE COUNT", line)
+		}
+		var v [3]uint32
+		for i := range f {
+			n, err := strconv.ParseUint(f[i], 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("id map line %q: %w", line, err)
+			}
+			v[i] = uint32(n)
+		}
+		m = append(m, IDMap{Inside: v[0], Outside: v[1], Count: v[2]})
+	}
+	return m, nil
+}

@@ -1,0 +1,212 @@
+// Package plan is what one start of a sandbox is made of, decided on the
+// host before any process starts: the typed Plan, and its one wire format
+// (wire.go), which carries it to the C stages, to the Go init inside, and
+// into the sandbox's record, from which sbx exec reads it back.
+//
+// The CLI turns flags into a sandbox.Options, the planner (package sandbox)
+// turns those into a Plan, and nothing after the planner re-derives a
+// decision: the stages create the namespaces and maps it names, the Go init
+// (package inside) applies its view operations in order and takes on its
+// process settings. OCI types appear only at the edges (reading --seccomp
+// FILE, `sbx state` output; see oci.go).
+package plan
+
+// Plan is a sandbox's start, or a joining process's for sbx exec.
+type Plan struct {
+	// Stages is what the C stages read (nsexec): namespaces, id maps and
+	// how this start is wired up.
+	Stages Stages
+	// Root is what becomes /.
+	Root Root
+	// Mounts are the view's operations, applied in order after the pivot
+	// to Root.
+	Mounts []Mount
+	// Masked paths are covered with an empty, unreadable file or
+	// directory, and ReadOnly paths bound read-only onto themselves,
+	// where they exist (the OCI defaults for /proc and /sys).
+	Masked, ReadOnly []string
+	// Sources are the identities of every host path the view takes
+	// something from, as the planner resolved them.
+	Sources []Source
+	// Hostname is the sandbox's.
+	Hostname string
+	// Process is the command and how it runs.
+	Process Process
+	// Security is what the command is confined by.
+	Security Security
+}
+
+// Stages holds what the C stages read; attribute numbers below 64 (see
+// nsexec/sbxwire.h).
+type Stages struct {
+	// CloneFlags are the CLONE_NEW* namespaces to create.
+	CloneFlags uint32
+	// UIDMap and GIDMap are written for stage 1.
+	UIDMap, GIDMap []IDMap
+	// UIDMapHelper and GIDMapHelper, if set, are the paths of newuidmap
+	// and newgidmap; otherwise stage 0 writes the maps itself.
+	UIDMapHelper, GIDMapHelper string
+	// SetgroupsDeny writes "deny" to /proc/PID/setgroups first.
+	SetgroupsDeny bool
+	// Pdeathsig is the signal the sandbox's pid 1 gets when the sbx
+	// parent dies; 0 lets the sandbox outlive it (detached).
+	Pdeathsig uint32
+	// CloneMethod is how stage 2 makes its unwritable copy of the binary
+	// (clonedbinary.Auto, Bind or Memfd).
+	CloneMethod uint32
+	// JoinPidfd, if not 0, is the descriptor number in stage 0 of a pidfd
+	// of the sandbox's pid 1: stage 0 joins its namespaces in JoinFlags
+	// instead of creating any (sbx exec).
+	JoinPidfd, JoinFlags uint32
+	// LogMax, if not 0, has pid 1 relay the command's output to its log,
+	// kept under LogMax bytes (a detached sandbox).
+	LogMax uint32
+	// StampFD, if not 0, is the descriptor number in stage 0 that time
+	// stamps of each step go to (package stamp; make bench).
+	StampFD uint32
+}
+
+// IDMap is one line of /proc/PID/uid_map or gid_map.
+type IDMap struct {
+	Inside, Outside, Count uint32
+}
+
+// Root is the tree that becomes the sandbox's /.
+type Root struct {
+	// Path is a host directory without links (a Source).
+	Path     string
+	ReadOnly bool
+}
+
+// Kind is the kind of a view operation.
+type Kind uint32
+
+// The view operations. Every mount gets nosuid; nodev too, but for Dev and
+// a Bind with Dev set.
+const (
+	// Bind clones the host tree at Src (a Source) onto Dst, submounts
+	// included; ReadOnly and Dev as set.
+	Bind Kind = 1 + iota
+	// Tmpfs mounts a fresh tmpfs on Dst (Size, Mode).
+	Tmpfs
+	// Proc mounts the sandbox's own proc on Dst.
+	Proc
+	// Dev builds a minimal /dev on Dst: a tmpfs with the safe host
+	// devices, a fresh devpts, /dev/shm and the usual links.
+	Dev
+	// Dir creates the directory Dst (and its parents) where the view is
+	// writable.
+	Dir
+	// Symlink creates Dst as a link to Src.
+	Symlink
+	// Hide covers Dst with an empty, unreadable, read-only file or
+	// directory of its kind; a missing Dst is an error unless Optional.
+	Hide
+	// Cover mounts a fresh tmpfs (Size, Mode) on the directory Dst, which
+	// is created where the view is writable; missing and not creatable,
+	// there is nothing to cover.
+	Cover
+	// Overlay mounts the Lowers (Sources, bottom first) on Dst with a
+	// throwaway upper layer.
+	Overlay
+	kindEnd
+)
+
+var kindNames = [...]string{
+	Bind: "bind", Tmpfs: "tmpfs", Proc: "proc", Dev: "dev", Dir: "dir",
+	Symlink: "symlink", Hide: "hide", Cover: "cover", Overlay: "overlay",
+}
+
+func (k Kind) String() string {
+	if k > 0 && k < kindEnd {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Mount is one view operation.
+type Mount struct {
+	Kind Kind
+	// Src is the host source of a Bind, or the target of a Symlink.
+	Src string
+	// Dst is the path inside the sandbox.
+	Dst string
+	// ReadOnly and Dev apply to a Bind; Optional to a Hide.
+	ReadOnly, Dev, Optional bool
+	// Size and Mode of a Tmpfs or Cover, as tmpfs(5) takes them ("64m",
+	// "25%"; "1777"); "" takes the default (half of RAM; 0755).
+	Size, Mode string
+	// Lowers are the layers of an Overlay, bottom first.
+	Lowers []string
+}
+
+// Source is a host path of the view (without links) and the identity of
+// what the planner found there: the setup inside opens the path again
+// without following links and checks that it is the same file.
+type Source struct {
+	Path     string
+	Dev, Ino uint64
+}
+
+// Process is the command and how it runs.
+type Process struct {
+	Args []string
+	Env  []string
+	// Cwd is the working directory inside.
+	Cwd      string
+	UID, GID uint32
+	// Terminal gives the command a new pty (-t).
+	Terminal bool
+	// PreserveFDs is how many descriptors from 3 on the command keeps.
+	PreserveFDs uint32
+	Rlimits     []Rlimit
+}
+
+// Rlimit is one resource limit (RLIMIT_* number).
+type Rlimit struct {
+	Resource   uint32
+	Soft, Hard uint64
+}
+
+// Security is what the command is confined by.
+type Security struct {
+	// Caps are the command's capability sets.
+	Caps Caps
+	// CapAdd and CapDrop are the user's --cap-add and --cap-drop, kept so
+	// that sbx exec as another uid gets the sets that uid would have.
+	CapAdd, CapDrop []string
+	NoNewPrivs      bool
+	// Seccomp is the compiled filter (struct sock_filter array, native
+	// byte order), installed right before the exec; empty for none.
+	Seccomp []byte
+	// Landlock, if not nil, restricts the command's file access to these
+	// rules (--landlock); an empty, non-nil list is the root only.
+	Landlock []LandlockRule
+	// AllowUserns leaves the sandbox able to create user namespaces.
+	AllowUserns bool
+}
+
+// Caps are capability sets as bit masks (bit N: capability N).
+type Caps struct {
+	Bounding, Effective, Permitted, Inheritable, Ambient uint64
+}
+
+// LandlockRule grants access below Path: read, or read and write.
+type LandlockRule struct {
+	Path     string
+	Writable bool
+	// Dev adds ioctls on device files.
+	Dev bool
+	// IfExists skips the rule when Path is missing inside.
+	IfExists bool
+}
+
+// SourceByPath returns the identity recorded for path.
+func (p *Plan) SourceByPath(path string) (Source, bool) {
+	for _, s := range p.Sources {
+		if s.Path == path {
+			return s, true
+		}
+	}
+	return Source{}, false
+}

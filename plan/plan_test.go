@@ -1,0 +1,128 @@
+package plan
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func fullPlan() *Plan {
+	return &Plan{
+		Stages: Stages{
+			CloneFlags:   0x7e020000,
+			UIDMap:       []IDMap{{0, 100000, 1000}, {1000, 1000, 1}},
+			GIDMap:       []IDMap{{1000, 1000, 1}},
+			UIDMapHelper: "/usr/bin/newuidmap", GIDMapHelper: "/usr/bin/newgidmap",
+			SetgroupsDeny: true, Pdeathsig: 9, CloneMethod: 1, JoinPidfd: 5, JoinFlags: 0x10000000,
+			LogMax: 4096, StampFD: 7,
+		},
+		Root: Root{Path: "/", ReadOnly: true},
+		Mounts: []Mount{
+			{Kind: Proc, Dst: "/proc"},
+			{Kind: Bind, Src: "/home/u/src", Dst: "/src", ReadOnly: true, Dev: true},
+			{Kind: Tmpfs, Dst: "/tmp", Size: "25%", Mode: "1777"},
+			{Kind: Hide, Dst: "/run/user/1000", Optional: true},
+			{Kind: Overlay, Dst: "/opt", Lowers: []string{"/a", "/b"}},
+			{Kind: Symlink, Src: "target", Dst: "/l"},
+		},
+		Masked:   []string{"/proc/kcore"},
+		ReadOnly: []string{"/proc/sys"},
+		Sources:  []Source{{Path: "/home/u/src", Dev: 64769, Ino: 1 << 40}},
+		Hostname: "sbx",
+		Process: Process{
+			Args: []string{"sh", "-c", ""}, Env: []string{"A=1", "EMPTY="}, Cwd: "/src",
+			UID: 1000, GID: 1000, Terminal: true, PreserveFDs: 2,
+			Rlimits: []Rlimit{{Resource: 7, Soft: 64, Hard: ^uint64(0)}},
+		},
+		Security: Security{
+			Caps:        Caps{Bounding: 1<<0 | 1<<13, Effective: 1 << 13, Permitted: 1 << 13, Inheritable: 1 << 13, Ambient: 1 << 13},
+			CapAdd:      []string{"NET_RAW"},
+			CapDrop:     []string{"ALL"},
+			NoNewPrivs:  true,
+			Seccomp:     []byte{1, 2, 3, 4, 5, 6, 7, 8},
+			Landlock:    []LandlockRule{{Path: "/", Writable: false}, {Path: "/tmp", Writable: true, IfExists: true, Dev: true}},
+			AllowUserns: true,
+		},
+	}
+}
+
+func TestPlanRoundTrip(t *testing.T) {
+	for _, p := range []*Plan{fullPlan(), {Process: Process{Args: []string{"true"}}}} {
+		got, err := Decode(p.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, p) {
+			t.Errorf("round trip:\n got %+v\nwant %+v", got, p)
+		}
+	}
+	// An empty, non-nil Landlock list is "on, the root only": kept apart
+	// from nil ("off").
+	p := &Plan{Security: Security{Landlock: []LandlockRule{}}}
+	if got, err := Decode(p.Encode()); err != nil || got.Security.Landlock == nil {
+		t.Errorf("an empty Landlock list came back as %v, %v", got.Security.Landlock, err)
+	}
+}
+
+func TestRecordAndReportRoundTrip(t *testing.T) {
+	r := &Record{Name: "box", Pid: 4242, StartTime: 123456789, Created: 1700000000123456789, Detached: true, Plan: *fullPlan()}
+	got, err := DecodeRecord(r.Encode())
+	if err != nil || !reflect.DeepEqual(got, r) {
+		t.Errorf("record round trip: %v\n got %+v\nwant %+v", err, got, r)
+	}
+	rep := &Report{Code: 127, Message: "true: not found"}
+	if got, err := DecodeReport(rep.Encode()); err != nil || *got != *rep {
+		t.Errorf("report round trip: %+v, %v", got, err)
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	good := fullPlan().Encode()
+	var unknown Encoder
+	unknown.U32(200, 1)
+	var badKind Encoder
+	badKind.Nested(attrMount, func(e *Encoder) { e.U32(mountKind, 99) })
+	var shortNumber Encoder
+	shortNumber.Raw(attrUID, []byte{1, 2})
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "empty"},
+		{"truncated header", good[:5], "truncated"},
+		{"truncated value", good[:len(good)-1], "overruns"},
+		{"unknown attribute", append(append([]byte{}, good...), unknown.Bytes()...), "unknown attribute 200"},
+		{"unknown mount kind", badKind.Bytes(), "mount kind"},
+		{"short number", shortNumber.Bytes(), "4-byte"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Decode(c.data)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+	if _, err := DecodeRecord(fullPlan().Encode()); err == nil {
+		t.Error("a plan was taken for a record")
+	}
+}
+
+func TestIDMapText(t *testing.T) {
+	m := []IDMap{{0, 100000, 65536}, {65536, 1000, 1}}
+	if s := FormatIDMap(m); s != "0 100000 65536\n65536 1000 1\n" {
+		t.Errorf("FormatIDMap = %q", s)
+	}
+	if got, err := ParseIDMap(FormatIDMap(m)); err != nil || !reflect.DeepEqual(got, m) {
+		t.Errorf("ParseIDMap = %v, %v", got, err)
+	}
+}
+
+func BenchmarkPlanEncodeDecode(b *testing.B) {
+	p := fullPlan()
+	for b.Loop() {
+		if _, err := Decode(p.Encode()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

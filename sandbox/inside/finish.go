@@ -1,0 +1,198 @@
+package inside
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sbx-sandbox/sbx/capabilities"
+	"github.com/sbx-sandbox/sbx/plan"
+	"github.com/sbx-sandbox/sbx/seccomp"
+	"github.com/sbx-sandbox/sbx/stamp"
+)
+
+// defaultPath is the PATH inside when the environment has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// finishAndExec is the end of both Go inits: it takes on the command's
+// limits, changes to its working directory (while it still may, as runc
+// does: a command may start in a directory it could not enter itself),
+// takes on its ids and capabilities, sets up its terminal, and execs it
+// with nothing but its own descriptors, under no_new_privs, Landlock (if
+// asked) and the seccomp filter, in that order.
+// switchUser, if not nil, changes the ids once the capability bounding set
+// is cut. It returns only on failure.
+func finishAndExec(sock *os.File, p *plan.Plan, switchUser func() error) error {
+	pr := &p.Process
+	if err := applyRlimits(pr.Rlimits); err != nil {
+		return err
+	}
+	if err := enterWorkdir(pr.Cwd); err != nil {
+		return err
+	}
+	// The stages raised every capability to carry it this far; the plan's
+	// sets cut them down.
+	if err := capabilities.Apply(p.Security.Caps, switchUser); err != nil {
+		return err
+	}
+	if pr.Terminal {
+		if err := setupConsole(sock); err != nil {
+			return err
+		}
+	}
+	path, err := lookPath(pr.Args[0], envValue(pr.Env, "PATH"))
+	if err != nil {
+		return err
+	}
+	if err := passOnlyFDs(int(pr.PreserveFDs)); err != nil {
+		return err
+	}
+	if p.Security.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("set no_new_privs: %w", err)
+		}
+	}
+	if p.Security.Landlock != nil {
+		if err := restrictToView(p.Security.Landlock); err != nil {
+			return err
+		}
+	}
+	stamp.Mark("init.exec")
+	if len(p.Security.Seccomp) > 0 {
+		if err := seccomp.Install(p.Security.Seccomp); err != nil {
+			return err
+		}
+	}
+	err = unix.Exec(path, pr.Args, pr.Env)
+	return execError(pr.Args[0], err)
+}
+
+// applyRlimits sets the sandbox's resource limits on this process. It uses
+// package syscall's Setrlimit, which also keeps the Go runtime from putting
+// its saved RLIMIT_NOFILE back on exec.
+func applyRlimits(limits []plan.Rlimit) error {
+	for _, l := range limits {
+		if err := syscall.Setrlimit(int(l.Resource), &syscall.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
+			return fmt.Errorf("resource limit %d (soft %d, hard %d): %w", l.Resource, l.Soft, l.Hard, err)
+		}
+	}
+	return nil
+}
+
+// enterWorkdir changes to dir and checks that it is inside the sandbox's
+// root: a directory reached through a descriptor leaked from outside (runc
+// CVE-2024-21626: -w /proc/self/fd/N) has no path from the root, and
+// getcwd(2) says so.
+func enterWorkdir(dir string) error {
+	if err := unix.Chdir(dir); err != nil {
+		return fmt.Errorf("change to working directory %s inside the sandbox: %w", dir, err)
+	}
+	cwd, err := unix.Getwd()
+	if err != nil || !strings.HasPrefix(cwd, "/") {
+		return fmt.Errorf("working directory %s is outside the sandbox's view (unreachable from its root): pick a directory inside", dir)
+	}
+	return nil
+}
+
+// passOnlyFDs marks every descriptor from 3+preserve on close-on-exec, and
+// the preserved ones 3 .. 3+preserve-1 inheritable.
+func passOnlyFDs(preserve int) error {
+	if err := unix.CloseRange(uint(3+preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("mark descriptors close-on-exec: %w", err)
+	}
+	for fd := 3; fd < 3+preserve; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return fmt.Errorf("--preserve-fds: descriptor %d: %w", fd, err)
+		}
+	}
+	return nil
+}
+
+// disableUserNamespaces stops the sandbox's user namespace from getting
+// children, unless --allow-userns: its own max_user_namespaces (the sysctl
+// is per user namespace, and counts the whole subtree) goes to 0. Only a
+// process with CAP_SYS_RESOURCE in the sandbox could raise it again, and
+// /proc/sys is read-only there; the seccomp profile refuses CLONE_NEWUSER
+// as well. It is one write, at every start, through the sandbox's fresh
+// proc instance (sources holds it, not attached yet): the /proc that the
+// sandbox starts with may have a read-only /proc/sys (inside a container).
+func disableUserNamespaces(sources []source) error {
+	const knob = "sys/user/max_user_namespaces"
+	dir := unix.AT_FDCWD
+	path := "/proc/" + knob
+	for _, s := range sources {
+		if s.mount.Kind == plan.Proc && s.fd > 0 {
+			dir, path = s.fd, knob
+			break
+		}
+	}
+	fd, err := unix.Openat(dir, path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		_, err = unix.Write(fd, []byte("0\n"))
+		unix.Close(fd)
+	}
+	if err != nil {
+		return fmt.Errorf("set user.max_user_namespaces to 0 in the sandbox's user namespace (--allow-userns leaves it): %w", err)
+	}
+	return nil
+}
+
+func execError(name string, err error) error {
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return &codeError{code: exitNotFound, err: fmt.Errorf("%s: not found inside the sandbox (or its interpreter is missing)", name)}
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.ENOEXEC), errors.Is(err, unix.EISDIR), errors.Is(err, unix.EPERM), errors.Is(err, unix.ETXTBSY):
+		return &codeError{code: exitCannotExecute, err: fmt.Errorf("%s: cannot execute: %w", name, err)}
+	}
+	return &codeError{code: exitCannotExecute, err: fmt.Errorf("exec %s: %w", name, err)}
+}
+
+// lookPath resolves name like execvp(3) does, inside the sandbox: a name
+// with a slash is used as it is; otherwise the first executable regular
+// file of that name in PATH wins.
+func lookPath(name, path string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	if path == "" {
+		path = defaultPath
+	}
+	var denied string
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		candidate := filepath.Join(dir, name)
+		var st unix.Stat_t
+		if err := unix.Stat(candidate, &st); err != nil {
+			continue
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			continue
+		}
+		if unix.Access(candidate, unix.X_OK) == nil {
+			return candidate, nil
+		}
+		if denied == "" {
+			denied = candidate
+		}
+	}
+	if denied != "" {
+		return "", &codeError{code: exitCannotExecute, err: fmt.Errorf("%s: found %s but it is not executable", name, denied)}
+	}
+	return "", &codeError{code: exitNotFound, err: fmt.Errorf("%s: command not found in PATH inside the sandbox (PATH=%s)", name, path)}
+}
+
+func envValue(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}

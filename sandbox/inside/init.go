@@ -1,0 +1,165 @@
+// Package inside is the code that runs inside a new or joined sandbox,
+// with every capability of its user namespace until it execs the command:
+// the Go init of a new sandbox (Init), which builds the view of the plan
+// and execs its command, and the joining process of sbx exec (ExecInit).
+// Both read the plan from the init socket; neither decides anything the
+// plan does not say. The C stages (nsexec) have made the namespaces and
+// the maps before either starts.
+package inside
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sbx-sandbox/sbx/nsexec"
+	"github.com/sbx-sandbox/sbx/plan"
+	"github.com/sbx-sandbox/sbx/stamp"
+)
+
+// Exit codes, as podman has them.
+const (
+	exitFailed        = 125
+	exitCannotExecute = 126
+	exitNotFound      = 127
+)
+
+// codeError is a failure with the exit code sbx ends with.
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+func (e *codeError) Unwrap() error { return e.err }
+
+// Init is the Go init of a new sandbox: pid 2 of its PID namespace. It
+// reads the plan, builds the view, and execs the command. It never
+// returns: on failure it reports to the sbx parent and exits with the code
+// to use.
+func Init() {
+	// Thread-scoped state (prctl settings, later seccomp) must be set on
+	// the thread that execs.
+	runtime.LockOSThread()
+	stamp.Use(nsexec.StampFD())
+	stamp.Mark("init.main")
+	sock := nsexec.InitSocket()
+	reportAndExit(sock, initSandbox(sock))
+}
+
+// ExecInit is the Go side of a process that joined a running sandbox: it
+// takes on the plan's ids and working directory and execs the command.
+// It never returns.
+func ExecInit() {
+	runtime.LockOSThread()
+	stamp.Use(nsexec.StampFD())
+	stamp.Mark("exec.main")
+	sock := nsexec.InitSocket()
+	reportAndExit(sock, execInit(sock))
+}
+
+// reportAndExit sends why the command could not be exec'd to the sbx
+// parent and exits with the code to use.
+func reportAndExit(sock *os.File, err error) {
+	code := exitFailed
+	var ce *codeError
+	if errors.As(err, &ce) {
+		code = ce.code
+	}
+	r := plan.Report{Code: code, Message: err.Error()}
+	if nsexec.WriteFrame(sock, nsexec.MsgInitError, r.Encode()) != nil {
+		fmt.Fprintf(os.Stderr, "sbx: %v\n", err)
+	}
+	os.Exit(code)
+}
+
+// readPlan reads the plan the sbx parent sends.
+func readPlan(sock *os.File) (*plan.Plan, error) {
+	typ, payload, err := nsexec.ReadFrame(sock)
+	if err != nil {
+		return nil, fmt.Errorf("read the plan: %w", err)
+	}
+	if typ != nsexec.MsgPlan {
+		return nil, fmt.Errorf("expected the plan, got frame %d", typ)
+	}
+	p, err := plan.Decode(payload)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.Process.Args) == 0 {
+		return nil, errors.New("the plan has no command")
+	}
+	return p, nil
+}
+
+func initSandbox(sock *os.File) error {
+	p, err := readPlan(sock)
+	if err != nil {
+		return err
+	}
+	stamp.Mark("init.plan")
+	if err := buildView(p); err != nil {
+		return err
+	}
+	stamp.Mark("init.view")
+	if err := unix.Sethostname([]byte(p.Hostname)); err != nil {
+		return fmt.Errorf("set hostname %q: %w", p.Hostname, err)
+	}
+	if err := loopbackUp(); err != nil {
+		return err
+	}
+	return finishAndExec(sock, p, nil)
+}
+
+func execInit(sock *os.File) error {
+	p, err := readPlan(sock)
+	if err != nil {
+		return err
+	}
+	uid, gid := p.Process.UID, p.Process.GID
+	return finishAndExec(sock, p, func() error { return switchIDs(uid, gid) })
+}
+
+// switchIDs takes on the ids inside, when they differ from the ones the
+// joining process got from the user namespace's map.
+func switchIDs(uid, gid uint32) error {
+	if uint32(unix.Getegid()) != gid {
+		// Supplementary groups go first, where the namespace allows it.
+		if err := unix.Setgroups(nil); err != nil && !errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("drop supplementary groups: %w", err)
+		}
+		if err := unix.Setresgid(int(gid), int(gid), int(gid)); err != nil {
+			return fmt.Errorf("--gid %d: %w (is it mapped in the sandbox?)", gid, err)
+		}
+	}
+	if uint32(unix.Geteuid()) != uid {
+		if err := unix.Setresuid(int(uid), int(uid), int(uid)); err != nil {
+			return fmt.Errorf("--uid %d: %w (is it mapped in the sandbox?)", uid, err)
+		}
+	}
+	return nil
+}
+
+// loopbackUp brings up lo, the only interface of a fresh network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bring up lo: socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up lo: get flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up lo: set flags: %w", err)
+	}
+	return nil
+}

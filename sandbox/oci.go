@@ -1,0 +1,162 @@
+package sandbox
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/sbx-sandbox/sbx/capabilities"
+	"github.com/sbx-sandbox/sbx/plan"
+	"github.com/sbx-sandbox/sbx/state"
+)
+
+// Description is what `sbx state` prints of a sandbox: its record, with
+// its plan as an OCI runtime spec (sbx's own view operations as mount types
+// of sbx's, "sbx-dev", "sbx-cover", ...). The spec is made here, for people
+// and tools that read OCI; sbx itself never reads it back.
+type Description struct {
+	Name       string            `json:"name"`
+	Pid        int               `json:"pid"`
+	Status     string            `json:"status"`
+	Created    time.Time         `json:"created"`
+	Command    []string          `json:"command"`
+	Detached   bool              `json:"detached"`
+	StartTime  uint64            `json:"start_time"`
+	Namespaces map[string]string `json:"namespaces"`
+	Config     *specs.Spec       `json:"config"`
+}
+
+// Describe returns the description of a sandbox's record.
+func Describe(s *state.State) *Description {
+	d := &Description{
+		Name: s.Name, Pid: s.Pid, Status: s.Status, Created: s.Created.UTC(),
+		Command: s.Command(), Detached: s.Detached, StartTime: s.StartTime,
+		Namespaces: map[string]string{},
+	}
+	if d.Command == nil {
+		d.Command = []string{}
+	}
+	if s.Pid > 0 {
+		for _, n := range namespaces {
+			d.Namespaces[n.name] = fmt.Sprintf("/proc/%d/ns/%s", s.Pid, n.name)
+		}
+	}
+	if s.Plan != nil {
+		d.Config = ociSpec(s.Plan)
+	}
+	return d
+}
+
+// ociSpec renders a plan as an OCI runtime spec.
+func ociSpec(p *plan.Plan) *specs.Spec {
+	sec := &p.Security
+	spec := &specs.Spec{
+		Version: specs.Version,
+		Process: &specs.Process{
+			Terminal: p.Process.Terminal,
+			User:     specs.User{UID: p.Process.UID, GID: p.Process.GID},
+			Args:     p.Process.Args,
+			Env:      p.Process.Env,
+			Cwd:      p.Process.Cwd,
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding:    capabilities.Names(sec.Caps.Bounding),
+				Effective:   capabilities.Names(sec.Caps.Effective),
+				Permitted:   capabilities.Names(sec.Caps.Permitted),
+				Inheritable: capabilities.Names(sec.Caps.Inheritable),
+				Ambient:     capabilities.Names(sec.Caps.Ambient),
+			},
+			NoNewPrivileges: sec.NoNewPrivs,
+		},
+		Root:     &specs.Root{Path: p.Root.Path, Readonly: p.Root.ReadOnly},
+		Hostname: p.Hostname,
+		Linux: &specs.Linux{
+			MaskedPaths:   p.Masked,
+			ReadonlyPaths: p.ReadOnly,
+		},
+	}
+	for _, r := range p.Process.Rlimits {
+		spec.Process.Rlimits = append(spec.Process.Rlimits, specs.POSIXRlimit{Type: rlimitType(r.Resource), Soft: r.Soft, Hard: r.Hard})
+	}
+	for _, m := range p.Mounts {
+		spec.Mounts = append(spec.Mounts, ociMount(m))
+	}
+	for _, ns := range namespaces {
+		if p.Stages.CloneFlags&ns.flag != 0 {
+			spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: ociNamespace(ns.name)})
+		}
+	}
+	for _, m := range p.Stages.UIDMap {
+		spec.Linux.UIDMappings = append(spec.Linux.UIDMappings, specs.LinuxIDMapping{ContainerID: m.Inside, HostID: m.Outside, Size: m.Count})
+	}
+	for _, m := range p.Stages.GIDMap {
+		spec.Linux.GIDMappings = append(spec.Linux.GIDMappings, specs.LinuxIDMapping{ContainerID: m.Inside, HostID: m.Outside, Size: m.Count})
+	}
+	spec.Annotations = map[string]string{
+		"sbx.seccomp": fmt.Sprintf("%d BPF instructions", len(sec.Seccomp)/8),
+	}
+	if sec.Landlock != nil {
+		spec.Annotations["sbx.landlock"] = "true"
+	}
+	if sec.AllowUserns {
+		spec.Annotations["sbx.allow-userns"] = "true"
+	}
+	return spec
+}
+
+// ociMount renders one view operation as an OCI mount.
+func ociMount(m plan.Mount) specs.Mount {
+	o := specs.Mount{Destination: m.Dst}
+	tmpfsOpts := func() []string {
+		opts := []string{"nosuid", "nodev"}
+		if m.Mode != "" {
+			opts = append(opts, "mode="+m.Mode)
+		}
+		if m.Size != "" {
+			opts = append(opts, "size="+m.Size)
+		}
+		return opts
+	}
+	switch m.Kind {
+	case plan.Bind:
+		o.Type, o.Source = "bind", m.Src
+		o.Options = []string{"rbind", "rw", "nosuid"}
+		if m.ReadOnly {
+			o.Options[1] = "ro"
+		}
+		if !m.Dev {
+			o.Options = append(o.Options, "nodev")
+		}
+	case plan.Tmpfs:
+		o.Type, o.Source, o.Options = "tmpfs", "tmpfs", tmpfsOpts()
+	case plan.Proc:
+		o.Type, o.Source, o.Options = "proc", "proc", []string{"nosuid", "nodev", "noexec"}
+	case plan.Overlay:
+		o.Type, o.Source = "overlay", "overlay"
+		o.Options = []string{"lowerdir=" + strings.Join(m.Lowers, ":")}
+	case plan.Cover:
+		o.Type, o.Options = "sbx-cover", tmpfsOpts()
+	case plan.Hide:
+		o.Type = "sbx-hide"
+		if m.Optional {
+			o.Options = []string{"optional"}
+		}
+	case plan.Symlink:
+		o.Type, o.Source = "sbx-symlink", m.Src
+	default:
+		o.Type = "sbx-" + m.Kind.String()
+	}
+	return o
+}
+
+// ociNamespace is the OCI name of a /proc/PID/ns name.
+func ociNamespace(name string) specs.LinuxNamespaceType {
+	switch name {
+	case "mnt":
+		return specs.MountNamespace
+	case "net":
+		return specs.NetworkNamespace
+	}
+	return specs.LinuxNamespaceType(name)
+}
