@@ -634,6 +634,7 @@ func (p *process) wait() (int, error) {
 		}()
 	}
 	status := reap(p.init)
+	stamp.Mark("parent.reaped")
 	code = exitCode(status)
 	if initErr != nil {
 		return initErr.Code, &ExitError{Code: initErr.Code, Err: initErr}

@@ -8,7 +8,6 @@ package test
 
 import (
 	"bufio"
-	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sbx-sandbox/sbx/plan"
 )
 
 // standIn is a stand-in for a session service (systemd --user, the D-Bus
@@ -254,23 +255,22 @@ func TestEscapeRecords(t *testing.T) {
 		t.Parallel()
 		h := newStateHome(t)
 		name := h.detach(t, sandboxName("tamper"), "--", "sleep", token())
-		record := filepath.Join(h.runtime, "sbx", name, "state.json")
+		record := filepath.Join(h.runtime, "sbx", name, "plan")
 		tamper := func(t *testing.T) {
 			b, err := os.ReadFile(record)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var st map[string]any
-			if err := json.Unmarshal(b, &st); err != nil {
+			rec, err := plan.DecodeRecord(b)
+			if err != nil {
 				t.Fatal(err)
 			}
-			config := st["config"].(map[string]any)
-			config["annotations"].(map[string]any)["sbx.cap-add"] = "ALL"
-			delete(config["linux"].(map[string]any), "seccomp")
-			if b, err = json.Marshal(st); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(record, b, 0o600); err != nil {
+			// Every capability up to CAP_CHECKPOINT_RESTORE (Linux 5.9),
+			// and no seccomp filter.
+			all := uint64(1)<<41 - 1
+			rec.Plan.Security.Caps = plan.Caps{Bounding: all, Effective: all, Permitted: all, Inheritable: all, Ambient: all}
+			rec.Plan.Security.Seccomp = nil
+			if err := os.WriteFile(record, rec.Encode(), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -336,7 +336,7 @@ func TestEscapeRecords(t *testing.T) {
 		r := invocation{args: []string{"run", "--", "true"}, dir: dir, env: h.env}.run(t)
 		expectBadInput(t, r, "among sbx's records")
 		rootfs := busyboxRootfs(t)
-		r = invocation{args: []string{"run", "--rootfs", rootfs, "--ro-cwd", "--", "/bin/sh", "-c", "cat sbx/*/state.json; ls sbx"}, dir: h.runtime, env: h.env}.run(t)
+		r = invocation{args: []string{"run", "--rootfs", rootfs, "--ro-cwd", "--", "/bin/sh", "-c", "cat sbx/*/plan; ls sbx"}, dir: h.runtime, env: h.env}.run(t)
 		if strings.Contains(r.stdout, "hunter2") || strings.Contains(r.stdout, name) {
 			t.Errorf("a sandbox with --rootfs and --ro-cwd read the records:\n%s", r)
 		}
@@ -355,9 +355,9 @@ func TestEscapeRecords(t *testing.T) {
 				dir = filepath.Join("/tmp", "sbx-"+strconv.Itoa(os.Getuid()), name)
 			}
 			bothWays(t, nil, nil, func(t *testing.T, a attempt) {
-				out, _ := a.hostTool(t, h.env, nil, "read", dir+"/state.json", dir+"/log")
+				out, _ := a.hostTool(t, h.env, nil, "read", dir+"/plan", dir+"/log")
 				if a.sandboxed {
-					wantLines(t, out, "read "+dir+"/state.json ENOENT", "read "+dir+"/log ENOENT")
+					wantLines(t, out, "read "+dir+"/plan ENOENT", "read "+dir+"/log ENOENT")
 					return
 				}
 				if !strings.Contains(out, secret) {
