@@ -21,9 +21,6 @@ import (
 	"github.com/sbx-sandbox/sbx/usermap"
 )
 
-// DefaultPath is the PATH inside when the environment has none.
-const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 // Config is the user's choices for a new sandbox, as the CLI collects
 // them; NewPlan turns it into a plan.
 type Config struct {

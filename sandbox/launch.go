@@ -1,0 +1,502 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/sbx-sandbox/sbx/nsexec"
+	"github.com/sbx-sandbox/sbx/plan"
+	"github.com/sbx-sandbox/sbx/stamp"
+	"golang.org/x/sys/unix"
+)
+
+// The launcher: how a planned sandbox (or a joining process) is started and
+// waited for. Every start takes the same road, for sbx run and sbx exec:
+//
+//  1. start re-executes sbx with the init socket; the C constructor is
+//     stage 0 (nsexec);
+//  2. handshake sends the plan to stage 0 and reads the stage reports
+//     until the sandbox's pid 1 exists. Here, between "pid 1 exists" and
+//     "pid 1 may go on", is where what must act on the sandbox's processes
+//     from the host before its command runs plugs in: a network's parent
+//     driver (it needs pid 1's network namespace), a cgroup when the kernel
+//     cannot place pid 1 with CLONE_INTO_CGROUP, the OCI runtime's
+//     createRuntime hooks. Then it sends the go-ahead and the same plan
+//     bytes to the Go init;
+//  3. wait relays signals (and the terminal) until pid 1 exits, or hands
+//     the sandbox over to the C monitor once its command has run a while.
+
+// launch is what start needs: the plan (for the C stages and the Go init
+// alike), the command's stdio, how many of the caller's descriptors from 3
+// on go to the command, and any descriptor the plan's stages refer to
+// (passed right after the init socket; see extraFD).
+type launch struct {
+	plan     *plan.Plan
+	stdio    [3]uintptr
+	preserve int
+	extra    []uintptr
+	tty      bool
+	// join names the sandbox that sbx exec joins: its joining process is
+	// bounded (see joinGuard).
+	join string
+}
+
+// extraFD is the descriptor number stage 0 finds the i-th extra descriptor
+// at: after stdio, the preserved descriptors and the init socket.
+func extraFD(preserve, i int) uint32 { return uint32(3 + preserve + 1 + i) }
+
+// process is a started sandbox, seen from the sbx parent.
+type process struct {
+	sock  *os.File // our end of the init socket
+	stage int      // pid of stage 0
+	init  int      // host pid of the sandbox's pid 1 (stage 2)
+	sigs  chan os.Signal
+	tty   bool // the init sends a pty master first
+	// record and initStart name the sandbox's record, if it has one, and
+	// the start time of its pid 1, for the monitor (see handOver).
+	record    string
+	initStart uint64
+	// join bounds the joining process of sbx exec (nil for sbx run).
+	join *joinGuard
+}
+
+// JoinBound is how long the joining process of sbx exec may take from its
+// creation to the exec of the command. It runs inside the sandbox's PID
+// namespace as the sandbox's own uid, so the sandbox can stop it (SIGSTOP)
+// or make it wait (a FIFO where the Go runtime reads a file at its start);
+// past the bound sbx kills it and fails with one line. A join takes about
+// 10 ms; the bound leaves room for a machine under heavy load.
+const JoinBound = 10 * time.Second
+
+// joinGuard ends a joining process that has not exec'd the command yet:
+// at JoinBound, or at once on INT, TERM or HUP (it may be stopped, when a
+// forwarded signal would wait with it). It is done once the init socket
+// has closed, before the process is reaped, so that it never kills a pid
+// that is no longer ours.
+type joinGuard struct {
+	name     string
+	mu       sync.Mutex
+	done     bool
+	timer    *time.Timer
+	timedOut bool
+	signal   syscall.Signal
+}
+
+// arm starts the bound, once the joining process exists.
+func (p *process) arm() {
+	if p.join == nil {
+		return
+	}
+	p.join.mu.Lock()
+	defer p.join.mu.Unlock()
+	p.join.timer = time.AfterFunc(JoinBound, func() { p.endJoin(0) })
+}
+
+// endJoin kills the joining process if it has not exec'd the command, for
+// sig (0: the bound), and reports whether it did.
+func (p *process) endJoin(sig syscall.Signal) bool {
+	g := p.join
+	if g == nil {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.done || p.execed() {
+		return false
+	}
+	g.done = true
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	if sig == 0 {
+		g.timedOut = true
+	} else {
+		g.signal = sig
+	}
+	unix.Kill(p.init, unix.SIGKILL)
+	return true
+}
+
+// execed reports whether the joining process has exec'd the command: its
+// end of the init socket is closed (end of file, seen without reading),
+// though sbx may not have read that far yet.
+func (p *process) execed() bool {
+	var b [1]byte
+	n, _, err := unix.Recvfrom(int(p.sock.Fd()), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	return err == nil && n == 0
+}
+
+// joined ends the guard: the command was exec'd, or the joining process is
+// gone. It returns the exit code and error to end with if the guard killed
+// it.
+func (p *process) joined() (int, error) {
+	g := p.join
+	if g == nil {
+		return 0, nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.done = true
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	switch {
+	case g.timedOut:
+		err := fmt.Errorf("the process joining sandbox %s did not start the command within %v (stopped, or held by something in the sandbox): killed it", g.name, JoinBound)
+		return ExitSbxFailed, &ExitError{Code: ExitSbxFailed, Err: err}
+	case g.signal != 0:
+		// As if the command had been killed by it.
+		return 128 + int(g.signal), nil
+	}
+	return 0, nil
+}
+
+// endsJoin are the signals that end a joining process that has not exec'd
+// the command yet: the ones that end a command by default.
+func endsJoin(s syscall.Signal) bool {
+	return s == unix.SIGINT || s == unix.SIGTERM || s == unix.SIGHUP
+}
+
+// start re-executes sbx with the init socket, drives the stages until the
+// sandbox's pid 1 exists and hands the plan to the Go init. The plan is
+// encoded once: the stages and the Go init read the same bytes.
+func start(l *launch) (*process, error) {
+	if fd := stamp.FD(); fd >= 0 {
+		l.plan.Stages.StampFD = extraFD(l.preserve, len(l.extra))
+		l.extra = append(l.extra, uintptr(fd))
+	}
+	payload := l.plan.Encode()
+	// Descriptors sbx inherited from its caller stay out of the sandbox's
+	// setup: only those passed below (stdio, --preserve-fds, the init
+	// socket, the bootstrap's own) reach stage 0, so that no host directory
+	// is ever open in the Go init (runc CVE-2024-21626).
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) {
+			return nil, errors.New("this kernel has no close_range(2) with CLOSE_RANGE_CLOEXEC: sbx needs Linux 5.12 or newer")
+		}
+		return nil, fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("create init socket: %w", err)
+	}
+	parent := os.NewFile(uintptr(fds[0]), "init-socket")
+	child := os.NewFile(uintptr(fds[1]), "init-socket-child")
+
+	// Signals that arrive while the sandbox starts are kept for it.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, ForwardedSignals...)
+
+	// With a terminal of its own, nothing in the sandbox gets the
+	// caller's stdio: not the sandbox's pid 1, which keeps its 0, 1 and 2
+	// for its whole life, nor a joining process before it has the pty
+	// (a sandbox given CAP_SYS_PTRACE could open the caller's terminal
+	// through /proc/PID/fd/0 of either). The pty is relayed by sbx.
+	stdio := l.stdio
+	if l.tty {
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
+		}
+		defer null.Close()
+		stdio = [3]uintptr{null.Fd(), null.Fd(), null.Fd()}
+	}
+	// syscall.ForkExec rather than os/exec: it passes exactly these
+	// descriptors and skips os/exec's pidfd probe, a fork of its own.
+	files := []uintptr{stdio[0], stdio[1], stdio[2]}
+	for fd := 3; fd < 3+l.preserve; fd++ {
+		files = append(files, uintptr(fd))
+	}
+	files = append(files, child.Fd())
+	files = append(files, l.extra...)
+	stage, err := syscall.ForkExec("/proc/self/exe", []string{"sbx", "init"}, &syscall.ProcAttr{
+		Env:   []string{nsexec.InitPipeEnv + "=" + strconv.Itoa(3+l.preserve)},
+		Files: files,
+	})
+	child.Close()
+	if err != nil {
+		parent.Close()
+		signal.Stop(sigs)
+		return nil, fmt.Errorf("start sbx stage 0: %w", err)
+	}
+	p := &process{sock: parent, stage: stage, sigs: sigs, tty: l.tty}
+	if l.join != "" {
+		p.join = &joinGuard{name: l.join}
+	}
+	if err := p.handshake(payload); err != nil {
+		// A joining process killed at the bound breaks the handshake.
+		if _, jerr := p.joined(); jerr != nil {
+			err = jerr
+		}
+		p.abort()
+		return nil, err
+	}
+	return p, nil
+}
+
+// handshake sends the plan to stage 0, collects the stage reports and, once
+// the sandbox's pid 1 exists, lets it go on and sends the plan to the Go
+// init.
+func (p *process) handshake(payload []byte) error {
+	if err := nsexec.WriteFrame(p.sock, nsexec.MsgBootstrap, payload); err != nil {
+		return fmt.Errorf("send bootstrap to sbx stage 0: %w", err)
+	}
+	stage1 := 0
+	defer func() {
+		if stage1 > 0 {
+			reap(stage1)
+		}
+	}()
+	for p.init == 0 {
+		typ, payload, err := nsexec.ReadFrame(p.sock)
+		if errors.Is(err, io.EOF) {
+			return errors.New("sandbox setup ended without a report (a stage crashed?)")
+		}
+		if err != nil {
+			return fmt.Errorf("read sandbox setup report: %w", err)
+		}
+		switch typ {
+		case nsexec.MsgError:
+			se, err := nsexec.DecodeStageError(payload)
+			if err != nil {
+				return err
+			}
+			return explainStageError(se)
+		case nsexec.MsgStage1PID:
+			if stage1, err = nsexec.DecodePID(payload); err != nil {
+				return err
+			}
+		case nsexec.MsgStage2PID:
+			if p.init, err = nsexec.DecodePID(payload); err != nil {
+				return err
+			}
+			p.arm()
+		default:
+			return fmt.Errorf("unexpected frame %d during sandbox setup", typ)
+		}
+	}
+	if ws := reap(p.stage); !ws.Exited() || ws.ExitStatus() != 0 {
+		p.stage = 0
+		return fmt.Errorf("sbx stage 0 failed (wait status %#x)", int(ws))
+	}
+	p.stage = 0
+	err := nsexec.WriteFrame(p.sock, nsexec.MsgContinue, nil)
+	if err == nil {
+		err = nsexec.WriteFrame(p.sock, nsexec.MsgPlan, payload)
+	}
+	if err != nil {
+		// Stage 2 is gone: its report, if any, says why.
+		if se := p.pendingStageError(); se != nil {
+			return se
+		}
+		return fmt.Errorf("send the plan to the sandbox: %w", err)
+	}
+	return nil
+}
+
+// pendingStageError returns a failure report waiting on the socket.
+func (p *process) pendingStageError() error {
+	for {
+		typ, payload, err := nsexec.ReadFrame(p.sock)
+		if err != nil {
+			return nil
+		}
+		if typ == nsexec.MsgError {
+			if se, err := nsexec.DecodeStageError(payload); err == nil {
+				return explainStageError(se)
+			}
+		}
+	}
+}
+
+// explainStageError adds the fix to failures a user can do something about.
+func explainStageError(se *nsexec.StageError) error {
+	switch {
+	case se.Stage == 0 && se.Errno == 0:
+		// newuidmap/newgidmap refused: the usual cause is /etc/sub[ug]id.
+		return fmt.Errorf("%w (check /etc/subuid and /etc/subgid, or use --map single; run `sbx check` for details)", se)
+	case se.Stage == 1 && (se.Errno == unix.EPERM || se.Errno == unix.ENOSPC || se.Errno == unix.EACCES):
+		return fmt.Errorf("%w (unprivileged user namespaces may be disabled: run `sbx check` for details)", se)
+	}
+	return se
+}
+
+// readInitReports reads the socket until the Go init has exec'd the
+// command (its end closes) and returns the failure it reported, if any.
+func (p *process) readInitReports() *InitError {
+	var initErr *InitError
+	for {
+		typ, payload, err := nsexec.ReadFrame(p.sock)
+		if err != nil {
+			return initErr // EOF: exec'd, or gone; the wait status tells
+		}
+		if ie := decodeReport(typ, payload); ie != nil {
+			initErr = ie
+		}
+	}
+}
+
+// decodeReport turns a failure report of the Go init or of stage 2 (which
+// can fail after it has been reported) into an InitError.
+func decodeReport(typ uint32, payload []byte) *InitError {
+	switch typ {
+	case nsexec.MsgInitError:
+		ie, err := plan.DecodeReport(payload)
+		if err != nil {
+			ie = &InitError{Message: fmt.Sprintf("undecodable error from sandbox init: %v", err), Code: ExitSbxFailed}
+		}
+		return ie
+	case nsexec.MsgError:
+		msg := "undecodable error report from stage 2"
+		if se, err := nsexec.DecodeStageError(payload); err == nil {
+			msg = explainStageError(se).Error()
+		}
+		return &InitError{Message: msg, Code: ExitSbxFailed}
+	}
+	return nil
+}
+
+// abort kills whatever the setup has started so far and reaps it.
+func (p *process) abort() {
+	signal.Stop(p.sigs)
+	p.joined()
+	if p.init > 0 {
+		unix.Kill(p.init, unix.SIGKILL)
+		reap(p.init)
+	}
+	if p.stage > 0 {
+		unix.Kill(p.stage, unix.SIGKILL)
+		reap(p.stage)
+	}
+	p.sock.Close()
+}
+
+// wait forwards signals to the sandbox until its pid 1 exits, and returns
+// the command's exit code. Signals act from the start, also while -t waits
+// for the terminal: forwarded to the sandbox's pid 1, or, for a joining
+// process that has not exec'd the command yet, INT, TERM and HUP end it
+// (see joinGuard).
+func (p *process) wait() (int, error) {
+	defer p.sock.Close()
+	var term atomic.Pointer[terminal]
+	done := make(chan struct{})
+	forwarding := make(chan struct{})
+	go func() {
+		defer close(forwarding)
+		for {
+			select {
+			case s := <-p.sigs:
+				sig := s.(syscall.Signal)
+				if endsJoin(sig) && p.endJoin(sig) {
+					continue
+				}
+				if sig == unix.SIGWINCH && p.tty {
+					// The terminal takes the size when it
+					// comes; the command gets SIGWINCH from it.
+					if t := term.Load(); t != nil {
+						t.resize()
+					}
+					continue
+				}
+				unix.Kill(p.init, sig)
+			case <-done:
+				return
+			}
+		}
+	}()
+	stopForwarding := sync.OnceFunc(func() {
+		close(done)
+		<-forwarding
+	})
+	defer func() {
+		signal.Stop(p.sigs)
+		stopForwarding()
+	}()
+
+	if p.tty {
+		master, ie := p.receiveConsole()
+		if ie != nil {
+			code, err := p.joined()
+			reap(p.init)
+			if err != nil || code != 0 {
+				return code, err
+			}
+			return ie.Code, &ExitError{Code: ie.Code, Err: ie}
+		}
+		if master != nil {
+			t := attach(master)
+			term.Store(t)
+			defer t.detach()
+			// Sized: the command may start. If the init is gone
+			// already, its report or its wait status says why.
+			nsexec.WriteFrame(p.sock, nsexec.MsgContinue, nil)
+		}
+	}
+
+	initErr := p.readInitReports()
+	code, joinErr := p.joined()
+	if joinErr != nil || code != 0 {
+		reap(p.init)
+		return code, joinErr
+	}
+	if initErr == nil && !p.tty && !exitsWithin(p.init, handOverAfter) {
+		stopForwarding()
+		err := p.handOver()
+		// Still here: the exec failed. Wait the Go way, and say why the
+		// lighter way did not work.
+		fmt.Fprintf(os.Stderr, "sbx: %v\n", err)
+		go func() {
+			for s := range p.sigs {
+				unix.Kill(p.init, s.(syscall.Signal))
+			}
+		}()
+	}
+	status := reap(p.init)
+	stamp.Mark("parent.reaped")
+	code = exitCode(status)
+	if initErr != nil {
+		return initErr.Code, &ExitError{Code: initErr.Code, Err: initErr}
+	}
+	return code, nil
+}
+
+// started waits until the command has been executed (the Go init's end
+// of the socket closes) or the init reports why it could not.
+func (p *process) started() (int, error) {
+	defer p.sock.Close()
+	defer signal.Stop(p.sigs)
+	if ie := p.readInitReports(); ie != nil {
+		reap(p.init)
+		return ie.Code, &ExitError{Code: ie.Code, Err: ie}
+	}
+	return 0, nil
+}
+
+// reap waits for a child of ours that os/exec did not start.
+func reap(pid int) unix.WaitStatus {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err != unix.EINTR {
+			return ws
+		}
+	}
+}
+
+func exitCode(ws unix.WaitStatus) int {
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus()
+	case ws.Signaled():
+		return 128 + int(ws.Signal())
+	}
+	return ExitSbxFailed
+}
