@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,10 +13,15 @@ import (
 	"github.com/sbx-sandbox/sbx/state"
 )
 
-// NewName returns a generated sandbox name.
+// NewName returns a generated sandbox name. It reads getrandom(2) itself:
+// crypto/rand would add its packages' initialisation to every start of sbx.
 func NewName() string {
 	var b [4]byte
-	rand.Read(b[:])
+	for {
+		if _, err := unix.Getrandom(b[:], 0); err != unix.EINTR {
+			break
+		}
+	}
 	return "sbx-" + hex.EncodeToString(b[:])
 }
 
