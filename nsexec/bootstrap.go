@@ -7,7 +7,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Bootstrap attribute types; keep in sync with nsexec.c.
+// Bootstrap attribute types; keep in sync with codec.h.
 const (
 	attrCloneFlags    uint16 = 1
 	attrUIDMap        uint16 = 2

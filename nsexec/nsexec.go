@@ -1,6 +1,7 @@
 // Package nsexec is the part of sbx that runs before the Go runtime: a cgo
-// constructor (nsexec.c) that creates the sandbox's namespaces in staged,
-// single-threaded processes, and the Go side that speaks to it.
+// constructor (stages.c, helped by one C file per concern) that creates the
+// sandbox's namespaces in staged, single-threaded processes, and the Go side
+// that speaks to it.
 //
 // The sbx parent re-executes its own binary with the environment variable
 // _SBX_INITPIPE naming an inherited socket, writes a bootstrap frame (see

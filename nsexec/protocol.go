@@ -22,7 +22,7 @@ import (
 //	Go init -> parent   MsgConsole    empty, with the pty master (SCM_RIGHTS)
 //	parent -> Go init   MsgContinue   empty: the terminal is sized, exec
 //
-// Keep the numbers in sync with nsexec.c.
+// Keep the numbers in sync with codec.h.
 const (
 	MsgBootstrap uint32 = 1
 	MsgError     uint32 = 2

@@ -85,7 +85,7 @@ func TestDecodeStageError(t *testing.T) {
 	}
 }
 
-// attrs decodes a bootstrap payload the way nsexec.c does.
+// attrs decodes a bootstrap payload the way codec.c does.
 func attrs(t *testing.T, b []byte) map[uint16][]byte {
 	t.Helper()
 	m := map[uint16][]byte{}

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// monitor.h (internal to nsexec): the host-side monitor of an attached
+// sandbox.
+#ifndef SBX_MONITOR_H
+#define SBX_MONITOR_H
+
+#define ENV_MONITOR "_SBX_MONITOR"
+
+// monitor forwards signals to the sandbox's pid 1 that arg names, waits
+// for it and ends like it. It never returns.
+__attribute__((noreturn))
+void monitor(const char *arg);
+
+#endif
