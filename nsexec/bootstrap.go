@@ -7,24 +7,10 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Bootstrap attribute types; keep in sync with codec.h.
-const (
-	attrCloneFlags    uint16 = 1
-	attrUIDMap        uint16 = 2
-	attrGIDMap        uint16 = 3
-	attrUIDMapHelper  uint16 = 4
-	attrGIDMapHelper  uint16 = 5
-	attrSetgroupsDeny uint16 = 6
-	attrPdeathsig     uint16 = 7
-	attrCloneMethod   uint16 = 8
-	attrJoinPidfd     uint16 = 9
-	attrJoinFlags     uint16 = 10
-	attrLogMax        uint16 = 11
-)
-
 // Bootstrap is what the C stages need to know. On the wire it is a list of
-// attributes, each a native-endian uint16 type, a uint16 zero, a uint32
-// length and the value: uint32 numbers, or strings without terminator.
+// attributes (the Attr* types of wire.go), each a native-endian uint16
+// type, a uint16 zero, a uint32 length and the value: uint32 numbers, or
+// strings without terminator.
 type Bootstrap struct {
 	// CloneFlags are the CLONE_NEW* namespaces to create.
 	CloneFlags uint32
@@ -67,17 +53,17 @@ func (b *Bootstrap) Encode() ([]byte, error) {
 		nativeEndian.PutUint32(val[:], v)
 		put(typ, val[:])
 	}
-	putU32(attrCloneFlags, b.CloneFlags)
+	putU32(AttrCloneFlags, b.CloneFlags)
 	if len(b.UIDMappings) > 0 {
-		put(attrUIDMap, []byte(FormatIDMap(b.UIDMappings)))
+		put(AttrUIDMap, []byte(FormatIDMap(b.UIDMappings)))
 	}
 	if len(b.GIDMappings) > 0 {
-		put(attrGIDMap, []byte(FormatIDMap(b.GIDMappings)))
+		put(AttrGIDMap, []byte(FormatIDMap(b.GIDMappings)))
 	}
 	for _, h := range []struct {
 		typ  uint16
 		path string
-	}{{attrUIDMapHelper, b.UIDMapHelper}, {attrGIDMapHelper, b.GIDMapHelper}} {
+	}{{AttrUIDMapHelper, b.UIDMapHelper}, {AttrGIDMapHelper, b.GIDMapHelper}} {
 		if h.path == "" {
 			continue
 		}
@@ -87,20 +73,20 @@ func (b *Bootstrap) Encode() ([]byte, error) {
 		put(h.typ, []byte(h.path))
 	}
 	if b.SetgroupsDeny {
-		putU32(attrSetgroupsDeny, 1)
+		putU32(AttrSetgroupsDeny, 1)
 	}
 	if b.Pdeathsig != 0 {
-		putU32(attrPdeathsig, b.Pdeathsig)
+		putU32(AttrPdeathsig, b.Pdeathsig)
 	}
 	if b.CloneMethod != 0 {
-		putU32(attrCloneMethod, b.CloneMethod)
+		putU32(AttrCloneMethod, b.CloneMethod)
 	}
 	if b.JoinPidfd != 0 {
-		putU32(attrJoinPidfd, b.JoinPidfd)
-		putU32(attrJoinFlags, b.JoinFlags)
+		putU32(AttrJoinPidfd, b.JoinPidfd)
+		putU32(AttrJoinFlags, b.JoinFlags)
 	}
 	if b.LogMax != 0 {
-		putU32(attrLogMax, b.LogMax)
+		putU32(AttrLogMax, b.LogMax)
 	}
 	return buf, nil
 }

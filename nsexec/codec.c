@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// codec.c: frames on the init socket, the bootstrap's attribute list, and
-// the one failure frame (MSG_ERROR) each stage ends with when a step fails.
+// codec.c: frames on the init socket, attribute lists (the bootstrap, a
+// record's plan), and the one failure frame (SBX_MSG_ERROR) each stage ends with when a step fails.
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "sbxwire.h"
 
 int init_fd = -1;
 int current_stage = 0;
@@ -93,11 +94,11 @@ void bail(int err, const char *fmt, ...)
 		n = 0;
 	if ((size_t)n >= sizeof(msg.text))
 		n = sizeof(msg.text) - 1;
-	if (send_frame(MSG_ERROR, &msg, (uint32_t)(offsetof(__typeof__(msg), text) + n)) < 0) {
+	if (send_frame(SBX_MSG_ERROR, &msg, (uint32_t)(offsetof(__typeof__(msg), text) + n)) < 0) {
 		// The parent is gone or the socket broke: stderr is all we have.
 		dprintf(2, "sbx: stage %d: %s: %s\n", current_stage, msg.text, strerror(err));
 	}
-	_exit(125);
+	_exit(SBX_EXIT_FAILED);
 }
 
 // send_pid reports a pid to the sbx parent in a frame of type.
@@ -129,82 +130,118 @@ char *read_frame(uint32_t want_type, uint32_t *len)
 	return buf;
 }
 
+// attr_next reads the attribute at *off into *a and moves *off past it
+// (see codec.h for what it returns).
+int attr_next(const char *data, uint32_t len, uint32_t *off, struct sbx_attr *a)
+{
+	uint16_t pad;
+	if (*off >= len)
+		return 0;
+	if (len - *off < SBX_ATTR_HEADER)
+		return -1;
+	memcpy(&a->type, data + *off, 2);
+	memcpy(&pad, data + *off + 2, 2);
+	memcpy(&a->len, data + *off + 4, 4);
+	if (pad != 0 || a->len > len - *off - SBX_ATTR_HEADER)
+		return -2;
+	a->val = data + *off + SBX_ATTR_HEADER;
+	*off += SBX_ATTR_HEADER + a->len;
+	return 1;
+}
+
 // attr_u32 returns a u32 attribute's value; name is for the failure report.
-static uint32_t attr_u32(const char *val, uint32_t len, const char *name)
+static uint32_t attr_u32(const struct sbx_attr *a, const char *name)
 {
 	uint32_t v;
-	if (len != sizeof(v))
-		bail(EPROTO, "bootstrap attribute %s has length %u, want 4", name, len);
-	memcpy(&v, val, sizeof(v));
+	if (a->len != sizeof(v))
+		bail(EPROTO, "bootstrap attribute %s has length %u, want 4", name, a->len);
+	memcpy(&v, a->val, sizeof(v));
+	return v;
+}
+
+// attr_u64 returns a u64 attribute's value; name is for the failure report.
+static uint64_t attr_u64(const struct sbx_attr *a, const char *name)
+{
+	uint64_t v;
+	if (a->len != sizeof(v))
+		bail(EPROTO, "bootstrap attribute %s has length %u, want 8", name, a->len);
+	memcpy(&v, a->val, sizeof(v));
 	return v;
 }
 
 // attr_string returns a NUL-terminated copy of a string attribute.
-static const char *attr_string(const char *val, uint32_t len)
+static const char *attr_string(const struct sbx_attr *a)
 {
-	char *s = malloc(len + 1);
+	char *s = malloc(a->len + 1);
 	if (s == NULL)
 		bail(errno, "allocate bootstrap string");
-	memcpy(s, val, len);
-	s[len] = '\0';
+	memcpy(s, a->val, a->len);
+	s[a->len] = '\0';
 	return s;
 }
 
-// parse_bootstrap decodes the attribute list: each attribute is a u16 type,
-// a u16 that must be zero, a u32 length and the value.
+// parse_attr stores one bootstrap attribute in b. Attributes of the Go side
+// (SBX_ATTR_GO_FIRST and up) are skipped; an unknown one below is an error.
+static void parse_attr(const struct sbx_attr *a, struct bootstrap *b)
+{
+	switch (a->type) {
+	case SBX_ATTR_CLONE_FLAGS:
+		b->clone_flags = attr_u32(a, "clone flags");
+		break;
+	case SBX_ATTR_UID_MAP:
+		b->uid_map = attr_string(a);
+		break;
+	case SBX_ATTR_GID_MAP:
+		b->gid_map = attr_string(a);
+		break;
+	case SBX_ATTR_UIDMAP_HELPER:
+		b->uidmap_helper = attr_string(a);
+		break;
+	case SBX_ATTR_GIDMAP_HELPER:
+		b->gidmap_helper = attr_string(a);
+		break;
+	case SBX_ATTR_SETGROUPS_DENY:
+		b->setgroups_deny = attr_u32(a, "setgroups deny") != 0;
+		break;
+	case SBX_ATTR_PDEATHSIG:
+		b->pdeathsig = (int)attr_u32(a, "parent death signal");
+		break;
+	case SBX_ATTR_CLONE_METHOD:
+		b->clone_method = (int)attr_u32(a, "clone method");
+		break;
+	case SBX_ATTR_JOIN_PIDFD:
+		b->join_pidfd = (int)attr_u32(a, "join pidfd");
+		break;
+	case SBX_ATTR_JOIN_FLAGS:
+		b->join_flags = attr_u32(a, "join flags");
+		break;
+	case SBX_ATTR_LOG_MAX:
+		b->log_max = attr_u32(a, "log cap");
+		break;
+	case SBX_ATTR_RECORD_PID:
+		// A record's identity: the stages have no use for it.
+		attr_u32(a, "record pid");
+		break;
+	case SBX_ATTR_RECORD_START:
+		attr_u64(a, "record start time");
+		break;
+	default:
+		if (a->type < SBX_ATTR_GO_FIRST)
+			bail(EPROTO, "unknown bootstrap attribute %u", a->type);
+	}
+}
+
+// parse_bootstrap decodes the attribute list of a bootstrap frame.
 void parse_bootstrap(const char *data, uint32_t len, struct bootstrap *b)
 {
 	uint32_t off = 0;
+	struct sbx_attr a;
+	int r;
 	memset(b, 0, sizeof(*b));
-	while (off < len) {
-		uint16_t type, pad;
-		uint32_t alen;
-		if (len - off < 8)
-			bail(EPROTO, "truncated bootstrap attribute header at offset %u", off);
-		memcpy(&type, data + off, 2);
-		memcpy(&pad, data + off + 2, 2);
-		memcpy(&alen, data + off + 4, 4);
-		off += 8;
-		if (pad != 0 || alen > len - off)
-			bail(EPROTO, "malformed bootstrap attribute %u at offset %u", type, off - 8);
-		const char *val = data + off;
-		switch (type) {
-		case ATTR_CLONE_FLAGS:
-			b->clone_flags = attr_u32(val, alen, "clone flags");
-			break;
-		case ATTR_UID_MAP:
-			b->uid_map = attr_string(val, alen);
-			break;
-		case ATTR_GID_MAP:
-			b->gid_map = attr_string(val, alen);
-			break;
-		case ATTR_UIDMAP_HELPER:
-			b->uidmap_helper = attr_string(val, alen);
-			break;
-		case ATTR_GIDMAP_HELPER:
-			b->gidmap_helper = attr_string(val, alen);
-			break;
-		case ATTR_SETGROUPS_DENY:
-			b->setgroups_deny = attr_u32(val, alen, "setgroups deny") != 0;
-			break;
-		case ATTR_PDEATHSIG:
-			b->pdeathsig = (int)attr_u32(val, alen, "parent death signal");
-			break;
-		case ATTR_CLONE_METHOD:
-			b->clone_method = (int)attr_u32(val, alen, "clone method");
-			break;
-		case ATTR_JOIN_PIDFD:
-			b->join_pidfd = (int)attr_u32(val, alen, "join pidfd");
-			break;
-		case ATTR_JOIN_FLAGS:
-			b->join_flags = attr_u32(val, alen, "join flags");
-			break;
-		case ATTR_LOG_MAX:
-			b->log_max = attr_u32(val, alen, "log cap");
-			break;
-		default:
-			bail(EPROTO, "unknown bootstrap attribute %u", type);
-		}
-		off += alen;
-	}
+	while ((r = attr_next(data, len, &off, &a)) > 0)
+		parse_attr(&a, b);
+	if (r == -1)
+		bail(EPROTO, "truncated bootstrap attribute header at offset %u", off);
+	if (r < 0)
+		bail(EPROTO, "malformed bootstrap attribute %u at offset %u", a.type, off);
 }

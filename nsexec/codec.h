@@ -10,29 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-// Frame types: keep in sync with protocol.go.
-enum {
-	MSG_BOOTSTRAP = 1,
-	MSG_ERROR = 2,
-	MSG_STAGE1_PID = 3,
-	MSG_STAGE2_PID = 4,
-	MSG_CONTINUE = 5,
-};
-
-// Bootstrap attribute types: keep in sync with bootstrap.go.
-enum {
-	ATTR_CLONE_FLAGS = 1,
-	ATTR_UID_MAP = 2,
-	ATTR_GID_MAP = 3,
-	ATTR_UIDMAP_HELPER = 4,
-	ATTR_GIDMAP_HELPER = 5,
-	ATTR_SETGROUPS_DENY = 6,
-	ATTR_PDEATHSIG = 7,
-	ATTR_CLONE_METHOD = 8,
-	ATTR_JOIN_PIDFD = 9,
-	ATTR_JOIN_FLAGS = 10,
-	ATTR_LOG_MAX = 11,
-};
+#include "sbxwire.h"
 
 #define MAX_BOOTSTRAP (1 << 20)
 
@@ -82,6 +60,20 @@ void send_pid(uint32_t type, pid_t pid);
 // read_frame reads one frame of want_type from the init socket into a
 // NUL-terminated buffer of *len bytes, or bails.
 char *read_frame(uint32_t want_type, uint32_t *len);
+
+// sbx_attr is one attribute of a list (see sbxwire.h): its type, and its
+// value of len bytes.
+struct sbx_attr {
+	uint16_t type;
+	uint32_t len;
+	const char *val;
+};
+
+// attr_next reads the attribute at *off of the list data (len bytes) into
+// *a and moves *off past it. It returns 1 for an attribute, 0 at the end
+// of the list, -1 for a truncated header and -2 for a bad header (pad not
+// zero, value past the end); *off then stays at the bad attribute.
+int attr_next(const char *data, uint32_t len, uint32_t *off, struct sbx_attr *a);
 
 // parse_bootstrap decodes a bootstrap frame into *b, or bails.
 void parse_bootstrap(const char *data, uint32_t len, struct bootstrap *b);

@@ -17,6 +17,7 @@
 
 #include "codec.h"
 #include "idmap.h"
+#include "sbxwire.h"
 
 // write_proc_file writes data to /proc/PID/file in one write, as the kernel
 // wants an id map.
@@ -79,10 +80,10 @@ static struct helper_run start_map_helper(const char *helper, pid_t target, cons
 	if (child == 0) {
 		char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 		if (dup2(errpipe[1], 1) < 0 || dup2(errpipe[1], 2) < 0)
-			_exit(126);
+			_exit(SBX_EXIT_CANNOT_EXECUTE);
 		execve(helper, argv, envp);
 		dprintf(2, "exec %s: %s", helper, strerror(errno));
-		_exit(127);
+		_exit(SBX_EXIT_NOT_FOUND);
 	}
 	close(errpipe[1]);
 	free(copy);

@@ -18,8 +18,9 @@
 
 #include "monitor.h"
 #include "pid1.h"
+#include "sbxwire.h"
 
-#define ENV_CLEANUP "_SBX_CLEANUP"
+#define SBX_ENV_CLEANUP "_SBX_CLEANUP"
 
 extern char **environ;
 
@@ -39,9 +40,9 @@ static void cleanup_and_exit(int code, long pid, unsigned long long start, const
 		_exit(code);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], ENV_MONITOR "=", sizeof(ENV_MONITOR)) != 0)
+		if (strncmp(environ[i], SBX_ENV_MONITOR "=", sizeof(SBX_ENV_MONITOR)) != 0)
 			envp[k++] = environ[i];
-	snprintf(cleanup, sizeof(cleanup), ENV_CLEANUP "=%d %ld %llu %s", code, pid, start, record);
+	snprintf(cleanup, sizeof(cleanup), SBX_ENV_CLEANUP "=%d %ld %llu %s", code, pid, start, record);
 	envp[k++] = cleanup;
 	envp[k] = NULL;
 	char *argv[] = { "sbx", "cleanup", NULL };
@@ -60,8 +61,8 @@ void monitor(const char *arg)
 	unsigned long long start;
 	char record[128];
 	if (sscanf(arg, "%ld %llu %127s", &pid, &start, record) != 3 || pid <= 1) {
-		dprintf(2, "sbx: bad %s=%s: it is internal to sbx, unset it\n", ENV_MONITOR, arg);
-		_exit(125);
+		dprintf(2, "sbx: bad %s=%s: it is internal to sbx, unset it\n", SBX_ENV_MONITOR, arg);
+		_exit(SBX_EXIT_FAILED);
 	}
 	sigset_t set;
 	sigemptyset(&set);
@@ -69,7 +70,7 @@ void monitor(const char *arg)
 	add_forwarded_signals(&set);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
 		dprintf(2, "sbx: monitor: block signals: %s\n", strerror(errno));
-		_exit(125);
+		_exit(SBX_EXIT_FAILED);
 	}
 	prctl(PR_SET_NAME, "sbx", 0, 0, 0);
 	int status;
@@ -79,8 +80,8 @@ void monitor(const char *arg)
 			break;
 		if (r < 0 && errno != EINTR) {
 			dprintf(2, "sbx: monitor: wait for sandbox pid %ld: %s (%s is internal to sbx: unset it)\n",
-				pid, strerror(errno), ENV_MONITOR);
-			_exit(125);
+				pid, strerror(errno), SBX_ENV_MONITOR);
+			_exit(SBX_EXIT_FAILED);
 		}
 		siginfo_t info;
 		int sig = sigwaitinfo(&set, &info);

@@ -5,7 +5,7 @@
 #ifndef SBX_MONITOR_H
 #define SBX_MONITOR_H
 
-#define ENV_MONITOR "_SBX_MONITOR"
+#include "sbxwire.h"
 
 // monitor forwards signals to the sandbox's pid 1 that arg names, waits
 // for it and ends like it. It never returns.

@@ -26,9 +26,6 @@ import (
 	_ "github.com/sbx-sandbox/sbx/clonedbinary"
 )
 
-// InitPipeEnv is the environment variable that makes the constructor run.
-const InitPipeEnv = "_SBX_INITPIPE"
-
 // IsInit reports whether this process is the Go init of a new sandbox, set
 // up by the constructor and waiting for its configuration.
 func IsInit() bool {

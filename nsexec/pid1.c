@@ -27,18 +27,13 @@
 #include "logrelay.h"
 #include "nsexec.h"
 #include "pid1.h"
-
-// forwarded_signals are the signals the sbx parent passes on to the
-// command: pid 1 waits for them, and stage 1 blocks them for it.
-static const int forwarded_signals[] = {
-	SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
-};
+#include "sbxwire.h"
 
 // add_forwarded_signals adds every forwarded signal to set.
 void add_forwarded_signals(sigset_t *set)
 {
-	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
-		sigaddset(set, forwarded_signals[i]);
+	for (size_t i = 0; i < SBX_N_FORWARDED_SIGNALS; i++)
+		sigaddset(set, sbx_forwarded_signals[i]);
 }
 
 // exit_like turns a wait status into an exit code the way shells and
@@ -49,7 +44,7 @@ int exit_like(int status)
 		return WEXITSTATUS(status);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
-	return 125;
+	return SBX_EXIT_FAILED;
 }
 
 // next_signal waits for one of waitset; with a log relay, it moves the

@@ -18,7 +18,7 @@ func TestFrameRoundTrip(t *testing.T) {
 	}{
 		{MsgBootstrap, []byte("abc")},
 		{MsgContinue, nil},
-		{MsgConfig, bytes.Repeat([]byte("x"), 100000)},
+		{MsgPlan, bytes.Repeat([]byte("x"), 100000)},
 	}
 	for _, f := range frames {
 		if err := WriteFrame(&buf, f.typ, f.payload); err != nil {
@@ -45,8 +45,8 @@ func TestReadFrameRejects(t *testing.T) {
 		data []byte
 	}{
 		{"truncated header", []byte{1, 0, 0}},
-		{"truncated payload", append(header(MsgConfig, 10), 'a')},
-		{"oversized", header(MsgConfig, maxFrame+1)},
+		{"truncated payload", append(header(MsgPlan, 10), 'a')},
+		{"oversized", header(MsgPlan, maxFrame+1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,25 +122,25 @@ func TestBootstrapEncode(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := attrs(t, payload)
-	if got := nativeEndian.Uint32(m[attrCloneFlags]); got != b.CloneFlags {
+	if got := nativeEndian.Uint32(m[AttrCloneFlags]); got != b.CloneFlags {
 		t.Errorf("clone flags %#x, want %#x", got, b.CloneFlags)
 	}
-	if got := string(m[attrUIDMap]); got != "0 100000 1000\n1000 1000 1\n" {
+	if got := string(m[AttrUIDMap]); got != "0 100000 1000\n1000 1000 1\n" {
 		t.Errorf("uid map %q", got)
 	}
-	if got := string(m[attrGIDMap]); got != "1000 1000 1\n" {
+	if got := string(m[AttrGIDMap]); got != "1000 1000 1\n" {
 		t.Errorf("gid map %q", got)
 	}
-	if got := string(m[attrUIDMapHelper]); got != b.UIDMapHelper {
+	if got := string(m[AttrUIDMapHelper]); got != b.UIDMapHelper {
 		t.Errorf("uid map helper %q", got)
 	}
-	if _, ok := m[attrGIDMapHelper]; ok {
+	if _, ok := m[AttrGIDMapHelper]; ok {
 		t.Error("empty gid map helper was encoded")
 	}
-	if got := nativeEndian.Uint32(m[attrSetgroupsDeny]); got != 1 {
+	if got := nativeEndian.Uint32(m[AttrSetgroupsDeny]); got != 1 {
 		t.Errorf("setgroups deny %d", got)
 	}
-	if got := nativeEndian.Uint32(m[attrPdeathsig]); got != 9 {
+	if got := nativeEndian.Uint32(m[AttrPdeathsig]); got != 9 {
 		t.Errorf("pdeathsig %d", got)
 	}
 

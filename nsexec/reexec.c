@@ -19,6 +19,7 @@
 #include "cloned_binary.h"
 #include "codec.h"
 #include "reexec.h"
+#include "sbxwire.h"
 
 // raise_ambient_caps keeps every capability across the re-execution of
 // stage 2, which runs as a non-root uid inside when the caller's own id is
@@ -61,11 +62,11 @@ void reexec_from_clone(const struct bootstrap *b, const char *resume, int fd, in
 		bail(errno, "keep the init socket across exec");
 
 	char pipe_env[32], cloned_env[32], pdeath_env[32], resume_env[32], logmax_env[40];
-	snprintf(pipe_env, sizeof(pipe_env), "_SBX_INITPIPE=%d", init_fd);
-	snprintf(cloned_env, sizeof(cloned_env), ENV_CLONED "=%s", used == SBX_CLONE_BIND ? "bind" : "memfd");
-	snprintf(pdeath_env, sizeof(pdeath_env), ENV_PDEATHSIG "=%d", b->pdeathsig);
-	snprintf(resume_env, sizeof(resume_env), ENV_RESUME "=%s", resume);
-	snprintf(logmax_env, sizeof(logmax_env), ENV_LOGMAX "=%u", b->log_max);
+	snprintf(pipe_env, sizeof(pipe_env), SBX_ENV_INITPIPE "=%d", init_fd);
+	snprintf(cloned_env, sizeof(cloned_env), SBX_ENV_CLONED "=%s", used == SBX_CLONE_BIND ? "bind" : "memfd");
+	snprintf(pdeath_env, sizeof(pdeath_env), SBX_ENV_PDEATHSIG "=%d", b->pdeathsig);
+	snprintf(resume_env, sizeof(resume_env), SBX_ENV_RESUME "=%s", resume);
+	snprintf(logmax_env, sizeof(logmax_env), SBX_ENV_LOGMAX "=%u", b->log_max);
 	// The Go init lives for a few milliseconds: one P and no garbage
 	// collection spare it threads and work (the command gets its own
 	// environment, not this one).
@@ -82,7 +83,7 @@ void reexec_from_clone(const struct bootstrap *b, const char *resume, int fd, in
 void resume_checked(void)
 {
 	current_stage = 2;
-	const char *marker = getenv(ENV_CLONED);
+	const char *marker = getenv(SBX_ENV_CLONED);
 	int protection = sbx_binary_protection();
 	if (protection < 0)
 		bail(-protection, "check the copy of the sbx binary");
@@ -91,7 +92,7 @@ void resume_checked(void)
 	if (protection == 0 || protection != want)
 		bail(EPERM, "resumed stage 2 does not run from an unwritable copy of the sbx binary (marker %s)",
 		     marker ? marker : "missing");
-	const char *pd = getenv(ENV_PDEATHSIG);
+	const char *pd = getenv(SBX_ENV_PDEATHSIG);
 	int pdeathsig = pd ? atoi(pd) : 0;
 	if (pdeathsig > 0 && prctl(PR_SET_PDEATHSIG, pdeathsig) < 0)
 		bail(errno, "set parent death signal");
@@ -105,10 +106,10 @@ void resume_checked(void)
 	struct frame_header h;
 	if (read_all(init_fd, &h, sizeof(h)) < 0) {
 		if (errno == EPIPE)
-			_exit(125);
+			_exit(SBX_EXIT_FAILED);
 		bail(errno, "wait for the go-ahead of the sbx parent");
 	}
-	if (h.type != MSG_CONTINUE || h.len != 0)
+	if (h.type != SBX_MSG_CONTINUE || h.len != 0)
 		bail(EPROTO, "unexpected frame type %u while waiting for the go-ahead", h.type);
 
 	// A new session: the caller's terminal is never our controlling

@@ -7,17 +7,9 @@
 
 #include "codec.h"
 
-// After stage 2 re-executes itself from the unwritable copy of the binary,
-// these tell the new image where it is. The marker is believed only
-// together with the protection itself (sbx_binary_protection).
-#define ENV_RESUME "_SBX_RESUME"
-#define ENV_CLONED "_SBX_CLONED"
-#define ENV_PDEATHSIG "_SBX_PDEATHSIG"
-#define ENV_LOGMAX "_SBX_LOGMAX"
-
 // reexec_from_clone replaces stage 2 with the unwritable copy fd (made
 // with method used), or with one it makes if fd < 0; resume is the value
-// of ENV_RESUME for the new image. It bails on failure.
+// of SBX_ENV_RESUME for the new image. It bails on failure.
 __attribute__((noreturn))
 void reexec_from_clone(const struct bootstrap *b, const char *resume, int fd, int used);
 

@@ -22,7 +22,7 @@
 // parent-death signal of pid 1 is tied to the parent, not to a stage that
 // exits during setup.
 //
-// Every failure ends in one MSG_ERROR frame on the init socket that names
+// Every failure ends in one SBX_MSG_ERROR frame on the init socket that names
 // the stage, the step and errno; the sbx parent prints it as one line.
 // The wire format is documented in protocol.go.
 //
@@ -55,6 +55,7 @@
 #include "nsexec.h"
 #include "pid1.h"
 #include "reexec.h"
+#include "sbxwire.h"
 
 // Bytes exchanged between stage 0 and stage 1 on their private socket.
 enum {
@@ -107,7 +108,7 @@ static void sync_wait(int fd, char want, const char *what)
 		n = read(fd, &byte, 1);
 	} while (n < 0 && errno == EINTR);
 	if (n == 0)
-		_exit(125);
+		_exit(SBX_EXIT_FAILED);
 	if (n < 0)
 		bail(errno, "wait for %s", what);
 	if (byte != want)
@@ -149,7 +150,7 @@ static void stage2_exec_resumed(void)
 static void stage2_resumed(void)
 {
 	resume_checked();
-	const char *lm = getenv(ENV_LOGMAX);
+	const char *lm = getenv(SBX_ENV_LOGMAX);
 	pid1_start(lm ? strtoul(lm, NULL, 10) : 0);
 }
 
@@ -193,7 +194,7 @@ static void stage1(const struct bootstrap *b, int syncfd)
 		bail(errno, "create the sandbox init process");
 	if (pid == 0)
 		stage2(b, -1, 0);
-	send_pid(MSG_STAGE2_PID, pid);
+	send_pid(SBX_MSG_STAGE2_PID, pid);
 	_exit(0);
 }
 
@@ -227,7 +228,7 @@ static void join_sandbox(const struct bootstrap *b)
 		bail(errno, "create the joining process");
 	if (pid == 0)
 		stage2(b, bin, used);
-	send_pid(MSG_STAGE2_PID, pid);
+	send_pid(SBX_MSG_STAGE2_PID, pid);
 	_exit(0);
 }
 
@@ -257,7 +258,7 @@ static void stage0(const struct bootstrap *b)
 		return;
 	}
 	close(sync[1]);
-	send_pid(MSG_STAGE1_PID, pid);
+	send_pid(SBX_MSG_STAGE1_PID, pid);
 
 	if (b->clone_flags & CLONE_NEWUSER) {
 		sync_wait(sync[0], SYNC_USERNS_READY, "stage 1 to create its user namespace");
@@ -274,11 +275,11 @@ static void stage0(const struct bootstrap *b)
 __attribute__((constructor))
 static void nsexec(void)
 {
-	const char *mon = getenv(ENV_MONITOR);
+	const char *mon = getenv(SBX_ENV_MONITOR);
 	if (mon != NULL)
 		monitor(mon);
 
-	const char *env = getenv("_SBX_INITPIPE");
+	const char *env = getenv(SBX_ENV_INITPIPE);
 	if (env == NULL)
 		return;
 
@@ -286,8 +287,8 @@ static void nsexec(void)
 	errno = 0;
 	long fd = strtol(env, &end, 10);
 	if (errno != 0 || *end != '\0' || fd < 3 || fd > 1 << 20) {
-		dprintf(2, "sbx: bad _SBX_INITPIPE=%s: it is internal to sbx, unset it\n", env);
-		_exit(125);
+		dprintf(2, "sbx: bad %s=%s: it is internal to sbx, unset it\n", SBX_ENV_INITPIPE, env);
+		_exit(SBX_EXIT_FAILED);
 	}
 	init_fd = (int)fd;
 	// "exe" (from /proc/self/exe) says nothing in ps; name the stages.
@@ -295,10 +296,10 @@ static void nsexec(void)
 	// Helpers and the command must never inherit the init socket.
 	if (fcntl(init_fd, F_SETFD, FD_CLOEXEC) < 0) {
 		dprintf(2, "sbx: init socket fd %d: %s\n", init_fd, strerror(errno));
-		_exit(125);
+		_exit(SBX_EXIT_FAILED);
 	}
 
-	const char *resume = getenv(ENV_RESUME);
+	const char *resume = getenv(SBX_ENV_RESUME);
 	if (resume != NULL) {
 		if (strcmp(resume, "exec") == 0)
 			stage2_exec_resumed();
@@ -309,7 +310,7 @@ static void nsexec(void)
 	}
 
 	uint32_t len;
-	char *data = read_frame(MSG_BOOTSTRAP, &len);
+	char *data = read_frame(SBX_MSG_BOOTSTRAP, &len);
 	struct bootstrap b;
 	parse_bootstrap(data, len, &b);
 	free(data);

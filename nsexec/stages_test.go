@@ -1,0 +1,161 @@
+package nsexec
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// The test binary holds the constructor too: started with InitPipeEnv, it
+// runs the stages like sbx does. These tests stop short of the go-ahead, so
+// no Go init ever starts: stage 2 re-executes itself, finds the init socket
+// closed and leaves.
+
+// appendAttr appends one attribute to a bootstrap payload.
+func appendAttr(b []byte, typ uint16, val []byte) []byte {
+	var hdr [AttrHeaderSize]byte
+	nativeEndian.PutUint16(hdr[0:2], typ)
+	nativeEndian.PutUint32(hdr[4:8], uint32(len(val)))
+	return append(append(b, hdr[:]...), val...)
+}
+
+// stagesResult is what the stages of one start reported.
+type stagesResult struct {
+	stage1, stage2 int         // pids, 0 if not reported
+	err            *StageError // a failure report
+}
+
+// runStages starts the test binary as stage 0 with payload as its
+// bootstrap and extra as descriptors 4 and on (the init socket is 3), reads
+// its reports until stage 2's pid or a failure, and waits for every stage.
+func runStages(t *testing.T, payload []byte, extra ...*os.File) stagesResult {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, child := os.NewFile(uintptr(fds[0]), "parent"), os.NewFile(uintptr(fds[1]), "child")
+	defer parent.Close()
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Env = []string{InitPipeEnv + "=3"}
+	cmd.ExtraFiles = append([]*os.File{child}, extra...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	child.Close()
+	if err := WriteFrame(parent, MsgBootstrap, payload); err != nil {
+		t.Fatal(err)
+	}
+	var r stagesResult
+	for r.stage2 == 0 && r.err == nil {
+		typ, p, err := ReadFrame(parent)
+		if err != nil {
+			t.Errorf("read a report of the stages: %v", err)
+			break
+		}
+		switch typ {
+		case MsgStage1PID:
+			r.stage1, err = DecodePID(p)
+		case MsgStage2PID:
+			r.stage2, err = DecodePID(p)
+		case MsgError:
+			r.err, err = DecodeStageError(p)
+		default:
+			err = fmt.Errorf("unexpected frame %d", typ)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Without the go-ahead, a re-executed stage 2 leaves at once.
+	parent.Close()
+	if err := cmd.Wait(); err != nil && r.err == nil {
+		t.Errorf("stage 0: %v", err)
+	}
+	// Stages 1 and 2 are children of this process (CLONE_PARENT).
+	for _, pid := range []int{r.stage1, r.stage2} {
+		if pid == 0 {
+			continue
+		}
+		var ws unix.WaitStatus
+		for {
+			_, err := unix.Wait4(pid, &ws, 0, nil)
+			if !errors.Is(err, unix.EINTR) {
+				break
+			}
+		}
+	}
+	return r
+}
+
+// simpleBootstrap is a sandbox with a user namespace that maps the caller
+// alone, made with a sealed memfd copy (no mount needed).
+func simpleBootstrap(t *testing.T) []byte {
+	t.Helper()
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	b := Bootstrap{
+		CloneFlags:    unix.CLONE_NEWUSER,
+		UIDMappings:   []specs.LinuxIDMapping{{ContainerID: uid, HostID: uid, Size: 1}},
+		GIDMappings:   []specs.LinuxIDMapping{{ContainerID: gid, HostID: gid, Size: 1}},
+		SetgroupsDeny: true,
+		CloneMethod:   2, // clonedbinary.Memfd
+	}
+	payload, err := b.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return payload
+}
+
+// skipWithoutUserns skips when this machine gives the caller no user
+// namespace.
+func skipWithoutUserns(t *testing.T, r stagesResult) {
+	t.Helper()
+	if r.err != nil && r.err.Stage == 1 && errors.Is(r.err, unix.EPERM) {
+		t.Skipf("no user namespaces here: %v", r.err)
+	}
+}
+
+func TestStagesSkipGoAttributes(t *testing.T) {
+	payload := simpleBootstrap(t)
+	payload = appendAttr(payload, AttrGoFirst, []byte{1, 2, 3})
+	payload = appendAttr(payload, 1000, nil)
+	payload = appendAttr(payload, 0xffff, make([]byte, 70000))
+	// A record's identity is known to the stages, and ignored.
+	payload = appendAttr(payload, AttrRecordPID, []byte{1, 0, 0, 0})
+	payload = appendAttr(payload, AttrRecordStart, make([]byte, 8))
+	r := runStages(t, payload)
+	skipWithoutUserns(t, r)
+	if r.err != nil || r.stage1 == 0 || r.stage2 == 0 {
+		t.Fatalf("stages with attributes of the Go side: stage 1 pid %d, stage 2 pid %d, error %v", r.stage1, r.stage2, r.err)
+	}
+}
+
+func TestStagesRejectBadAttributes(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		payload    []byte
+	}{
+		{"unknown below the Go side's", "stage 0: unknown bootstrap attribute 63: protocol error",
+			appendAttr(simpleBootstrap(t), AttrGoFirst-1, nil)},
+		{"record start of 4 bytes", "stage 0: bootstrap attribute record start time has length 4, want 8: protocol error",
+			appendAttr(simpleBootstrap(t), AttrRecordStart, make([]byte, 4))},
+		{"length past the end", "stage 0: malformed bootstrap attribute 64 at offset 0: protocol error",
+			appendAttr(nil, AttrGoFirst, make([]byte, 4))[:AttrHeaderSize+3]},
+		{"truncated header", "stage 0: truncated bootstrap attribute header at offset 0: protocol error",
+			[]byte{1, 0, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runStages(t, tc.payload)
+			if r.err == nil || r.err.Error() != tc.want {
+				t.Errorf("got error %v, want %q", r.err, tc.want)
+			}
+		})
+	}
+}
