@@ -36,6 +36,10 @@ type Bootstrap struct {
 	// stdout and stderr (the log of a detached sandbox) to its own
 	// stdout, keeping the log under LogMax bytes.
 	LogMax uint32
+	// StampFD, if not 0, is the descriptor number (in stage 0) of the
+	// file that time stamps go to (see package stamp): the stages, pid 1
+	// and the Go init append theirs to it.
+	StampFD uint32
 }
 
 // Encode returns the payload of a MsgBootstrap frame.
@@ -87,6 +91,9 @@ func (b *Bootstrap) Encode() ([]byte, error) {
 	}
 	if b.LogMax != 0 {
 		putU32(AttrLogMax, b.LogMax)
+	}
+	if b.StampFD != 0 {
+		putU32(AttrStampFD, b.StampFD)
 	}
 	return buf, nil
 }

@@ -218,6 +218,9 @@ static void parse_attr(const struct sbx_attr *a, struct bootstrap *b)
 	case SBX_ATTR_LOG_MAX:
 		b->log_max = attr_u32(a, "log cap");
 		break;
+	case SBX_ATTR_STAMP_FD:
+		b->stamp_fd = (int)attr_u32(a, "stamp descriptor");
+		break;
 	case SBX_ATTR_RECORD_PID:
 		// A record's identity: the stages have no use for it.
 		attr_u32(a, "record pid");

@@ -27,6 +27,7 @@ struct bootstrap {
 	int join_pidfd;   // > 0: join the namespaces of this process (sbx exec)
 	uint32_t join_flags;
 	uint32_t log_max; // > 0: relay stdout and stderr to the log, capped
+	int stamp_fd;     // > 0: the descriptor time stamps go to
 };
 
 // frame_header starts every frame, in native byte order.

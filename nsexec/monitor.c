@@ -19,6 +19,7 @@
 #include "monitor.h"
 #include "pid1.h"
 #include "sbxwire.h"
+#include "stamp.h"
 
 #define SBX_ENV_CLEANUP "_SBX_CLEANUP"
 
@@ -64,6 +65,8 @@ void monitor(const char *arg)
 		dprintf(2, "sbx: bad %s=%s: it is internal to sbx, unset it\n", SBX_ENV_MONITOR, arg);
 		_exit(SBX_EXIT_FAILED);
 	}
+	sbx_stamp_fd = sbx_stamp_env_fd();
+	sbx_stamp("monitor.start");
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -88,5 +91,6 @@ void monitor(const char *arg)
 		if (sig > 0 && sig != SIGCHLD)
 			kill((pid_t)pid, sig); // ESRCH: it is just gone
 	}
+	sbx_stamp("monitor.cleanup");
 	cleanup_and_exit(exit_like(status), pid, start, record);
 }

@@ -16,6 +16,7 @@ package nsexec
 // time on each of sbx's executions).
 #cgo LDFLAGS: -static
 #include "nsexec.h"
+#include "stamp.h"
 */
 import "C"
 
@@ -36,6 +37,13 @@ func IsInit() bool {
 // sbx exec and waits for its configuration.
 func IsExecInit() bool {
 	return C.sbx_role == C.SBX_ROLE_EXEC
+}
+
+// StampFD returns the descriptor that the C side sent its time stamps to,
+// in the Go init and in a joining sbx exec, or -1 if there is none (see
+// package stamp). It is close-on-exec.
+func StampFD() int {
+	return int(C.sbx_stamp_fd)
 }
 
 // InitSocket returns the socket to the sbx parent, in the Go init only.

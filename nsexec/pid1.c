@@ -28,6 +28,7 @@
 #include "nsexec.h"
 #include "pid1.h"
 #include "sbxwire.h"
+#include "stamp.h"
 
 // add_forwarded_signals adds every forwarded signal to set.
 void add_forwarded_signals(sigset_t *set)
@@ -182,6 +183,7 @@ void pid1_start(unsigned long log_max)
 		sbx_role = SBX_ROLE_INIT;
 		return;
 	}
+	sbx_stamp("pid1.forked");
 	drop_all_caps();
 	struct log_relay relay, *rp = NULL;
 	if (log_max > 0) {
@@ -195,6 +197,7 @@ void pid1_start(unsigned long log_max)
 					    .size = fstat(1, &st) == 0 ? (uint64_t)st.st_size : 0 };
 		rp = &relay;
 	}
-	close_fds_from(3);
+	close_fds_from(3); // the stamp descriptor too
+	sbx_stamp_fd = -1;
 	run_init(command, &waitset, rp);
 }

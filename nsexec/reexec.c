@@ -20,6 +20,7 @@
 #include "codec.h"
 #include "reexec.h"
 #include "sbxwire.h"
+#include "stamp.h"
 
 // raise_ambient_caps keeps every capability across the re-execution of
 // stage 2, which runs as a non-root uid inside when the caller's own id is
@@ -57,32 +58,44 @@ void reexec_from_clone(const struct bootstrap *b, const char *resume, int fd, in
 			     used == SBX_CLONE_BIND ? "read-only bind mount" : "sealed memfd");
 	}
 	raise_ambient_caps();
-	// The init socket must survive this one exec.
+	// The init socket must survive this one exec, and so must the stamp
+	// descriptor; the new image makes them close-on-exec again.
 	if (fcntl(init_fd, F_SETFD, 0) < 0)
 		bail(errno, "keep the init socket across exec");
+	if (sbx_stamp_fd >= 0 && fcntl(sbx_stamp_fd, F_SETFD, 0) < 0)
+		bail(errno, "keep the stamp descriptor across exec");
 
-	char pipe_env[32], cloned_env[32], pdeath_env[32], resume_env[32], logmax_env[40];
+	char pipe_env[32], cloned_env[32], pdeath_env[32], resume_env[32], logmax_env[40], stamp_env[32];
 	snprintf(pipe_env, sizeof(pipe_env), SBX_ENV_INITPIPE "=%d", init_fd);
 	snprintf(cloned_env, sizeof(cloned_env), SBX_ENV_CLONED "=%s", used == SBX_CLONE_BIND ? "bind" : "memfd");
 	snprintf(pdeath_env, sizeof(pdeath_env), SBX_ENV_PDEATHSIG "=%d", b->pdeathsig);
 	snprintf(resume_env, sizeof(resume_env), SBX_ENV_RESUME "=%s", resume);
 	snprintf(logmax_env, sizeof(logmax_env), SBX_ENV_LOGMAX "=%u", b->log_max);
+	snprintf(stamp_env, sizeof(stamp_env), SBX_ENV_STAMPFD "=%d", sbx_stamp_fd);
 	// The Go init lives for a few milliseconds: one P and no garbage
 	// collection spare it threads and work (the command gets its own
 	// environment, not this one).
-	char *envp[] = { pipe_env, resume_env, cloned_env, pdeath_env, "GOGC=off", "GOMAXPROCS=1",
-			  b->log_max > 0 ? logmax_env : NULL, NULL };
+	char *envp[9] = { pipe_env, resume_env, cloned_env, pdeath_env, "GOGC=off", "GOMAXPROCS=1" };
+	size_t n = 6;
+	if (b->log_max > 0)
+		envp[n++] = logmax_env;
+	if (sbx_stamp_fd >= 0)
+		envp[n++] = stamp_env;
+	envp[n] = NULL;
 	char *argv[] = { "sbx", "init", NULL };
 	syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
 	bail(errno, "re-execute the unwritable copy of the sbx binary");
 }
 
-// resume_checked is the common start of a re-executed stage 2: believe the
-// marker only together with the protection, re-arm the death signal, become
-// non-dumpable, wait for the parent's go-ahead and start a new session.
+// resume_checked is the common start of a re-executed stage 2: take back the
+// stamp descriptor, believe the marker only together with the protection,
+// re-arm the death signal and become non-dumpable.
 void resume_checked(void)
 {
 	current_stage = 2;
+	int stamp_fd = sbx_stamp_env_fd();
+	if (stamp_fd >= 0 && sbx_stamp_use(stamp_fd) < 0)
+		bail(errno, "take back the stamp descriptor %d", stamp_fd);
 	const char *marker = getenv(SBX_ENV_CLONED);
 	int protection = sbx_binary_protection();
 	if (protection < 0)
@@ -100,7 +113,12 @@ void resume_checked(void)
 	// files; the Go init inherits this until it execs the command.
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		bail(errno, "make sandbox init non-dumpable");
+}
 
+// await_go_ahead waits for the sbx parent's go-ahead (MSG_CONTINUE) and
+// starts a new session.
+void await_go_ahead(void)
+{
 	// The go-ahead doubles as a liveness check: if the sbx parent died
 	// before the death signal was armed, this read sees EOF.
 	struct frame_header h;

@@ -13,8 +13,12 @@
 __attribute__((noreturn))
 void reexec_from_clone(const struct bootstrap *b, const char *resume, int fd, int used);
 
-// resume_checked starts a re-executed stage 2: it checks the copy, waits
-// for the sbx parent's go-ahead and starts a new session, or bails.
+// resume_checked starts a re-executed stage 2: it takes back the stamp
+// descriptor and checks the copy, or bails.
 void resume_checked(void);
+
+// await_go_ahead waits for the sbx parent's go-ahead and starts a new
+// session, or bails (quietly, with SBX_EXIT_FAILED, if the parent is gone).
+void await_go_ahead(void);
 
 #endif

@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -56,6 +57,7 @@
 #include "pid1.h"
 #include "reexec.h"
 #include "sbxwire.h"
+#include "stamp.h"
 
 // Bytes exchanged between stage 0 and stage 1 on their private socket.
 enum {
@@ -125,6 +127,8 @@ __attribute__((noreturn))
 static void stage2(const struct bootstrap *b, int bin, int used)
 {
 	current_stage = 2;
+	if (b->join_pidfd <= 0)
+		sbx_stamp("stage2.start");
 	if (b->pdeathsig > 0 && prctl(PR_SET_PDEATHSIG, b->pdeathsig) < 0)
 		bail(errno, "set parent death signal");
 	// Our working directory is still sbx's, a directory of the host's
@@ -142,6 +146,8 @@ static void stage2(const struct bootstrap *b, int bin, int used)
 static void stage2_exec_resumed(void)
 {
 	resume_checked();
+	sbx_stamp("exec.resumed");
+	await_go_ahead();
 	sbx_role = SBX_ROLE_EXEC;
 }
 
@@ -150,6 +156,8 @@ static void stage2_exec_resumed(void)
 static void stage2_resumed(void)
 {
 	resume_checked();
+	sbx_stamp("stage2.resumed");
+	await_go_ahead();
 	const char *lm = getenv(SBX_ENV_LOGMAX);
 	pid1_start(lm ? strtoul(lm, NULL, 10) : 0);
 }
@@ -161,6 +169,7 @@ static void stage2_resumed(void)
 static void stage1(const struct bootstrap *b, int syncfd)
 {
 	current_stage = 1;
+	sbx_stamp("stage1.start");
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		bail(errno, "set parent death signal");
 
@@ -177,6 +186,7 @@ static void stage1(const struct bootstrap *b, int syncfd)
 	uint32_t rest = b->clone_flags & ~(uint32_t)CLONE_NEWUSER;
 	if (rest != 0 && unshare((int)rest) < 0)
 		bail(errno, "unshare namespaces (flags %#x)", rest);
+	sbx_stamp("stage1.unshared");
 
 	// The signals the sbx parent forwards are blocked for pid 1 from its
 	// first instruction on (the mask is inherited, and survives its
@@ -207,6 +217,7 @@ static void stage1(const struct bootstrap *b, int syncfd)
 __attribute__((noreturn))
 static void join_sandbox(const struct bootstrap *b)
 {
+	sbx_stamp("exec.start");
 	// Nothing in the sandbox may ptrace or open /proc/PID/exe of this
 	// process while it still runs from the host's binary.
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
@@ -223,6 +234,7 @@ static void join_sandbox(const struct bootstrap *b)
 	if (b->join_flags != 0 && setns(b->join_pidfd, (int)b->join_flags) < 0)
 		bail(errno, "join the namespaces of the sandbox (flags %#x; Linux 5.8 or newer is needed)", b->join_flags);
 	close(b->join_pidfd);
+	sbx_stamp("exec.joined");
 	pid_t pid = clone_parent();
 	if (pid < 0)
 		bail(errno, "create the joining process");
@@ -263,12 +275,26 @@ static void stage0(const struct bootstrap *b)
 	if (b->clone_flags & CLONE_NEWUSER) {
 		sync_wait(sync[0], SYNC_USERNS_READY, "stage 1 to create its user namespace");
 		map_stage1(b, pid);
+		sbx_stamp("stage0.mapped");
 		sync_send(sync[0], SYNC_MAPPED, "id maps written");
 	}
 	_exit(0);
 }
 
 // ---- entry ---------------------------------------------------------------
+
+// start_stamps sends time stamps to the descriptor the bootstrap names, if
+// it names one, from here on; the first is for the constructor's start at
+// t0 (if that was read).
+static void start_stamps(const struct bootstrap *b, const struct timespec *t0)
+{
+	if (b->stamp_fd <= 0)
+		return;
+	if (sbx_stamp_use(b->stamp_fd) < 0)
+		bail(errno, "use the stamp descriptor %d", b->stamp_fd);
+	if (t0 != NULL)
+		sbx_stamp_at("stage0.start", t0);
+}
 
 // nsexec runs before the Go runtime in every invocation of sbx: as the
 // monitor, as a stage, or not at all when neither variable is set.
@@ -282,6 +308,9 @@ static void nsexec(void)
 	const char *env = getenv(SBX_ENV_INITPIPE);
 	if (env == NULL)
 		return;
+	// Whether this start is stamped is known only from the bootstrap.
+	struct timespec t0;
+	int have_t0 = clock_gettime(CLOCK_MONOTONIC, &t0) == 0;
 
 	char *end;
 	errno = 0;
@@ -314,6 +343,7 @@ static void nsexec(void)
 	struct bootstrap b;
 	parse_bootstrap(data, len, &b);
 	free(data);
+	start_stamps(&b, have_t0 ? &t0 : NULL);
 
 	stage0(&b);
 	// Only the Go init gets here.

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -95,8 +98,9 @@ func runStages(t *testing.T, payload []byte, extra ...*os.File) stagesResult {
 }
 
 // simpleBootstrap is a sandbox with a user namespace that maps the caller
-// alone, made with a sealed memfd copy (no mount needed).
-func simpleBootstrap(t *testing.T) []byte {
+// alone, made with a sealed memfd copy (no mount needed); more, if given,
+// changes it before it is encoded.
+func simpleBootstrap(t *testing.T, more ...func(*Bootstrap)) []byte {
 	t.Helper()
 	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
 	b := Bootstrap{
@@ -105,6 +109,9 @@ func simpleBootstrap(t *testing.T) []byte {
 		GIDMappings:   []specs.LinuxIDMapping{{ContainerID: gid, HostID: gid, Size: 1}},
 		SetgroupsDeny: true,
 		CloneMethod:   2, // clonedbinary.Memfd
+	}
+	for _, f := range more {
+		f(&b)
 	}
 	payload, err := b.Encode()
 	if err != nil {
@@ -157,5 +164,50 @@ func TestStagesRejectBadAttributes(t *testing.T) {
 				t.Errorf("got error %v, want %q", r.err, tc.want)
 			}
 		})
+	}
+}
+
+// TestStagesStamp has the stages stamp their steps to a file, descriptor 4
+// of stage 0, and reads the lines back in the order of their steps.
+func TestStagesStamp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stamps")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := runStages(t, simpleBootstrap(t, func(b *Bootstrap) { b.StampFD = 4 }), f)
+	skipWithoutUserns(t, r)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stamps:\n%s", data)
+	at := map[string]int64{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		label, ns, ok := strings.Cut(line, " ")
+		n, err := strconv.ParseInt(ns, 10, 64)
+		if !ok || err != nil || n <= 0 {
+			t.Fatalf("bad stamp line %q in:\n%s", line, data)
+		}
+		if _, dup := at[label]; dup {
+			t.Errorf("%s stamped twice:\n%s", label, data)
+		}
+		at[label] = n
+	}
+	steps := []string{"stage0.start", "stage1.start", "stage0.mapped", "stage1.unshared", "stage2.start", "stage2.resumed"}
+	for i, label := range steps {
+		if _, ok := at[label]; !ok {
+			t.Fatalf("no %s stamp in:\n%s", label, data)
+		}
+		if i > 0 && at[label] < at[steps[i-1]] {
+			t.Errorf("%s stamped before %s:\n%s", label, steps[i-1], data)
+		}
+	}
+	if len(at) != len(steps) {
+		t.Errorf("stamps %v, want exactly %v", at, steps)
 	}
 }
