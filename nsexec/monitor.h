@@ -7,8 +7,9 @@
 
 #include "sbxwire.h"
 
-// monitor forwards signals to the sandbox's pid 1 that arg names, waits
-// for it and ends like it. It never returns.
+// monitor forwards signals to the sandbox's pid 1 that arg (the value of
+// SBX_ENV_MONITOR) names, waits for it, removes its record while it is
+// still its own, and ends like it. It never returns.
 __attribute__((noreturn))
 void monitor(const char *arg);
 
