@@ -22,15 +22,17 @@
 // parent-death signal of pid 1 is tied to the parent, not to a stage that
 // exits during setup.
 //
-// Every failure ends in one SBX_MSG_ERROR frame on the init socket that names
-// the stage, the step and errno; the sbx parent prints it as one line.
-// The wire format is documented in protocol.go.
+// Every failure ends in one SBX_MSG_ERROR frame on the init socket that
+// names the stage, the step and errno; the sbx parent prints it as one
+// line. The wire format is documented in protocol.go, its numbers in
+// sbxwire.h.
 //
 // The other files of this directory hold one concern each: codec.c (frames,
-// the bootstrap's attributes, failure reports), idmap.c (stage 0's id maps),
-// reexec.c (stage 2's re-execution from an unwritable copy of the binary),
-// pid1.c (the sandbox's pid 1), monitor.c (the monitor of an attached
-// sandbox) and logrelay.c (a detached sandbox's capped log).
+// attribute lists, failure reports), idmap.c (stage 0's id maps), reexec.c
+// (stage 2's re-execution from an unwritable copy of the binary), pid1.c
+// (the sandbox's pid 1), monitor.c (the monitor of an attached sandbox and
+// the removal of its record), logrelay.c (a detached sandbox's capped log)
+// and stamp.c (time stamps for make bench).
 
 #define _GNU_SOURCE
 #include <errno.h>
