@@ -328,9 +328,6 @@ func (versionCmd) Run() error {
 func init() { runtime.LockOSThread() }
 
 func main() {
-	if arg, ok := os.LookupEnv(sandbox.CleanupEnv); ok && len(os.Args) == 2 && os.Args[1] == "cleanup" {
-		os.Exit(sandbox.Cleanup(arg))
-	}
 	switch {
 	case nsexec.IsInit():
 		inside.Init()

@@ -2,7 +2,7 @@
 #ifndef SBX_CLONED_BINARY_H
 #define SBX_CLONED_BINARY_H
 
-// Methods for sbx_clone_binary; keep in sync with clonedbinary.go.
+// Methods for sbx_clone_binary; clonedbinary.go reads them through cgo.
 #define SBX_CLONE_AUTO 0  // bind, then memfd
 #define SBX_CLONE_BIND 1  // read-only bind mount, detached: zero bytes copied
 #define SBX_CLONE_MEMFD 2 // sealed memfd copy

@@ -1,6 +1,7 @@
 // Package nsexec is the part of sbx that runs before the Go runtime: a cgo
-// constructor (nsexec.c) that creates the sandbox's namespaces in staged,
-// single-threaded processes, and the Go side that speaks to it.
+// constructor (stages.c, helped by one C file per concern) that creates the
+// sandbox's namespaces in staged, single-threaded processes, and the Go side
+// that speaks to it.
 //
 // The sbx parent re-executes its own binary with the environment variable
 // _SBX_INITPIPE naming an inherited socket, writes a bootstrap frame (see
@@ -15,6 +16,7 @@ package nsexec
 // time on each of sbx's executions).
 #cgo LDFLAGS: -static
 #include "nsexec.h"
+#include "stamp.h"
 */
 import "C"
 
@@ -24,9 +26,6 @@ import (
 	// The stages call its C side to run from an unwritable binary.
 	_ "github.com/sbx-sandbox/sbx/clonedbinary"
 )
-
-// InitPipeEnv is the environment variable that makes the constructor run.
-const InitPipeEnv = "_SBX_INITPIPE"
 
 // IsInit reports whether this process is the Go init of a new sandbox, set
 // up by the constructor and waiting for its configuration.
@@ -38,6 +37,13 @@ func IsInit() bool {
 // sbx exec and waits for its configuration.
 func IsExecInit() bool {
 	return C.sbx_role == C.SBX_ROLE_EXEC
+}
+
+// StampFD returns the descriptor that the C side sent its time stamps to,
+// in the Go init and in a joining sbx exec, or -1 if there is none (see
+// package stamp). It is close-on-exec.
+func StampFD() int {
+	return int(C.sbx_stamp_fd)
 }
 
 // InitSocket returns the socket to the sbx parent, in the Go init only.

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
+//
+// nsexec.h: what the constructor leaves for the Go side of package nsexec.
 #ifndef SBX_NSEXEC_H
 #define SBX_NSEXEC_H
 
-// Roles of a process once the nsexec constructor returns.
-#define SBX_ROLE_NONE 0 // an ordinary sbx invocation
-#define SBX_ROLE_INIT 1 // the Go init of a new sandbox (pid 2 inside it)
-#define SBX_ROLE_EXEC 2 // a process that joined a running sandbox (sbx exec)
+#include "sbxwire.h"
 
+// sbx_role is the role of this process once the constructor returns
+// (SBX_ROLE_*), and sbx_init_fd the init socket to the sbx parent in the
+// Go init and in a joining sbx exec (-1 otherwise).
 extern int sbx_role;
 extern int sbx_init_fd;
 

@@ -17,22 +17,13 @@ import (
 //	stage 1 -> parent   MsgStage2PID  int32 pid of stage 2, the sandbox's pid 1
 //	any stage -> parent MsgError      int32 stage, int32 errno, text
 //	parent -> stage 2   MsgContinue   empty: the parent is alive, go on
-//	parent -> Go init   MsgConfig     JSON configuration of the sandbox
+//	parent -> Go init   MsgPlan       the sandbox's plan (JSON configuration
+//	                                  until the plan's attributes replace it)
 //	Go init -> parent   MsgInitError  JSON InitError, sent instead of exec
 //	Go init -> parent   MsgConsole    empty, with the pty master (SCM_RIGHTS)
 //	parent -> Go init   MsgContinue   empty: the terminal is sized, exec
 //
-// Keep the numbers in sync with nsexec.c.
-const (
-	MsgBootstrap uint32 = 1
-	MsgError     uint32 = 2
-	MsgStage1PID uint32 = 3
-	MsgStage2PID uint32 = 4
-	MsgContinue  uint32 = 5
-	MsgConfig    uint32 = 6
-	MsgInitError uint32 = 7
-	MsgConsole   uint32 = 8
-)
+// The numbers are defined once, in sbxwire.h (see wire.go).
 
 // maxFrame bounds what either side accepts, to fail cleanly on garbage.
 const maxFrame = 64 << 20

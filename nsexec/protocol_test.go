@@ -6,7 +6,6 @@ import (
 	"io"
 	"testing"
 
-	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,7 +17,7 @@ func TestFrameRoundTrip(t *testing.T) {
 	}{
 		{MsgBootstrap, []byte("abc")},
 		{MsgContinue, nil},
-		{MsgConfig, bytes.Repeat([]byte("x"), 100000)},
+		{MsgPlan, bytes.Repeat([]byte("x"), 100000)},
 	}
 	for _, f := range frames {
 		if err := WriteFrame(&buf, f.typ, f.payload); err != nil {
@@ -45,8 +44,8 @@ func TestReadFrameRejects(t *testing.T) {
 		data []byte
 	}{
 		{"truncated header", []byte{1, 0, 0}},
-		{"truncated payload", append(header(MsgConfig, 10), 'a')},
-		{"oversized", header(MsgConfig, maxFrame+1)},
+		{"truncated payload", append(header(MsgPlan, 10), 'a')},
+		{"oversized", header(MsgPlan, maxFrame+1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,7 +84,7 @@ func TestDecodeStageError(t *testing.T) {
 	}
 }
 
-// attrs decodes a bootstrap payload the way nsexec.c does.
+// attrs decodes a bootstrap payload the way codec.c does.
 func attrs(t *testing.T, b []byte) map[uint16][]byte {
 	t.Helper()
 	m := map[uint16][]byte{}
@@ -106,46 +105,4 @@ func attrs(t *testing.T, b []byte) map[uint16][]byte {
 		b = b[n:]
 	}
 	return m
-}
-
-func TestBootstrapEncode(t *testing.T) {
-	b := Bootstrap{
-		CloneFlags:    unix.CLONE_NEWUSER | unix.CLONE_NEWNS,
-		UIDMappings:   []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 1000}, {ContainerID: 1000, HostID: 1000, Size: 1}},
-		GIDMappings:   []specs.LinuxIDMapping{{ContainerID: 1000, HostID: 1000, Size: 1}},
-		UIDMapHelper:  "/usr/bin/newuidmap",
-		SetgroupsDeny: true,
-		Pdeathsig:     9,
-	}
-	payload, err := b.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := attrs(t, payload)
-	if got := nativeEndian.Uint32(m[attrCloneFlags]); got != b.CloneFlags {
-		t.Errorf("clone flags %#x, want %#x", got, b.CloneFlags)
-	}
-	if got := string(m[attrUIDMap]); got != "0 100000 1000\n1000 1000 1\n" {
-		t.Errorf("uid map %q", got)
-	}
-	if got := string(m[attrGIDMap]); got != "1000 1000 1\n" {
-		t.Errorf("gid map %q", got)
-	}
-	if got := string(m[attrUIDMapHelper]); got != b.UIDMapHelper {
-		t.Errorf("uid map helper %q", got)
-	}
-	if _, ok := m[attrGIDMapHelper]; ok {
-		t.Error("empty gid map helper was encoded")
-	}
-	if got := nativeEndian.Uint32(m[attrSetgroupsDeny]); got != 1 {
-		t.Errorf("setgroups deny %d", got)
-	}
-	if got := nativeEndian.Uint32(m[attrPdeathsig]); got != 9 {
-		t.Errorf("pdeathsig %d", got)
-	}
-
-	b.UIDMapHelper = "newuidmap"
-	if _, err := b.Encode(); err == nil {
-		t.Error("relative helper path accepted")
-	}
 }

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sbx-sandbox/sbx/nsexec"
 )
 
 func fullPlan() *Plan {
@@ -124,5 +126,36 @@ func BenchmarkPlanEncodeDecode(b *testing.B) {
 		if _, err := Decode(p.Encode()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestStagesReadTheirPart: the stages' attributes carry the numbers of
+// nsexec/sbxwire.h and come below AttrGoFirst; every other top-level
+// attribute of a plan is at or above it, where the C parser skips them.
+func TestStagesReadTheirPart(t *testing.T) {
+	p := fullPlan()
+	d := NewDecoder(p.Encode())
+	stage := map[uint16]bool{}
+	for d.Next() {
+		if d.Type() < nsexec.AttrGoFirst {
+			stage[d.Type()] = true
+			continue
+		}
+		if d.Type() > 127 {
+			t.Errorf("attribute %d is out of the plan's range", d.Type())
+		}
+	}
+	if d.Err() != nil {
+		t.Fatal(d.Err())
+	}
+	for _, a := range []uint16{nsexec.AttrCloneFlags, nsexec.AttrUIDMap, nsexec.AttrGIDMap, nsexec.AttrUIDMapHelper,
+		nsexec.AttrGIDMapHelper, nsexec.AttrSetgroupsDeny, nsexec.AttrPdeathsig, nsexec.AttrCloneMethod,
+		nsexec.AttrJoinPidfd, nsexec.AttrJoinFlags, nsexec.AttrLogMax, nsexec.AttrStampFD} {
+		if !stage[a] {
+			t.Errorf("stage attribute %d missing from the encoded plan", a)
+		}
+	}
+	if len(stage) != 12 {
+		t.Errorf("%d stage attributes, want 12: %v", len(stage), stage)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/sbx-sandbox/sbx/nsexec"
 )
 
 // The wire format, the one sbx uses across every process boundary: a list
@@ -17,28 +19,26 @@ import (
 // are below. A decoder refuses a type it does not know: a plan is written
 // and read by the same sbx, and one it cannot read fully must not run.
 
-// Attribute types read by the C stages (nsexec/sbxwire.h).
+// Attribute types read by the C stages, from nsexec/sbxwire.h.
 const (
-	attrCloneFlags    uint16 = 1
-	attrUIDMap        uint16 = 2
-	attrGIDMap        uint16 = 3
-	attrUIDMapHelper  uint16 = 4
-	attrGIDMapHelper  uint16 = 5
-	attrSetgroupsDeny uint16 = 6
-	attrPdeathsig     uint16 = 7
-	attrCloneMethod   uint16 = 8
-	attrJoinPidfd     uint16 = 9
-	attrJoinFlags     uint16 = 10
-	attrLogMax        uint16 = 11
-	attrStampFD       uint16 = 12
-	attrRecordPid     uint16 = 13
-	attrRecordStart   uint16 = 14
-
-	// goFirst is the first attribute type of the Go side.
-	goFirst uint16 = 64
+	attrCloneFlags    = nsexec.AttrCloneFlags
+	attrUIDMap        = nsexec.AttrUIDMap
+	attrGIDMap        = nsexec.AttrGIDMap
+	attrUIDMapHelper  = nsexec.AttrUIDMapHelper
+	attrGIDMapHelper  = nsexec.AttrGIDMapHelper
+	attrSetgroupsDeny = nsexec.AttrSetgroupsDeny
+	attrPdeathsig     = nsexec.AttrPdeathsig
+	attrCloneMethod   = nsexec.AttrCloneMethod
+	attrJoinPidfd     = nsexec.AttrJoinPidfd
+	attrJoinFlags     = nsexec.AttrJoinFlags
+	attrLogMax        = nsexec.AttrLogMax
+	attrStampFD       = nsexec.AttrStampFD
+	attrRecordPid     = nsexec.AttrRecordPID
+	attrRecordStart   = nsexec.AttrRecordStart
 )
 
-// Attribute types of the Go side.
+// Attribute types of the Go side, from nsexec.AttrGoFirst (64) on: the C
+// stages skip them.
 const (
 	attrRoot         uint16 = 64 // nested: rootPath, rootReadOnly
 	attrMount        uint16 = 65 // nested, repeated: mount*

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sbx-sandbox/sbx/capabilities"
+	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/plan"
 	"github.com/sbx-sandbox/sbx/seccomp"
 	"github.com/sbx-sandbox/sbx/state"
@@ -71,12 +72,18 @@ type Hardening struct {
 // SeccompUnconfined turns seccomp off.
 const SeccompUnconfined = "unconfined"
 
-// defaultNamespaces are created for every sandbox.
-const defaultNamespaces = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
-	unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
+// defaultNamespaces are created for every sandbox: all that sbx knows
+// (nsexec/sbxwire.h).
+var defaultNamespaces = func() uint32 {
+	var flags uint32
+	for _, ns := range nsexec.Namespaces {
+		flags |= ns.Flag
+	}
+	return flags
+}()
 
 // internalEnv are variables of sbx's own that never reach the command.
-var internalEnv = []string{"_SBX_INITPIPE", MonitorEnv, CleanupEnv}
+var internalEnv = nsexec.InternalEnv
 
 // NewPlan is the planner: it checks the configuration, resolves every host
 // path it names, and returns the plan of the sandbox with the default view

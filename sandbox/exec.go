@@ -10,6 +10,7 @@ import (
 
 	"github.com/sbx-sandbox/sbx/capabilities"
 	"github.com/sbx-sandbox/sbx/clonedbinary"
+	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/plan"
 	"github.com/sbx-sandbox/sbx/state"
 )
@@ -24,17 +25,6 @@ type ExecOptions struct {
 	TTY      bool
 	// PreserveFDs passes descriptors 3 .. 3+PreserveFDs-1 to the command.
 	PreserveFDs int
-}
-
-// namespaces are the namespaces of a sandbox as /proc/PID/ns names them,
-// with their CLONE_NEW* flags, in the order sbx exec joins them.
-var namespaces = []struct {
-	name string
-	flag uint32
-}{
-	{"user", unix.CLONE_NEWUSER}, {"mnt", unix.CLONE_NEWNS}, {"pid", unix.CLONE_NEWPID},
-	{"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS}, {"net", unix.CLONE_NEWNET},
-	{"cgroup", unix.CLONE_NEWCGROUP},
 }
 
 // Exec runs a command inside a running sandbox, in all of its namespaces,
@@ -113,8 +103,8 @@ func openSandboxPid(st *state.State) (int, error) {
 // joining one's own user namespace again is an error.
 func joinFlags(pid int) (uint32, error) {
 	var flags uint32
-	for _, n := range namespaces {
-		ns, flag := n.name, n.flag
+	for _, n := range nsexec.Namespaces {
+		ns, flag := n.Name, n.Flag
 		var own, theirs unix.Stat_t
 		if err := unix.Stat("/proc/self/ns/"+ns, &own); err != nil {
 			return 0, fmt.Errorf("inspect own %s namespace: %w", ns, err)

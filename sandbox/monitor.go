@@ -3,8 +3,6 @@ package sandbox
 import (
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -12,6 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 	"kernel.org/pub/linux/libs/security/libcap/psx"
 
+	"github.com/sbx-sandbox/sbx/nsexec"
+	"github.com/sbx-sandbox/sbx/stamp"
 	"github.com/sbx-sandbox/sbx/state"
 )
 
@@ -19,19 +19,14 @@ import (
 // the sbx parent, only a process that forwards signals to it, waits for it
 // and removes its record. So once its command has run for handOverAfter, the
 // parent re-executes itself as a monitor that the C constructor runs
-// (nsexec.c) before any Go starts: the same pid, still the parent of the
-// sandbox's pid 1, at a fraction of the memory. A sandbox with a terminal
-// stays with the Go parent, which relays the terminal.
-const (
-	// MonitorEnv holds "PID1 STARTTIME NAME" ("-" for no record) for the
-	// monitor; nsexec.c reads it.
-	MonitorEnv = "_SBX_MONITOR"
-	// CleanupEnv holds "CODE PID1 STARTTIME NAME": the monitor re-executes
-	// sbx once more with it to remove the record and exit with CODE.
-	CleanupEnv = "_SBX_CLEANUP"
-
-	handOverAfter = 200 * time.Millisecond
-)
+// (nsexec/monitor.c) before any Go starts: the same pid, still the parent of
+// the sandbox's pid 1, at a fraction of the memory. A sandbox with a
+// terminal stays with the Go parent, which relays the terminal.
+// nsexec.nsexec.MonitorEnv holds "PID1 STARTTIME DIR" for the monitor: DIR is the
+// absolute path of the record's directory (the rest of the value, spaces
+// included), or "-" for no record. nsexec/monitor.c reads it, and removes
+// the record itself while it still names PID1 and STARTTIME.
+const handOverAfter = 200 * time.Millisecond
 
 // exitsWithin reports whether the child pid exits within d, without
 // reaping it.
@@ -62,6 +57,14 @@ func exitsWithin(pid int, d time.Duration) bool {
 // signal fires when that thread ends. It returns only if the exec failed,
 // and the caller then goes on waiting itself.
 func (p *process) handOver() error {
+	record := "-"
+	if p.record != "" {
+		dir, err := state.Dir(p.record)
+		if err != nil {
+			return fmt.Errorf("hand the sandbox over to the monitor: %w", err)
+		}
+		record = dir
+	}
 	var set unix.Sigset_t
 	for _, s := range ForwardedSignals {
 		n := uint(s.(syscall.Signal)) - 1
@@ -87,33 +90,14 @@ func (p *process) handOver() error {
 			drained = true
 		}
 	}
-	record := p.record
-	if record == "" {
-		record = "-"
+	env := append(os.Environ(), fmt.Sprintf("%s=%d %d %s", nsexec.MonitorEnv, p.init, p.initStart, record))
+	if fd := stamp.FD(); fd >= 0 {
+		// make bench: the monitor stamps its steps too.
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err == nil {
+			env = append(env, fmt.Sprintf("%s=%d", nsexec.StampFDEnv, fd))
+		}
 	}
-	env := append(os.Environ(), fmt.Sprintf("%s=%d %d %s", MonitorEnv, p.init, p.initStart, record))
 	err := unix.Exec("/proc/self/exe", []string{"sbx", "monitor"}, env)
 	mask(unix.SIG_UNBLOCK)
 	return fmt.Errorf("hand the sandbox over to the monitor: %w", err)
-}
-
-// Cleanup is the last step of a monitored sandbox: remove its record if it
-// is still the sandbox's, and return the exit code to end with.
-func Cleanup(arg string) int {
-	f := strings.Fields(arg)
-	if len(f) != 4 {
-		fmt.Fprintf(os.Stderr, "sbx: bad %s=%q: it is internal to sbx, unset it\n", CleanupEnv, arg)
-		return ExitSbxFailed
-	}
-	code, err1 := strconv.Atoi(f[0])
-	pid, err2 := strconv.Atoi(f[1])
-	start, err3 := strconv.ParseUint(f[2], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
-		fmt.Fprintf(os.Stderr, "sbx: bad %s=%q: it is internal to sbx, unset it\n", CleanupEnv, arg)
-		return ExitSbxFailed
-	}
-	if f[3] != "-" {
-		state.RemoveIfOwned(f[3], pid, start)
-	}
-	return code
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/sbx-sandbox/sbx/capabilities"
+	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/plan"
 	"github.com/sbx-sandbox/sbx/state"
 )
@@ -39,8 +40,8 @@ func Describe(s *state.State) *Description {
 		d.Command = []string{}
 	}
 	if s.Pid > 0 {
-		for _, n := range namespaces {
-			d.Namespaces[n.name] = fmt.Sprintf("/proc/%d/ns/%s", s.Pid, n.name)
+		for _, n := range nsexec.Namespaces {
+			d.Namespaces[n.Name] = fmt.Sprintf("/proc/%d/ns/%s", s.Pid, n.Name)
 		}
 	}
 	if s.Plan != nil {
@@ -82,9 +83,9 @@ func ociSpec(p *plan.Plan) *specs.Spec {
 	for _, m := range p.Mounts {
 		spec.Mounts = append(spec.Mounts, ociMount(m))
 	}
-	for _, ns := range namespaces {
-		if p.Stages.CloneFlags&ns.flag != 0 {
-			spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: ociNamespace(ns.name)})
+	for _, ns := range nsexec.Namespaces {
+		if p.Stages.CloneFlags&ns.Flag != 0 {
+			spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: ociNamespace(ns.Name)})
 		}
 	}
 	for _, m := range p.Stages.UIDMap {

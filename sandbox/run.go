@@ -10,23 +10,28 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sbx-sandbox/sbx/clonedbinary"
+	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/plan"
 	"github.com/sbx-sandbox/sbx/stamp"
 	"github.com/sbx-sandbox/sbx/state"
 )
 
-// Exit codes, as podman has them.
+// Exit codes, as podman has them (nsexec/sbxwire.h).
 const (
-	ExitSbxFailed     = 125
-	ExitCannotExecute = 126
-	ExitNotFound      = 127
+	ExitSbxFailed     = nsexec.ExitSbxFailed
+	ExitCannotExecute = nsexec.ExitCannotExecute
+	ExitNotFound      = nsexec.ExitNotFound
 )
 
-// ForwardedSignals are passed on from the sbx parent to the command.
-var ForwardedSignals = []os.Signal{
-	unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT,
-	unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH,
-}
+// ForwardedSignals are passed on from the sbx parent to the command
+// (nsexec/sbxwire.h: pid 1 and the monitor forward the same).
+var ForwardedSignals = func() []os.Signal {
+	s := make([]os.Signal, len(nsexec.ForwardedSignals))
+	for i, sig := range nsexec.ForwardedSignals {
+		s[i] = sig
+	}
+	return s
+}()
 
 // InitError is what the Go init reports instead of exec'ing the command.
 type InitError = plan.Report

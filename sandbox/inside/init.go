@@ -20,11 +20,11 @@ import (
 	"github.com/sbx-sandbox/sbx/stamp"
 )
 
-// Exit codes, as podman has them.
+// Exit codes, as podman has them (nsexec/sbxwire.h).
 const (
-	exitFailed        = 125
-	exitCannotExecute = 126
-	exitNotFound      = 127
+	exitFailed        = nsexec.ExitSbxFailed
+	exitCannotExecute = nsexec.ExitCannotExecute
+	exitNotFound      = nsexec.ExitNotFound
 )
 
 // codeError is a failure with the exit code sbx ends with.
