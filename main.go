@@ -336,33 +336,16 @@ func main() {
 		inside.ExecInit()
 		return
 	}
+	stamp.Open()
+	stamp.Mark("parent.main")
 	if os.Getenv(nsexec.InitPipeEnv) != "" {
 		fail(sandbox.ExitSbxFailed, errors.New(nsexec.InitPipeEnv+" is internal to sbx: unset it"))
 	}
-	var c cli
-	parser, err := kong.New(&c,
-		kong.Name("sbx"),
-		kong.Description("A rootless sandbox: run a command in new namespaces as an ordinary user.\n\nExample: sbx run -- sh"),
-		kong.Exit(func(code int) { os.Exit(code) }),
-		kong.ExplicitGroups([]kong.Group{{
-			Key:   "view",
-			Title: "Filesystem view",
-			Description: "These apply in command-line order, after the defaults (/, /proc, /dev, /tmp, the working directory), " +
-				"so a later one covers an earlier one: --tmpfs /home --bind ~/src:/home/me/src.",
-		}, {
-			Key:   "security",
-			Title: "Security",
-			Description: "Always on: no_new_privs, a new session, only stdio passed on, the seccomp profile, no nested user namespaces. A non-root command has no capabilities; " +
-				"uid 0 has CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT.",
-		}}),
-	)
-	if err != nil {
-		fail(sandbox.ExitSbxFailed, err)
-	}
-	kctx, err := parser.Parse(os.Args[1:])
+	kctx, err := parse(os.Args[1:])
 	if err != nil {
 		fail(sandbox.ExitSbxFailed, fmt.Errorf("%v (see sbx --help)", err))
 	}
+	stamp.Mark("parent.parsed")
 	if err := kctx.Run(); err != nil {
 		code := sandbox.ExitSbxFailed
 		var ee *sandbox.ExitError

@@ -42,6 +42,9 @@ make --no-print-directory build
 work=$(mktemp -d /var/tmp/sbx-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/bench" ./bench
+# The start of sbx version is measured next to that of an empty static Go
+# program (bench runs as a user who may have no go on its PATH).
+CGO_ENABLED=0 go build -o "$work/empty" ./bench/empty
 install -m 0755 bin/sbx "$work/sbx"
 chmod 0755 "$work"
 [ "$(id -u)" -ne 0 ] || chown -R "$test_user" "$work"
@@ -50,5 +53,5 @@ log "sbx and its peers, as $run_user"
 (
 	cd "$work" &&
 		as_user "$run_user" env -i PATH="$user_path" HOME="$(user_home "$run_user")" TMPDIR="$work" \
-			"$work/bench" -sbx "$work/sbx" ${SBX_BENCH_ROUNDS:+-rounds "$SBX_BENCH_ROUNDS"}
+			"$work/bench" -sbx "$work/sbx" -empty "$work/empty" ${SBX_BENCH_ROUNDS:+-rounds "$SBX_BENCH_ROUNDS"}
 ) </dev/null
