@@ -86,6 +86,7 @@ type runCmd struct {
 }
 
 func (r *runCmd) Run() error {
+	sandbox.CatchSignals()
 	args, err := commandArgs(r.Command)
 	if err != nil {
 		return err
@@ -186,6 +187,7 @@ type execCmd struct {
 }
 
 func (e *execCmd) Run() error {
+	sandbox.CatchSignals()
 	args, err := commandArgs(e.Command)
 	if err != nil {
 		return err

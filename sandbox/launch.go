@@ -34,6 +34,37 @@ import (
 //  3. wait relays signals (and the terminal) until pid 1 exits, or hands
 //     the sandbox over to the C monitor once its command has run a while.
 
+// caught holds the signals sbx forwards to a sandbox, caught once per
+// process (see CatchSignals).
+var caught struct {
+	once  sync.Once
+	ch    chan os.Signal
+	ready chan struct{}
+}
+
+// CatchSignals starts catching the signals sbx forwards to a sandbox, in
+// the background: the first signal.Notify of a process starts Go's signal
+// threads, which takes a good part of a millisecond that overlaps with the
+// planning when sbx calls this first thing. A signal that comes before it
+// is in place ends sbx as it would any program, before anything exists.
+func CatchSignals() {
+	caught.once.Do(func() {
+		caught.ch = make(chan os.Signal, 16)
+		caught.ready = make(chan struct{})
+		go func() {
+			signal.Notify(caught.ch, ForwardedSignals...)
+			close(caught.ready)
+		}()
+	})
+}
+
+// caughtSignals returns the channel of caught signals once they are.
+func caughtSignals() chan os.Signal {
+	CatchSignals()
+	<-caught.ready
+	return caught.ch
+}
+
 // launch is what start needs: the plan (for the C stages and the Go init
 // alike), the command's stdio, how many of the caller's descriptors from 3
 // on go to the command, and any descriptor the plan's stages refer to
@@ -192,8 +223,7 @@ func start(l *launch) (*process, error) {
 	child := os.NewFile(uintptr(fds[1]), "init-socket-child")
 
 	// Signals that arrive while the sandbox starts are kept for it.
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, ForwardedSignals...)
+	sigs := caughtSignals()
 
 	// With a terminal of its own, nothing in the sandbox gets the
 	// caller's stdio: not the sandbox's pid 1, which keeps its 0, 1 and 2
@@ -416,10 +446,10 @@ func (p *process) wait() (int, error) {
 		close(done)
 		<-forwarding
 	})
-	defer func() {
-		signal.Stop(p.sigs)
-		stopForwarding()
-	}()
+	// The signals stay caught: sbx ends once the sandbox has, and one
+	// that comes now is not for a command that is gone (signal.Stop would
+	// cost a wait for Go's signal goroutine to go idle).
+	defer stopForwarding()
 
 	if p.tty {
 		master, ie := p.receiveConsole()
@@ -472,7 +502,6 @@ func (p *process) wait() (int, error) {
 // of the socket closes) or the init reports why it could not.
 func (p *process) started() (int, error) {
 	defer p.sock.Close()
-	defer signal.Stop(p.sigs)
 	if ie := p.readInitReports(); ie != nil {
 		reap(p.init)
 		return ie.Code, &ExitError{Code: ie.Code, Err: ie}

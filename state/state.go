@@ -290,7 +290,16 @@ func Remove(name string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.RemoveAll(filepath.Join(root, name)); err != nil {
+	dir := filepath.Join(root, name)
+	// What sbx writes there, then the directory; anything else that a
+	// crash left takes the longer way.
+	for _, f := range []string{RecordFile, "log"} {
+		unix.Unlink(filepath.Join(dir, f))
+	}
+	if err := unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove state of %s: %w", name, err)
 	}
 	return nil
