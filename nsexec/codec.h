@@ -12,7 +12,7 @@
 
 #include "sbxwire.h"
 
-#define MAX_BOOTSTRAP (1 << 20)
+#define MAX_BOOTSTRAP SBX_MAX_FRAME
 
 // bootstrap is the decoded bootstrap frame: what the stages are to do.
 struct bootstrap {

@@ -38,7 +38,7 @@
 #include "stamp.h"
 
 // MAX_PLAN bounds the plan the monitor reads.
-#define MAX_PLAN (16 << 20)
+#define MAX_PLAN SBX_MAX_FRAME
 
 // monitor_arg is the value of SBX_ENV_MONITOR: the sandbox's pid 1, its
 // start time in clock ticks, and its record's directory (NULL for none).

@@ -26,7 +26,7 @@ import (
 // The numbers are defined once, in sbxwire.h (see wire.go).
 
 // maxFrame bounds what either side accepts, to fail cleanly on garbage.
-const maxFrame = 64 << 20
+const maxFrame = maxFrameC
 
 var nativeEndian = binary.NativeEndian
 

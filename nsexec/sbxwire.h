@@ -29,6 +29,10 @@
 
 #define SBX_ATTR_HEADER 8 // bytes before the value
 
+// The largest frame either side accepts (a plan with a command line and an
+// environment as large as the kernel takes fits), and the largest record.
+#define SBX_MAX_FRAME (64 << 20)
+
 #define SBX_ATTR_CLONE_FLAGS 1     // u32: CLONE_NEW* to create
 #define SBX_ATTR_UID_MAP 2         // string: "inside outside count\n" lines
 #define SBX_ATTR_GID_MAP 3         // string: the same for gids

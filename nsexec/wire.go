@@ -63,6 +63,9 @@ const (
 )
 
 // Exit codes, as podman has them.
+// maxFrameC is SBX_MAX_FRAME: the largest frame either side accepts.
+const maxFrameC = C.SBX_MAX_FRAME
+
 const (
 	ExitSbxFailed     = C.SBX_EXIT_FAILED         // sbx itself failed
 	ExitCannotExecute = C.SBX_EXIT_CANNOT_EXECUTE // the command cannot be executed
