@@ -277,7 +277,11 @@ func start(l *launch) (*process, error) {
 // init.
 func (p *process) handshake(payload []byte) error {
 	if err := nsexec.WriteFrame(p.sock, nsexec.MsgBootstrap, payload); err != nil {
-		return fmt.Errorf("send bootstrap to sbx stage 0: %w", err)
+		// Stage 0 is gone: its report, if any, says why.
+		if se := p.pendingStageError(); se != nil {
+			return se
+		}
+		return fmt.Errorf("send the plan to sbx stage 0: %w", err)
 	}
 	stage1 := 0
 	defer func() {
