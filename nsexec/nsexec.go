@@ -4,9 +4,9 @@
 // that speaks to it.
 //
 // The sbx parent re-executes its own binary with the environment variable
-// _SBX_INITPIPE naming an inherited socket, writes a bootstrap frame (see
-// Bootstrap) and reads reports (see ReadReport). In every other invocation
-// the constructor returns at once.
+// _SBX_INITPIPE naming an inherited socket, writes the plan in a
+// MsgBootstrap frame (protocol.go) and reads the stages' reports. In every
+// other invocation the constructor returns at once.
 package nsexec
 
 /*

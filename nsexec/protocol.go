@@ -12,14 +12,15 @@ import (
 // The init socket carries frames: a native-endian header of two uint32s,
 // the frame type and the payload length, then the payload.
 //
-//	parent -> stage 0   MsgBootstrap  attribute list (see Bootstrap)
+//	parent -> stage 0   MsgBootstrap  the plan (package plan): stage 0 reads
+//	                                  the attributes below AttrGoFirst
 //	stage 0 -> parent   MsgStage1PID  int32 pid of stage 1 (a child of the parent)
 //	stage 1 -> parent   MsgStage2PID  int32 pid of stage 2, the sandbox's pid 1
 //	any stage -> parent MsgError      int32 stage, int32 errno, text
 //	parent -> stage 2   MsgContinue   empty: the parent is alive, go on
-//	parent -> Go init   MsgPlan       the sandbox's plan (JSON configuration
-//	                                  until the plan's attributes replace it)
-//	Go init -> parent   MsgInitError  JSON InitError, sent instead of exec
+//	parent -> Go init   MsgPlan       the same plan bytes
+//	Go init -> parent   MsgInitError  a plan.Report (code, message), sent
+//	                                  instead of the exec
 //	Go init -> parent   MsgConsole    empty, with the pty master (SCM_RIGHTS)
 //	parent -> Go init   MsgContinue   empty: the terminal is sized, exec
 //

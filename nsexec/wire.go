@@ -30,9 +30,6 @@ const (
 	MsgPlan      uint32 = C.SBX_MSG_PLAN
 	MsgInitError uint32 = C.SBX_MSG_INIT_ERROR
 	MsgConsole   uint32 = C.SBX_MSG_CONSOLE
-
-	// Deprecated: MsgConfig is the old name of MsgPlan.
-	MsgConfig = MsgPlan
 )
 
 // Attribute types of the bootstrap and of a record's plan. An attribute is

@@ -38,7 +38,7 @@ func TestWireNumbers(t *testing.T) {
 		{"MsgBootstrap", uint64(MsgBootstrap), 1}, {"MsgError", uint64(MsgError), 2},
 		{"MsgStage1PID", uint64(MsgStage1PID), 3}, {"MsgStage2PID", uint64(MsgStage2PID), 4},
 		{"MsgContinue", uint64(MsgContinue), 5}, {"MsgPlan", uint64(MsgPlan), 6},
-		{"MsgConfig", uint64(MsgConfig), 6}, {"MsgInitError", uint64(MsgInitError), 7},
+		{"MsgInitError", uint64(MsgInitError), 7},
 		{"MsgConsole", uint64(MsgConsole), 8},
 		{"AttrHeaderSize", AttrHeaderSize, 8},
 		{"AttrCloneFlags", uint64(AttrCloneFlags), 1}, {"AttrUIDMap", uint64(AttrUIDMap), 2},

@@ -95,6 +95,7 @@ func (p *Plan) encode(e *Encoder) {
 	if len(sec.Seccomp) > 0 {
 		e.Raw(attrSeccomp, sec.Seccomp)
 	}
+	e.StringIf(attrSeccompFrom, sec.SeccompProfile)
 	if sec.Landlock != nil {
 		e.Nested(attrLandlock, func(e *Encoder) {
 			for _, r := range sec.Landlock {
@@ -257,6 +258,8 @@ func (p *Plan) decodeAttr(d *Decoder) {
 		sec.NoNewPrivs = d.Bool()
 	case attrSeccomp:
 		sec.Seccomp = append([]byte(nil), d.Bytes()...)
+	case attrSeccompFrom:
+		sec.SeccompProfile = d.String()
 	case attrLandlock:
 		sec.Landlock = []LandlockRule{}
 		n := d.Nested()

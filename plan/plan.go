@@ -3,13 +3,19 @@
 // (wire.go), which carries it to the C stages, to the Go init inside, and
 // into the sandbox's record, from which sbx exec reads it back.
 //
-// The CLI turns flags into a sandbox.Options, the planner (package sandbox)
+// The CLI turns flags into a sandbox.Config, the planner (package sandbox)
 // turns those into a Plan, and nothing after the planner re-derives a
 // decision: the stages create the namespaces and maps it names, the Go init
 // (package inside) applies its view operations in order and takes on its
 // process settings. OCI types appear only at the edges (reading --seccomp
 // FILE, `sbx state` output; see oci.go).
 package plan
+
+import (
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
 
 // Plan is a sandbox's start, or a joining process's for sbx exec.
 type Plan struct {
@@ -134,7 +140,8 @@ type Mount struct {
 	// ReadOnly and Dev apply to a Bind; Optional to a Hide.
 	ReadOnly, Dev, Optional bool
 	// Size and Mode of a Tmpfs or Cover, as tmpfs(5) takes them ("64m",
-	// "25%"; "1777"); "" takes the default (half of RAM; 0755).
+	// "25%"; "1777"); "" takes the kernel's default (half of RAM; 1777,
+	// so the planner always sets a mode).
 	Size, Mode string
 	// Lowers are the layers of an Overlay, bottom first.
 	Lowers []string
@@ -168,6 +175,35 @@ type Rlimit struct {
 	Soft, Hard uint64
 }
 
+// RlimitNames are the resource limits by the names --ulimit takes, as
+// docker and podman spell them.
+var RlimitNames = map[string]uint32{
+	"as": unix.RLIMIT_AS, "core": unix.RLIMIT_CORE, "cpu": unix.RLIMIT_CPU,
+	"data": unix.RLIMIT_DATA, "fsize": unix.RLIMIT_FSIZE, "locks": unix.RLIMIT_LOCKS,
+	"memlock": unix.RLIMIT_MEMLOCK, "msgqueue": unix.RLIMIT_MSGQUEUE, "nice": unix.RLIMIT_NICE,
+	"nofile": unix.RLIMIT_NOFILE, "nproc": unix.RLIMIT_NPROC, "rss": unix.RLIMIT_RSS,
+	"rtprio": unix.RLIMIT_RTPRIO, "rttime": unix.RLIMIT_RTTIME, "sigpending": unix.RLIMIT_SIGPENDING,
+	"stack": unix.RLIMIT_STACK,
+}
+
+// Name is the --ulimit name of the limit.
+func (r Rlimit) Name() string {
+	for name, res := range RlimitNames {
+		if res == r.Resource {
+			return name
+		}
+	}
+	return "limit " + strconv.FormatUint(uint64(r.Resource), 10)
+}
+
+// RlimitValue renders a limit as --ulimit takes it.
+func RlimitValue(v uint64) string {
+	if v == unix.RLIM_INFINITY {
+		return "unlimited"
+	}
+	return strconv.FormatUint(v, 10)
+}
+
 // Security is what the command is confined by.
 type Security struct {
 	// Caps are the command's capability sets.
@@ -179,6 +215,9 @@ type Security struct {
 	// Seccomp is the compiled filter (struct sock_filter array, native
 	// byte order), installed right before the exec; empty for none.
 	Seccomp []byte
+	// SeccompProfile says where the filter came from, for people:
+	// "builtin", a file's path, or "" (unconfined).
+	SeccompProfile string
 	// Landlock, if not nil, restricts the command's file access to these
 	// rules (--landlock); an empty, non-nil list is the root only.
 	Landlock []LandlockRule

@@ -108,6 +108,19 @@ func TestDecodeRejects(t *testing.T) {
 	if _, err := DecodeRecord(fullPlan().Encode()); err == nil {
 		t.Error("a plan was taken for a record")
 	}
+	// A record of another version, and a header with a pad.
+	var other Encoder
+	other.U32(attrRecordVersion, recordVersion+1)
+	other.U32(attrRecordPid, 1)
+	other.Nested(attrRecordPlan, fullPlan().encode)
+	if _, err := DecodeRecord(other.Bytes()); err == nil || !strings.Contains(err.Error(), "version") {
+		t.Errorf("a record of another version: %v", err)
+	}
+	padded := fullPlan().Encode()
+	padded[2] = 1
+	if _, err := Decode(padded); err == nil || !strings.Contains(err.Error(), "pad") {
+		t.Errorf("a non-zero pad: %v", err)
+	}
 }
 
 func TestIDMapText(t *testing.T) {

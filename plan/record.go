@@ -22,9 +22,15 @@ type Record struct {
 	Plan     Plan
 }
 
+// recordVersion is the version of the plan's attributes a record is in: it
+// changes whenever an attribute changes meaning, so that a record written
+// by another sbx is refused rather than misread.
+const recordVersion = 1
+
 // Encode returns the record in the wire format.
 func (r *Record) Encode() []byte {
 	var e Encoder
+	e.U32(attrRecordVersion, recordVersion)
 	e.U32(attrRecordPid, r.Pid)
 	e.U64(attrRecordStart, r.StartTime)
 	e.String(attrRecordName, r.Name)
@@ -39,8 +45,11 @@ func DecodeRecord(data []byte) (*Record, error) {
 	r := &Record{}
 	d := NewDecoder(data)
 	hasPlan := false
+	version := uint32(0)
 	for d.Next() {
 		switch d.Type() {
+		case attrRecordVersion:
+			version = d.U32()
 		case attrRecordPid:
 			r.Pid = d.U32()
 		case attrRecordStart:
@@ -64,6 +73,9 @@ func DecodeRecord(data []byte) (*Record, error) {
 	}
 	if err := d.Err(); err != nil {
 		return nil, fmt.Errorf("decode record: %w", err)
+	}
+	if version != recordVersion {
+		return nil, fmt.Errorf("decode record: version %d, this sbx reads version %d", version, recordVersion)
 	}
 	if !hasPlan || r.Pid == 0 {
 		return nil, errors.New("decode record: no plan or no pid in it")

@@ -61,8 +61,10 @@ const (
 	attrSeccomp      uint16 = 82 // bytes
 	attrLandlock     uint16 = 83 // nested: landlockRule, repeated (present: on)
 	attrAllowUserns  uint16 = 84
+	attrSeccompFrom  uint16 = 85
 
 	// A record's own (package state).
+	attrRecordVersion  uint16 = 95 // uint32: recordVersion
 	attrRecordName     uint16 = 96
 	attrRecordCreated  uint16 = 97 // uint64: Unix nanoseconds
 	attrRecordDetached uint16 = 98
@@ -206,6 +208,10 @@ func (d *Decoder) Next() bool {
 		return false
 	}
 	n := ne.Uint32(d.data[4:8])
+	if ne.Uint16(d.data[2:4]) != 0 {
+		d.err = fmt.Errorf("attribute %d has a non-zero pad", ne.Uint16(d.data[0:2]))
+		return false
+	}
 	if uint64(n) > uint64(len(d.data)-8) {
 		d.err = fmt.Errorf("attribute %d of %d bytes overruns its list", ne.Uint16(d.data[0:2]), n)
 		return false

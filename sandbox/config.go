@@ -275,6 +275,7 @@ func harden(p *plan.Plan, h Hardening) (plan.Security, error) {
 		if sec.Seccomp, err = seccomp.Compile(profile, true); err != nil {
 			return sec, fmt.Errorf("compile seccomp profile: %w", err)
 		}
+		sec.SeccompProfile = "builtin"
 	case SeccompUnconfined:
 	default:
 		profile, err := seccomp.LoadFile(h.Seccomp)
@@ -283,6 +284,9 @@ func harden(p *plan.Plan, h Hardening) (plan.Security, error) {
 		}
 		if sec.Seccomp, err = seccomp.Compile(profile, false); err != nil {
 			return sec, fmt.Errorf("--seccomp %s: compile seccomp profile: %w", h.Seccomp, err)
+		}
+		if sec.SeccompProfile, err = filepath.Abs(h.Seccomp); err != nil {
+			sec.SeccompProfile = h.Seccomp
 		}
 	}
 	if h.Landlock {

@@ -42,6 +42,9 @@ func Exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return ExitSbxFailed, err
 	}
+	if st.Old && st.Status == state.Running {
+		return ExitSbxFailed, fmt.Errorf("sandbox %s was started by an older sbx, whose record holds no plan: use that sbx to exec into it, or restart the sandbox", o.Name)
+	}
 	if st.Status != state.Running || st.Plan == nil {
 		return ExitSbxFailed, fmt.Errorf("sandbox %s is not running (remove it with sbx rm %s)", o.Name, o.Name)
 	}

@@ -37,32 +37,47 @@ import (
 // caught holds the signals sbx forwards to a sandbox, caught once per
 // process (see CatchSignals).
 var caught struct {
-	once  sync.Once
-	ch    chan os.Signal
-	ready chan struct{}
+	once sync.Once
+	// in is where signal.Notify delivers; out is what the launcher reads,
+	// once it holds the signals (held).
+	in, out chan os.Signal
+	held    atomic.Bool
 }
 
 // CatchSignals starts catching the signals sbx forwards to a sandbox, in
 // the background: the first signal.Notify of a process starts Go's signal
 // threads, which takes a good part of a millisecond that overlaps with the
-// planning when sbx calls this first thing. A signal that comes before it
-// is in place ends sbx as it would any program, before anything exists.
+// planning when sbx calls this first thing. Until the launcher holds them
+// (holdSignals), a signal ends sbx as it would end any program: nothing
+// has been made yet, and planning may wait on a path the user named.
 func CatchSignals() {
 	caught.once.Do(func() {
-		caught.ch = make(chan os.Signal, 16)
-		caught.ready = make(chan struct{})
+		caught.in = make(chan os.Signal, 16)
+		caught.out = make(chan os.Signal, 16)
 		go func() {
-			signal.Notify(caught.ch, ForwardedSignals...)
-			close(caught.ready)
+			signal.Notify(caught.in, ForwardedSignals...)
+			for sig := range caught.in {
+				if !caught.held.Load() && sig != unix.SIGWINCH {
+					// Its default action, which ends the process.
+					signal.Reset(sig)
+					unix.Kill(os.Getpid(), sig.(syscall.Signal))
+				}
+				select {
+				case caught.out <- sig:
+				default: // a full buffer drops it, as signal.Notify does
+				}
+			}
 		}()
 	})
 }
 
-// caughtSignals returns the channel of caught signals once they are.
-func caughtSignals() chan os.Signal {
+// holdSignals keeps the forwarded signals for the sandbox from now on, and
+// returns the channel they come on. It is the first step of a start, before
+// anything that must be undone exists.
+func holdSignals() chan os.Signal {
 	CatchSignals()
-	<-caught.ready
-	return caught.ch
+	caught.held.Store(true)
+	return caught.out
 }
 
 // launch is what start needs: the plan (for the C stages and the Go init
@@ -223,7 +238,7 @@ func start(l *launch) (*process, error) {
 	child := os.NewFile(uintptr(fds[1]), "init-socket-child")
 
 	// Signals that arrive while the sandbox starts are kept for it.
-	sigs := caughtSignals()
+	sigs := holdSignals()
 
 	// With a terminal of its own, nothing in the sandbox gets the
 	// caller's stdio: not the sandbox's pid 1, which keeps its 0, 1 and 2

@@ -22,7 +22,7 @@ import (
 // (nsexec/monitor.c) before any Go starts: the same pid, still the parent of
 // the sandbox's pid 1, at a fraction of the memory. A sandbox with a
 // terminal stays with the Go parent, which relays the terminal.
-// nsexec.nsexec.MonitorEnv holds "PID1 STARTTIME DIR" for the monitor: DIR is the
+// nsexec.MonitorEnv holds "PID1 STARTTIME DIR" for the monitor: DIR is the
 // absolute path of the record's directory (the rest of the value, spaces
 // included), or "-" for no record. nsexec/monitor.c reads it, and removes
 // the record itself while it still names PID1 and STARTTIME.
@@ -85,6 +85,8 @@ func (p *process) handOver() error {
 	for drained := false; !drained; {
 		select {
 		case s := <-p.sigs:
+			unix.Kill(p.init, s.(syscall.Signal))
+		case s := <-caught.in: // not passed on to p.sigs yet
 			unix.Kill(p.init, s.(syscall.Signal))
 		default:
 			drained = true

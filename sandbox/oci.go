@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,7 +80,7 @@ func ociSpec(p *plan.Plan) *specs.Spec {
 		},
 	}
 	for _, r := range p.Process.Rlimits {
-		spec.Process.Rlimits = append(spec.Process.Rlimits, specs.POSIXRlimit{Type: rlimitType(r.Resource), Soft: r.Soft, Hard: r.Hard})
+		spec.Process.Rlimits = append(spec.Process.Rlimits, specs.POSIXRlimit{Type: rlimitType(r), Soft: r.Soft, Hard: r.Hard})
 	}
 	for _, m := range p.Mounts {
 		spec.Mounts = append(spec.Mounts, ociMount(m))
@@ -94,8 +96,24 @@ func ociSpec(p *plan.Plan) *specs.Spec {
 	for _, m := range p.Stages.GIDMap {
 		spec.Linux.GIDMappings = append(spec.Linux.GIDMappings, specs.LinuxIDMapping{ContainerID: m.Inside, HostID: m.Outside, Size: m.Count})
 	}
-	spec.Annotations = map[string]string{
-		"sbx.seccomp": fmt.Sprintf("%d BPF instructions", len(sec.Seccomp)/8),
+	spec.Annotations = map[string]string{}
+	switch sec.SeccompProfile {
+	case "builtin":
+		spec.Annotations["sbx.seccomp"] = "builtin"
+	case "":
+		spec.Annotations["sbx.seccomp"] = "unconfined"
+	default:
+		spec.Annotations["sbx.seccomp"] = "file"
+		spec.Annotations["sbx.seccomp-file"] = sec.SeccompProfile
+	}
+	if len(sec.Seccomp) > 0 {
+		spec.Annotations["sbx.seccomp-instructions"] = strconv.Itoa(len(sec.Seccomp) / 8)
+	}
+	if len(sec.CapAdd) > 0 {
+		spec.Annotations["sbx.cap-add"] = strings.Join(sec.CapAdd, ",")
+	}
+	if len(sec.CapDrop) > 0 {
+		spec.Annotations["sbx.cap-drop"] = strings.Join(sec.CapDrop, ",")
 	}
 	if sec.Landlock != nil {
 		spec.Annotations["sbx.landlock"] = "true"
@@ -135,7 +153,11 @@ func ociMount(m plan.Mount) specs.Mount {
 		o.Type, o.Source, o.Options = "proc", "proc", []string{"nosuid", "nodev", "noexec"}
 	case plan.Overlay:
 		o.Type, o.Source = "overlay", "overlay"
-		o.Options = []string{"lowerdir=" + strings.Join(m.Lowers, ":")}
+		// Overlayfs names the top layer first; the plan lists them
+		// bottom first.
+		lowers := slices.Clone(m.Lowers)
+		slices.Reverse(lowers)
+		o.Options = []string{"lowerdir=" + strings.Join(lowers, ":")}
 	case plan.Cover:
 		o.Type, o.Options = "sbx-cover", tmpfsOpts()
 	case plan.Hide:

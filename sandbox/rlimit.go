@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
@@ -10,16 +9,6 @@ import (
 
 	"github.com/sbx-sandbox/sbx/plan"
 )
-
-// rlimitNames are the --ulimit names, as docker and podman spell them.
-var rlimitNames = map[string]int{
-	"as": unix.RLIMIT_AS, "core": unix.RLIMIT_CORE, "cpu": unix.RLIMIT_CPU,
-	"data": unix.RLIMIT_DATA, "fsize": unix.RLIMIT_FSIZE, "locks": unix.RLIMIT_LOCKS,
-	"memlock": unix.RLIMIT_MEMLOCK, "msgqueue": unix.RLIMIT_MSGQUEUE, "nice": unix.RLIMIT_NICE,
-	"nofile": unix.RLIMIT_NOFILE, "nproc": unix.RLIMIT_NPROC, "rss": unix.RLIMIT_RSS,
-	"rtprio": unix.RLIMIT_RTPRIO, "rttime": unix.RLIMIT_RTTIME, "sigpending": unix.RLIMIT_SIGPENDING,
-	"stack": unix.RLIMIT_STACK,
-}
 
 // parseUlimits turns --ulimit NAME=SOFT[:HARD] settings into the plan's
 // resource limits.
@@ -29,7 +18,7 @@ func parseUlimits(settings []string) ([]plan.Rlimit, error) {
 	var out []plan.Rlimit
 	for _, s := range settings {
 		name, vals, ok := strings.Cut(s, "=")
-		res, known := rlimitNames[strings.ToLower(name)]
+		res, known := plan.RlimitNames[strings.ToLower(name)]
 		if !ok || !known {
 			return nil, fmt.Errorf("--ulimit %q: want NAME=SOFT[:HARD] with NAME one of as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack", s)
 		}
@@ -48,19 +37,19 @@ func parseUlimits(settings []string) ([]plan.Rlimit, error) {
 			return nil, fmt.Errorf("--ulimit %q: the soft limit is above the hard limit", s)
 		}
 		var cur unix.Rlimit
-		if err := unix.Getrlimit(res, &cur); err != nil {
+		if err := unix.Getrlimit(int(res), &cur); err != nil {
 			return nil, fmt.Errorf("--ulimit %q: read your own limit: %w", s, err)
 		}
 		if hard > cur.Max {
-			return nil, fmt.Errorf("--ulimit %q: the hard limit is above yours (%s): ask for at most that, or raise your own hard limit first", s, RlimitString(cur.Max))
+			return nil, fmt.Errorf("--ulimit %q: the hard limit is above yours (%s): ask for at most that, or raise your own hard limit first", s, plan.RlimitValue(cur.Max))
 		}
 		for i := range out {
-			if out[i].Resource == uint32(res) {
+			if out[i].Resource == res {
 				out = append(out[:i], out[i+1:]...)
 				break
 			}
 		}
-		out = append(out, plan.Rlimit{Resource: uint32(res), Soft: soft, Hard: hard})
+		out = append(out, plan.Rlimit{Resource: res, Soft: soft, Hard: hard})
 	}
 	return out, nil
 }
@@ -77,20 +66,7 @@ func rlimitValue(v string) (uint64, error) {
 	return n, nil
 }
 
-// RlimitString renders a limit as --ulimit takes it.
-func RlimitString(v uint64) string {
-	if v == unix.RLIM_INFINITY || v == math.MaxUint64 {
-		return "unlimited"
-	}
-	return strconv.FormatUint(v, 10)
-}
-
 // rlimitType is the OCI name of a resource limit: RLIMIT_NOFILE.
-func rlimitType(res uint32) string {
-	for name, r := range rlimitNames {
-		if uint32(r) == res {
-			return "RLIMIT_" + strings.ToUpper(name)
-		}
-	}
-	return fmt.Sprintf("RLIMIT_%d", res)
+func rlimitType(r plan.Rlimit) string {
+	return "RLIMIT_" + strings.ToUpper(r.Name())
 }

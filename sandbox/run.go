@@ -123,6 +123,9 @@ func Run(p *plan.Plan, o RunOptions) (int, error) {
 	if l.tty && o.Detach {
 		return ExitSbxFailed, errors.New("-t and -d together are not supported: a detached sandbox has no terminal to attach to")
 	}
+	// From here on a signal is the sandbox's: the record made next is
+	// undone whatever comes.
+	holdSignals()
 
 	if err := state.Create(o.Name); err != nil {
 		return ExitSbxFailed, err

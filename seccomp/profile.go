@@ -16,13 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// BuiltinAnnotation marks a spec whose Linux.Seccomp is sbx's built-in
-// profile; such a profile is compiled with the guards of Compile.
-const BuiltinAnnotation = "sbx.seccomp"
-
-// BuiltinValue is the value of BuiltinAnnotation for the built-in profile.
-const BuiltinValue = "builtin"
-
 // denied are syscalls the default profile always answers with EPERM, as
 // Docker's does: kernel keyrings (shared with the host user), kexec, swap,
 // userfaultfd (a classic exploit primitive), page migration of other

@@ -10,6 +10,7 @@
 package state
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -36,8 +37,12 @@ const (
 // creating; after that it is taken for the leftover of a crash.
 const creatingGrace = time.Minute
 
-// RecordFile is the name of the record in a sandbox's directory.
-const RecordFile = "plan"
+// RecordFile is the name of the record in a sandbox's directory;
+// oldRecordFile that of a record of sbx before the plan (JSON).
+const (
+	RecordFile    = "plan"
+	oldRecordFile = "state.json"
+)
 
 // State is a record of one sandbox as sbx reads it, with its status now.
 type State struct {
@@ -52,14 +57,18 @@ type State struct {
 	// /proc/PID/stat: with Pid it identifies the process.
 	StartTime uint64
 	// Plan is the plan the sandbox was started with; nil while it is
-	// being created.
+	// being created, and in a record an older sbx wrote (Old).
 	Plan *plan.Plan
+	// Old marks a record written by an older sbx: it can be listed,
+	// signalled and removed, not joined.
+	Old        bool
+	oldCommand []string
 }
 
 // Command is the sandbox's command.
 func (s *State) Command() []string {
 	if s.Plan == nil {
-		return nil
+		return s.oldCommand
 	}
 	return s.Plan.Process.Args
 }
@@ -90,7 +99,7 @@ func CheckName(name string) error {
 
 // RootPath returns the directory that holds every record, without
 // creating it: $XDG_RUNTIME_DIR/sbx, or sbx-UID in $TMPDIR (or /tmp) when
-// XDG_RUNTIME_DIR is unset. No sandbox may see it (see sandbox.NewConfig):
+// XDG_RUNTIME_DIR is unset. No sandbox may see it (see sandbox.NewPlan):
 // sbx exec believes what a record says about a sandbox's security.
 func RootPath() string {
 	// A relative value is invalid (the XDG base directory specification)
@@ -183,6 +192,9 @@ func Load(name string) (*State, error) {
 	}
 	b, err := readPrivate(filepath.Join(root, name), RecordFile)
 	if errors.Is(err, os.ErrNotExist) {
+		if s, err := loadOld(filepath.Join(root, name), name); err == nil {
+			return s, nil
+		}
 		if st, err := os.Stat(filepath.Join(root, name)); err == nil {
 			// Reserved, not yet written (starting) or left by a crash
 			// before the first write.
@@ -203,6 +215,35 @@ func Load(name string) (*State, error) {
 	}
 	s := &State{Name: r.Name, Pid: int(r.Pid), StartTime: r.StartTime, Created: time.Unix(0, r.Created),
 		Detached: r.Detached, Plan: &r.Plan, Status: Exited}
+	if s.Pid > 0 && Alive(s.Pid, s.StartTime) {
+		s.Status = Running
+	}
+	return s, nil
+}
+
+// oldRecord is what sbx reads of a record an older sbx wrote (state.json):
+// enough to list it, signal it and remove it, not to exec into it.
+type oldRecord struct {
+	Name      string    `json:"name"`
+	Pid       int       `json:"pid"`
+	StartTime uint64    `json:"start_time"`
+	Created   time.Time `json:"created"`
+	Detached  bool      `json:"detached"`
+	Command   []string  `json:"command"`
+}
+
+// loadOld reads a record an older sbx wrote, with the same checks.
+func loadOld(dir, name string) (*State, error) {
+	b, err := readPrivate(dir, oldRecordFile)
+	if err != nil {
+		return nil, err
+	}
+	var r oldRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	s := &State{Name: name, Pid: r.Pid, StartTime: r.StartTime, Created: r.Created, Detached: r.Detached,
+		Status: Exited, Old: true, oldCommand: r.Command}
 	if s.Pid > 0 && Alive(s.Pid, s.StartTime) {
 		s.Status = Running
 	}
@@ -293,7 +334,7 @@ func Remove(name string) error {
 	dir := filepath.Join(root, name)
 	// What sbx writes there, then the directory; anything else that a
 	// crash left takes the longer way.
-	for _, f := range []string{RecordFile, "log"} {
+	for _, f := range []string{RecordFile, "log", oldRecordFile} {
 		unix.Unlink(filepath.Join(dir, f))
 	}
 	if err := unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {

@@ -78,7 +78,7 @@ func finishAndExec(sock *os.File, p *plan.Plan, switchUser func() error) error {
 func applyRlimits(limits []plan.Rlimit) error {
 	for _, l := range limits {
 		if err := syscall.Setrlimit(int(l.Resource), &syscall.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
-			return fmt.Errorf("resource limit %d (soft %d, hard %d): %w", l.Resource, l.Soft, l.Hard, err)
+			return fmt.Errorf("--ulimit %s=%s:%s: %w", l.Name(), plan.RlimitValue(l.Soft), plan.RlimitValue(l.Hard), err)
 		}
 	}
 	return nil
