@@ -337,6 +337,8 @@ func TestTTYJobControl(t *testing.T) {
 			tp.send(t, "sleep "+tok+"\r")
 			if pids, ok := waitHostProcesses(t, func(n int) bool { return n == 1 }, "sleep", tok); !ok {
 				t.Fatalf("the shell did not start `sleep %s` (pids %v):\n%s", tok, pids, indent(tp.output()))
+			} else {
+				waitForeground(t, pids[0], tp)
 			}
 			tp.send(t, "\x03")
 			if pids, ok := waitHostProcesses(t, func(n int) bool { return n == 0 }, "sleep", tok); !ok {
@@ -351,6 +353,8 @@ func TestTTYJobControl(t *testing.T) {
 			tp.send(t, "sleep "+tok+"\r")
 			if pids, ok := waitHostProcesses(t, func(n int) bool { return n == 1 }, "sleep", tok); !ok {
 				t.Fatalf("the shell did not start `sleep %s` (pids %v):\n%s", tok, pids, indent(tp.output()))
+			} else {
+				waitForeground(t, pids[0], tp)
 			}
 			tp.send(t, "\x03")
 			if pids, ok := waitHostProcesses(t, func(n int) bool { return n == 0 }, "sleep", tok); !ok {
@@ -365,6 +369,7 @@ func TestTTYJobControl(t *testing.T) {
 			if !ok {
 				t.Fatalf("the shell did not start `sleep %s` (pids %v):\n%s", tok, pids, indent(tp.output()))
 			}
+			waitForeground(t, pids[0], tp)
 			tp.send(t, "\x1a")
 			waitProcState(t, pids[0], "T", "after Ctrl-Z", tp)
 			tp.send(t, "fg\r")
@@ -537,5 +542,28 @@ func TestDetachReleasesTerminal(t *testing.T) {
 		if f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]); len(f) < 5 || f[4] != "0" {
 			t.Errorf("the detached sandbox's process %d has a controlling terminal (tty_nr %v)", pid, f[4:5])
 		}
+	}
+}
+
+// waitForeground waits until pid leads the foreground process group of its
+// terminal, where the shell puts a job it starts: a Ctrl-C or Ctrl-Z typed
+// before that goes to the shell's own group (a race of the test, not of
+// sbx, seen on a loaded machine).
+func waitForeground(t *testing.T, pid int, tp *ttyProcess) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err == nil {
+			s := string(b)
+			// Fields after the command name: state ppid pgrp session tty_nr tpgid.
+			if f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]); len(f) > 5 && f[2] == f[5] {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d never became the terminal's foreground job (%v):\n%s", pid, err, indent(tp.output()))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
