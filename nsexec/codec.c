@@ -1,3 +1,7 @@
+//go:build ignore
+//
+// Compiled as part of nsexec_unit.c (see there), not on its own.
+
 // SPDX-License-Identifier: Apache-2.0
 //
 // codec.c: frames on the init socket, attribute lists (the bootstrap, a
@@ -16,11 +20,11 @@
 #include "codec.h"
 #include "sbxwire.h"
 
-int init_fd = -1;
-int current_stage = 0;
+SBX_INTERNAL int init_fd = -1;
+SBX_INTERNAL int current_stage = 0;
 
 // write_all writes all of buf to fd, retrying after signals.
-int write_all(int fd, const void *buf, size_t len)
+SBX_INTERNAL int write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 	while (len > 0) {
@@ -38,7 +42,7 @@ int write_all(int fd, const void *buf, size_t len)
 
 // read_all reads exactly len bytes from fd, retrying after signals; end of
 // file before that is EPIPE.
-int read_all(int fd, void *buf, size_t len)
+SBX_INTERNAL int read_all(int fd, void *buf, size_t len)
 {
 	char *p = buf;
 	while (len > 0) {
@@ -60,7 +64,7 @@ int read_all(int fd, void *buf, size_t len)
 
 // send_frame writes one frame as a single write so that frames of stages
 // sharing the socket never interleave.
-int send_frame(uint32_t type, const void *payload, uint32_t len)
+SBX_INTERNAL int send_frame(uint32_t type, const void *payload, uint32_t len)
 {
 	char buf[sizeof(struct frame_header) + 1024];
 	struct frame_header h = { .type = type, .len = len };
@@ -76,7 +80,7 @@ int send_frame(uint32_t type, const void *payload, uint32_t len)
 // bail reports a failure of the current stage to the sbx parent and exits.
 // The message says what failed; err is the errno of the failed call (0 if
 // none).
-void bail(int err, const char *fmt, ...)
+SBX_INTERNAL void bail(int err, const char *fmt, ...)
 {
 	struct {
 		int32_t stage;
@@ -102,7 +106,7 @@ void bail(int err, const char *fmt, ...)
 }
 
 // send_pid reports a pid to the sbx parent in a frame of type.
-void send_pid(uint32_t type, pid_t pid)
+SBX_INTERNAL void send_pid(uint32_t type, pid_t pid)
 {
 	int32_t v = pid;
 	if (send_frame(type, &v, sizeof(v)) < 0)
@@ -111,7 +115,7 @@ void send_pid(uint32_t type, pid_t pid)
 
 // read_frame reads one frame of want_type from the init socket, at most
 // MAX_BOOTSTRAP bytes, into a NUL-terminated buffer.
-char *read_frame(uint32_t want_type, uint32_t *len)
+SBX_INTERNAL char *read_frame(uint32_t want_type, uint32_t *len)
 {
 	struct frame_header h;
 	if (read_all(init_fd, &h, sizeof(h)) < 0)
@@ -132,7 +136,7 @@ char *read_frame(uint32_t want_type, uint32_t *len)
 
 // attr_next reads the attribute at *off into *a and moves *off past it
 // (see codec.h for what it returns).
-int attr_next(const char *data, uint32_t len, uint32_t *off, struct sbx_attr *a)
+SBX_INTERNAL int attr_next(const char *data, uint32_t len, uint32_t *off, struct sbx_attr *a)
 {
 	uint16_t pad;
 	if (*off >= len)
@@ -235,7 +239,7 @@ static void parse_attr(const struct sbx_attr *a, struct bootstrap *b)
 }
 
 // parse_bootstrap decodes the attribute list of a bootstrap frame.
-void parse_bootstrap(const char *data, uint32_t len, struct bootstrap *b)
+SBX_INTERNAL void parse_bootstrap(const char *data, uint32_t len, struct bootstrap *b)
 {
 	uint32_t off = 0;
 	struct sbx_attr a;

@@ -6,6 +6,8 @@
 #ifndef SBX_CODEC_H
 #define SBX_CODEC_H
 
+#include "internal.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -38,29 +40,29 @@ struct frame_header {
 
 // init_fd is the init socket to the sbx parent; current_stage names the
 // stage in failure reports.
-extern int init_fd;
-extern int current_stage;
+SBX_INTERNAL int init_fd;
+SBX_INTERNAL int current_stage;
 
 // write_all writes all of buf to fd, or returns -1 with errno set.
-int write_all(int fd, const void *buf, size_t len);
+SBX_INTERNAL int write_all(int fd, const void *buf, size_t len);
 
 // read_all reads exactly len bytes from fd, or returns -1 with errno set
 // (EPIPE at end of file).
-int read_all(int fd, void *buf, size_t len);
+SBX_INTERNAL int read_all(int fd, void *buf, size_t len);
 
 // send_frame writes one frame to the init socket (see codec.c).
-int send_frame(uint32_t type, const void *payload, uint32_t len);
+SBX_INTERNAL int send_frame(uint32_t type, const void *payload, uint32_t len);
 
 // bail reports a failure of the current stage to the sbx parent and exits.
 __attribute__((noreturn, format(printf, 2, 3)))
-void bail(int err, const char *fmt, ...);
+SBX_INTERNAL void bail(int err, const char *fmt, ...);
 
 // send_pid reports pid in a frame of type, or bails.
-void send_pid(uint32_t type, pid_t pid);
+SBX_INTERNAL void send_pid(uint32_t type, pid_t pid);
 
 // read_frame reads one frame of want_type from the init socket into a
 // NUL-terminated buffer of *len bytes, or bails.
-char *read_frame(uint32_t want_type, uint32_t *len);
+SBX_INTERNAL char *read_frame(uint32_t want_type, uint32_t *len);
 
 // sbx_attr is one attribute of a list (see sbxwire.h): its type, and its
 // value of len bytes.
@@ -74,9 +76,9 @@ struct sbx_attr {
 // *a and moves *off past it. It returns 1 for an attribute, 0 at the end
 // of the list, -1 for a truncated header and -2 for a bad header (pad not
 // zero, value past the end); *off then stays at the bad attribute.
-int attr_next(const char *data, uint32_t len, uint32_t *off, struct sbx_attr *a);
+SBX_INTERNAL int attr_next(const char *data, uint32_t len, uint32_t *off, struct sbx_attr *a);
 
 // parse_bootstrap decodes a bootstrap frame into *b, or bails.
-void parse_bootstrap(const char *data, uint32_t len, struct bootstrap *b);
+SBX_INTERNAL void parse_bootstrap(const char *data, uint32_t len, struct bootstrap *b);
 
 #endif

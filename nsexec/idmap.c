@@ -1,3 +1,7 @@
+//go:build ignore
+//
+// Compiled as part of nsexec_unit.c (see there), not on its own.
+
 // SPDX-License-Identifier: Apache-2.0
 //
 // idmap.c: the id maps of a new user namespace, written by stage 0 from
@@ -130,7 +134,7 @@ static void finish_map_helper(struct helper_run *h)
 
 // map_stage1 gives stage 1 its uid and gid maps. Stage 1 must still be
 // dumpable here: /proc/PID/*_map of a non-dumpable process belong to root.
-void map_stage1(const struct bootstrap *b, pid_t pid)
+SBX_INTERNAL void map_stage1(const struct bootstrap *b, pid_t pid)
 {
 	// With both helpers, run them side by side: each is a setuid exec.
 	if (b->uid_map != NULL && b->uidmap_helper != NULL && b->gid_map != NULL &&

@@ -4,6 +4,8 @@
 #ifndef SBX_IDMAP_H
 #define SBX_IDMAP_H
 
+#include "internal.h"
+
 #include <sys/types.h>
 
 #include "codec.h"
@@ -11,6 +13,6 @@
 // map_stage1 gives the process pid (stage 1, in its new user namespace)
 // the maps of b, itself or through newuidmap and newgidmap; it bails on
 // failure.
-void map_stage1(const struct bootstrap *b, pid_t pid);
+SBX_INTERNAL void map_stage1(const struct bootstrap *b, pid_t pid);
 
 #endif

@@ -1,3 +1,7 @@
+//go:build ignore
+//
+// Compiled as part of nsexec_unit.c (see there), not on its own.
+
 // SPDX-License-Identifier: Apache-2.0
 //
 // logrelay.c: the output of a detached sandbox goes through its pid 1 to
@@ -60,7 +64,7 @@ static void append(struct log_relay *r, const char *buf, size_t len)
 // holds 64 KiB unless enlarged), not what writers left behind keep adding.
 #define DRAIN_CHUNKS 16
 
-int log_relay_pump(struct log_relay *r, int drain)
+SBX_INTERNAL int log_relay_pump(struct log_relay *r, int drain)
 {
 	char buf[65536];
 	if (drain) {

@@ -2,6 +2,8 @@
 #ifndef SBX_LOGRELAY_H
 #define SBX_LOGRELAY_H
 
+#include "internal.h"
+
 #include <stdint.h>
 
 // log_relay carries a detached sandbox's output from a pipe to its log
@@ -16,6 +18,6 @@ struct log_relay {
 // log_relay_pump moves what is readable now from in to out (once; or, with
 // drain, until nothing is left, up to 1 MiB). It returns 0 at end of
 // input, 1 otherwise.
-int log_relay_pump(struct log_relay *r, int drain);
+SBX_INTERNAL int log_relay_pump(struct log_relay *r, int drain);
 
 #endif

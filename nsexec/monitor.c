@@ -1,3 +1,7 @@
+//go:build ignore
+//
+// Compiled as part of nsexec_unit.c (see there), not on its own.
+
 // SPDX-License-Identifier: Apache-2.0
 //
 // monitor.c: the sbx parent of an attached sandbox that runs a while (see
@@ -35,6 +39,7 @@
 #include "monitor.h"
 #include "pid1.h"
 #include "sbxwire.h"
+#include "nsexec.h"
 #include "stamp.h"
 
 // MAX_PLAN bounds the plan the monitor reads.
@@ -220,7 +225,7 @@ out:
 // monitor is all an attached sbx does once its sandbox has run for a while:
 // forward signals to the sandbox's pid 1, wait for it, remove its record,
 // and end like it.
-void monitor(const char *arg)
+SBX_INTERNAL void monitor(const char *arg)
 {
 	struct monitor_arg m;
 	if (parse_monitor_arg(arg, &m) < 0) {

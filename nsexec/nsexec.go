@@ -16,7 +16,6 @@ package nsexec
 // time on each of sbx's executions).
 #cgo LDFLAGS: -static
 #include "nsexec.h"
-#include "stamp.h"
 */
 import "C"
 

@@ -11,5 +11,7 @@
 // Go init and in a joining sbx exec (-1 otherwise).
 extern int sbx_role;
 extern int sbx_init_fd;
+// sbx_stamp_fd is where time stamps go (stamp.c), -1 for nowhere.
+extern int sbx_stamp_fd;
 
 #endif

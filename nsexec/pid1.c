@@ -1,3 +1,7 @@
+//go:build ignore
+//
+// Compiled as part of nsexec_unit.c (see there), not on its own.
+
 // SPDX-License-Identifier: Apache-2.0
 //
 // pid1.c: the sandbox's pid 1. Once stage 2 has re-executed itself from the
@@ -31,7 +35,7 @@
 #include "stamp.h"
 
 // add_forwarded_signals adds every forwarded signal to set.
-void add_forwarded_signals(sigset_t *set)
+SBX_INTERNAL void add_forwarded_signals(sigset_t *set)
 {
 	for (size_t i = 0; i < SBX_N_FORWARDED_SIGNALS; i++)
 		sigaddset(set, sbx_forwarded_signals[i]);
@@ -39,7 +43,7 @@ void add_forwarded_signals(sigset_t *set)
 
 // exit_like turns a wait status into an exit code the way shells and
 // podman do: the exit code itself, or 128+N for death by signal N.
-int exit_like(int status)
+SBX_INTERNAL int exit_like(int status)
 {
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
@@ -150,7 +154,7 @@ static void drop_all_caps(void)
 // command, and stays behind as the tiny init of run_init. With log_max > 0
 // the command's stdout and stderr go through a pipe that pid 1 relays to
 // its own stdout, the log, under that cap.
-void pid1_start(unsigned long log_max)
+SBX_INTERNAL void pid1_start(unsigned long log_max)
 {
 	sigset_t waitset;
 	sigemptyset(&waitset);

@@ -4,18 +4,20 @@
 #ifndef SBX_PID1_H
 #define SBX_PID1_H
 
+#include "internal.h"
+
 #include <signal.h>
 
 // add_forwarded_signals adds to set every signal that the sbx parent (or
 // the monitor) and pid 1 pass on to the command.
-void add_forwarded_signals(sigset_t *set);
+SBX_INTERNAL void add_forwarded_signals(sigset_t *set);
 
 // exit_like turns a wait status into the exit code to end with.
-int exit_like(int status);
+SBX_INTERNAL int exit_like(int status);
 
 // pid1_start forks the Go init, which returns from it with sbx_role set
 // to SBX_ROLE_INIT; pid 1 itself stays in it for the sandbox's life and
 // never returns. It bails on failure.
-void pid1_start(unsigned long log_max);
+SBX_INTERNAL void pid1_start(unsigned long log_max);
 
 #endif

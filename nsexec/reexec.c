@@ -1,3 +1,7 @@
+//go:build ignore
+//
+// Compiled as part of nsexec_unit.c (see there), not on its own.
+
 // SPDX-License-Identifier: Apache-2.0
 //
 // reexec.c: stage 2 re-executes itself from an unwritable copy of the sbx
@@ -20,6 +24,7 @@
 #include "codec.h"
 #include "reexec.h"
 #include "sbxwire.h"
+#include "nsexec.h"
 #include "stamp.h"
 
 // raise_ambient_caps keeps every capability across the re-execution of
@@ -49,7 +54,7 @@ static void raise_ambient_caps(void)
 // never run from the host's file: fd, if it is one (sbx exec got it before
 // joining, made with method used), else a copy made here. It does not
 // return.
-void reexec_from_clone(const struct bootstrap *b, const char *resume, int fd, int used)
+SBX_INTERNAL void reexec_from_clone(const struct bootstrap *b, const char *resume, int fd, int used)
 {
 	if (fd < 0) {
 		fd = sbx_clone_binary(b->clone_method, &used);
@@ -90,7 +95,7 @@ void reexec_from_clone(const struct bootstrap *b, const char *resume, int fd, in
 // resume_checked is the common start of a re-executed stage 2: take back the
 // stamp descriptor, believe the marker only together with the protection,
 // re-arm the death signal and become non-dumpable.
-void resume_checked(void)
+SBX_INTERNAL void resume_checked(void)
 {
 	current_stage = 2;
 	int stamp_fd = sbx_stamp_env_fd();
@@ -117,7 +122,7 @@ void resume_checked(void)
 
 // await_go_ahead waits for the sbx parent's go-ahead (MSG_CONTINUE) and
 // starts a new session.
-void await_go_ahead(void)
+SBX_INTERNAL void await_go_ahead(void)
 {
 	// The go-ahead doubles as a liveness check: if the sbx parent died
 	// before the death signal was armed, this read sees EOF.

@@ -1,3 +1,7 @@
+//go:build ignore
+//
+// Compiled as part of nsexec_unit.c (see there), not on its own.
+
 // SPDX-License-Identifier: Apache-2.0
 //
 // stages.c: the part of sbx that must run before the Go runtime starts.

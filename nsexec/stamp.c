@@ -1,3 +1,7 @@
+//go:build ignore
+//
+// Compiled as part of nsexec_unit.c (see there), not on its own.
+
 // SPDX-License-Identifier: Apache-2.0
 //
 // stamp.c: when `make bench` asks for them ($SBX_STAMPS), the stages, pid 1
@@ -16,12 +20,13 @@
 #include <unistd.h>
 
 #include "sbxwire.h"
+#include "nsexec.h"
 #include "stamp.h"
 
 int sbx_stamp_fd = -1;
 
 // sbx_stamp stamps label now (see stamp.h).
-void sbx_stamp(const char *label)
+SBX_INTERNAL void sbx_stamp(const char *label)
 {
 	struct timespec now;
 	if (sbx_stamp_fd < 0 || clock_gettime(CLOCK_MONOTONIC, &now) < 0)
@@ -30,7 +35,7 @@ void sbx_stamp(const char *label)
 }
 
 // sbx_stamp_at stamps label at when.
-void sbx_stamp_at(const char *label, const struct timespec *when)
+SBX_INTERNAL void sbx_stamp_at(const char *label, const struct timespec *when)
 {
 	char line[128];
 	if (sbx_stamp_fd < 0)
@@ -47,7 +52,7 @@ void sbx_stamp_at(const char *label, const struct timespec *when)
 
 // sbx_stamp_use starts stamping to fd. Helpers and the command must never
 // inherit it: it is close-on-exec from here on.
-int sbx_stamp_use(int fd)
+SBX_INTERNAL int sbx_stamp_use(int fd)
 {
 	if (fd < 3) {
 		errno = EBADF;
@@ -61,7 +66,7 @@ int sbx_stamp_use(int fd)
 
 // sbx_stamp_env_fd reads the descriptor that a re-executed stage 2, or the
 // monitor, is to stamp to.
-int sbx_stamp_env_fd(void)
+SBX_INTERNAL int sbx_stamp_env_fd(void)
 {
 	const char *env = getenv(SBX_ENV_STAMPFD);
 	if (env == NULL)
