@@ -104,7 +104,7 @@ func (r *runCmd) Run() error {
 	} else if r.ROCwd {
 		cwdMode = sandbox.CwdReadOnly
 	}
-	p, notes, err := sandbox.NewPlan(sandbox.Config{
+	cfg := sandbox.Config{
 		Args:        args,
 		UID:         r.UID,
 		GID:         r.GID,
@@ -129,19 +129,12 @@ func (r *runCmd) Run() error {
 			Ulimits:      r.Ulimit,
 			PreserveFDs:  r.PreserveFDs,
 		},
-	})
-	if err != nil {
-		return err
-	}
-	stamp.Mark("parent.planned")
-	for _, n := range notes {
-		fmt.Fprintf(os.Stderr, "sbx: %s\n", n)
 	}
 	name := r.Name
 	if name == "" {
 		name = sandbox.NewName()
 	}
-	code, err := sandbox.Run(p, sandbox.RunOptions{Name: name, Detach: r.Detach, LogMax: logMax})
+	code, err := sandbox.Run(cfg, sandbox.RunOptions{Name: name, Detach: r.Detach, LogMax: logMax})
 	if err == nil && r.Detach {
 		fmt.Println(name)
 	}

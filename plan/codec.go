@@ -13,7 +13,20 @@ func (p *Plan) Encode() []byte {
 	return e.Bytes()
 }
 
+// EncodeStages returns the stages' part of the plan alone: what stage 0
+// reads, which may go before the rest is planned.
+func (p *Plan) EncodeStages() []byte {
+	var e Encoder
+	p.encodeStages(&e)
+	return e.Bytes()
+}
+
 func (p *Plan) encode(e *Encoder) {
+	p.encodeStages(e)
+	p.encodeRest(e)
+}
+
+func (p *Plan) encodeStages(e *Encoder) {
 	s := &p.Stages
 	e.U32(attrCloneFlags, s.CloneFlags)
 	if len(s.UIDMap) > 0 {
@@ -33,7 +46,9 @@ func (p *Plan) encode(e *Encoder) {
 	}
 	e.U32If(attrLogMax, s.LogMax)
 	e.U32If(attrStampFD, s.StampFD)
+}
 
+func (p *Plan) encodeRest(e *Encoder) {
 	if p.Root.Path != "" {
 		e.Nested(attrRoot, func(e *Encoder) {
 			e.String(rootPath, p.Root.Path)

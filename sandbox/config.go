@@ -92,43 +92,87 @@ var internalEnv = nsexec.InternalEnv
 // maps and the security settings, the seccomp filter compiled; and the
 // notes the user should read (one line each, for stderr).
 func NewPlan(o Config) (*plan.Plan, []string, error) {
+	p, err := planStages(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	notes, err := planRest(o, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, notes, nil
+}
+
+// planStages checks the command and decides the namespaces and the id
+// maps: the part of the plan the stages read, which sbx run hands to stage
+// 0 while it plans the rest (planRest), so that the setuid map helpers run
+// meanwhile.
+func planStages(o Config) (*plan.Plan, error) {
 	if len(o.Args) == 0 || o.Args[0] == "" {
-		return nil, nil, errors.New("no command given: put it after --, e.g. sbx run -- sh")
+		return nil, errors.New("no command given: put it after --, e.g. sbx run -- sh")
 	}
 	if o.MapMode == "" {
 		o.MapMode = usermap.Auto
 	}
 	if _, err := usermap.ParseMode(string(o.MapMode)); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	// Before stage 0 starts, which gets them.
+	if err := checkPreserveFDs(o.PreserveFDs); err != nil {
+		return nil, err
+	}
+	req, err := usermap.Detect(o.MapMode, o.UID, o.GID)
+	if err != nil {
+		return nil, err
+	}
+	maps, err := usermap.Build(req)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan.Plan{Stages: plan.Stages{
+		CloneFlags:    defaultNamespaces,
+		UIDMap:        maps.UIDMappings,
+		GIDMap:        maps.GIDMappings,
+		UIDMapHelper:  maps.UIDMapHelper,
+		GIDMapHelper:  maps.GIDMapHelper,
+		SetgroupsDeny: maps.SetgroupsDeny,
+	}}
+	p.Process.UID, p.Process.GID = req.UID, req.GID
+	p.Process.PreserveFDs = uint32(o.PreserveFDs)
+	return p, nil
+}
+
+// planRest plans the view, the rest of the process and its confinement
+// into p, which planStages made; it returns the notes for the user.
+func planRest(o Config, p *plan.Plan) ([]string, error) {
 	hostname := o.Hostname
 	if hostname == "" {
 		hostname = "sbx"
 	}
 	if err := checkHostname(hostname); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	env, err := buildEnv(os.Environ(), o.Env, o.ClearEnv)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// The directory sbx runs in, as it is: its path without links, never
 	// a path looked up again (another sandbox may swap one for a link).
 	ids := sourceIDs{}
 	cwd, _, err := ids.resolve("working directory", ".", ".")
 	if err != nil {
-		return nil, nil, fmt.Errorf("the current directory: %w", err)
+		return nil, fmt.Errorf("the current directory: %w", err)
 	}
 	root := plan.Root{Path: "/", ReadOnly: true}
 	if o.Rootfs != "" {
 		if root.Path, err = rootfsPath(o.Rootfs, ids); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		root.ReadOnly = !o.RootfsRW
 	} else if o.RootfsRW {
-		return nil, nil, errors.New("--rootfs-rw needs --rootfs DIR: the host's root is always read-only")
+		return nil, errors.New("--rootfs-rw needs --rootfs DIR: the host's root is always read-only")
 	} else if _, _, err := ids.resolve("root", "/", "/"); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	bindCwd := cwd != "/" && o.Cwd != CwdNone && (o.Rootfs == "" || o.Cwd == CwdReadOnly)
 	cwdMode := o.Cwd
@@ -145,28 +189,18 @@ func NewPlan(o Config) (*plan.Plan, []string, error) {
 	}
 	if o.Workdir != "" {
 		if !filepath.IsAbs(o.Workdir) {
-			return nil, nil, fmt.Errorf("--workdir %q: the directory must be an absolute path inside the sandbox", o.Workdir)
+			return nil, fmt.Errorf("--workdir %q: the directory must be an absolute path inside the sandbox", o.Workdir)
 		}
 		workdir = filepath.Clean(o.Workdir)
 	}
 
-	p := &plan.Plan{
-		Root:     root,
-		Hostname: hostname,
-		Mounts: []plan.Mount{
-			{Kind: plan.Proc, Dst: "/proc"},
-			{Kind: plan.Dev, Dst: "/dev"},
-		},
-		Masked:   maskedPaths,
-		ReadOnly: readonlyPaths,
-		Process: plan.Process{
-			Terminal:    o.TTY,
-			Args:        o.Args,
-			Env:         env,
-			Cwd:         workdir,
-			PreserveFDs: uint32(max(o.PreserveFDs, 0)),
-		},
+	p.Root, p.Hostname = root, hostname
+	p.Mounts = []plan.Mount{
+		{Kind: plan.Proc, Dst: "/proc"},
+		{Kind: plan.Dev, Dst: "/dev"},
 	}
+	p.Masked, p.ReadOnly = maskedPaths, readonlyPaths
+	p.Process.Terminal, p.Process.Args, p.Process.Env, p.Process.Cwd = o.TTY, o.Args, env, workdir
 	stateRoot := realPath(state.RootPath())
 	covers := hostCovers(o.Rootfs != "", stateRoot)
 	p.Mounts = append(p.Mounts, covers...)
@@ -174,12 +208,12 @@ func NewPlan(o Config) (*plan.Plan, []string, error) {
 		p.Mounts = append(p.Mounts, resolverBinds(covers, ids)...)
 	}
 	if bindCwd && within(cwd, stateRoot) {
-		return nil, nil, fmt.Errorf("the working directory %s is among sbx's records (%s), which a sandbox could then read or change: "+
+		return nil, fmt.Errorf("the working directory %s is among sbx's records (%s), which a sandbox could then read or change: "+
 			"run sbx from another directory, or use --no-cwd", cwd, stateRoot)
 	}
 	if bindCwd {
 		if cwdMode != CwdReadOnly && within(stateRoot, cwd) && !coveredRightBelow(covers, stateRoot, cwd) {
-			return nil, nil, fmt.Errorf("the working directory %s holds sbx's records (%s), which a sandbox could then change: "+
+			return nil, fmt.Errorf("the working directory %s holds sbx's records (%s), which a sandbox could then change: "+
 				"run sbx from another directory, use --ro-cwd or --no-cwd, or set XDG_RUNTIME_DIR", cwd, stateRoot)
 		}
 		cwdBind := plan.Mount{Kind: plan.Bind, Src: cwd, Dst: cwd, ReadOnly: cwdMode == CwdReadOnly}
@@ -196,7 +230,7 @@ func NewPlan(o Config) (*plan.Plan, []string, error) {
 		if !o.GitWritable {
 			guards, err := gitGuards(cwdBind, ids)
 			if err != nil {
-				return nil, nil, fmt.Errorf("the working directory: %w", err)
+				return nil, fmt.Errorf("the working directory: %w", err)
 			}
 			p.Mounts = append(p.Mounts, guards...)
 		}
@@ -204,50 +238,32 @@ func NewPlan(o Config) (*plan.Plan, []string, error) {
 	for _, op := range o.View {
 		m, err := viewMount(op, ids)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if err := checkHidesRecords(op, m, stateRoot); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		p.Mounts = append(p.Mounts, m)
 		if !o.GitWritable {
 			guards, err := gitGuards(m, ids)
 			if err != nil {
-				return nil, nil, fmt.Errorf("--%s %q: %w", op.Kind, op.Arg, err)
+				return nil, fmt.Errorf("--%s %q: %w", op.Kind, op.Arg, err)
 			}
 			p.Mounts = append(p.Mounts, guards...)
 		}
 	}
 	if rootPath := realPath(root.Path); o.Rootfs != "" && (within(stateRoot, rootPath) || within(rootPath, stateRoot)) {
-		return nil, nil, fmt.Errorf("--rootfs %s holds sbx's records (%s), which the sandbox could then read or change: "+
+		return nil, fmt.Errorf("--rootfs %s holds sbx's records (%s), which the sandbox could then read or change: "+
 			"pick a root filesystem elsewhere, or set XDG_RUNTIME_DIR", o.Rootfs, stateRoot)
 	}
 	p.Sources = ids.list()
-
-	req, err := usermap.Detect(o.MapMode, o.UID, o.GID)
-	if err != nil {
-		return nil, nil, err
-	}
-	maps, err := usermap.Build(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	p.Stages = plan.Stages{
-		CloneFlags:    defaultNamespaces,
-		UIDMap:        maps.UIDMappings,
-		GIDMap:        maps.GIDMappings,
-		UIDMapHelper:  maps.UIDMapHelper,
-		GIDMapHelper:  maps.GIDMapHelper,
-		SetgroupsDeny: maps.SetgroupsDeny,
-	}
-	p.Process.UID, p.Process.GID = req.UID, req.GID
 	if p.Security, err = harden(p, o.Hardening); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if p.Process.Rlimits, err = parseUlimits(o.Ulimits); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return p, notes, nil
+	return notes, nil
 }
 
 // harden decides the security settings of plan p's command: capabilities
@@ -260,9 +276,6 @@ func harden(p *plan.Plan, h Hardening) (plan.Security, error) {
 		return sec, err
 	}
 	sec.Caps = caps
-	if err := checkPreserveFDs(h.PreserveFDs); err != nil {
-		return sec, err
-	}
 	if err := seccomp.CheckAllow(h.SeccompAllow); err != nil {
 		return sec, err
 	}

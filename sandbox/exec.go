@@ -83,6 +83,9 @@ func Exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return ExitSbxFailed, err
 	}
+	if err := proc.proceed(p); err != nil {
+		return ExitSbxFailed, err
+	}
 	return proc.wait()
 }
 

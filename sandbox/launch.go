@@ -219,7 +219,6 @@ func start(l *launch) (*process, error) {
 		l.plan.Stages.StampFD = extraFD(l.preserve, len(l.extra))
 		l.extra = append(l.extra, uintptr(fd))
 	}
-	payload := l.plan.Encode()
 	// Descriptors sbx inherited from its caller stay out of the sandbox's
 	// setup: only those passed below (stdio, --preserve-fds, the init
 	// socket, the bootstrap's own) reach stage 0, so that no host directory
@@ -276,10 +275,12 @@ func start(l *launch) (*process, error) {
 	if l.join != "" {
 		p.join = &joinGuard{name: l.join}
 	}
-	if err := p.handshake(payload); err != nil {
-		// A joining process killed at the bound breaks the handshake.
-		if _, jerr := p.joined(); jerr != nil {
-			err = jerr
+	if err := nsexec.WriteFrame(p.sock, nsexec.MsgBootstrap, l.plan.EncodeStages()); err != nil {
+		// Stage 0 is gone: its report, if any, says why.
+		if se := p.pendingStageError(); se != nil {
+			err = se
+		} else {
+			err = fmt.Errorf("send the plan to sbx stage 0: %w", err)
 		}
 		p.abort()
 		return nil, err
@@ -287,17 +288,24 @@ func start(l *launch) (*process, error) {
 	return p, nil
 }
 
-// handshake sends the plan to stage 0, collects the stage reports and, once
-// the sandbox's pid 1 exists, lets it go on and sends the plan to the Go
-// init.
-func (p *process) handshake(payload []byte) error {
-	if err := nsexec.WriteFrame(p.sock, nsexec.MsgBootstrap, payload); err != nil {
-		// Stage 0 is gone: its report, if any, says why.
-		if se := p.pendingStageError(); se != nil {
-			return se
+// proceed finishes a start with the whole plan pl (the one whose stage part
+// start sent): it reads the stage reports until the sandbox's pid 1
+// exists, lets it go on and hands the Go init the plan.
+func (p *process) proceed(pl *plan.Plan) error {
+	if err := p.handshake(pl.Encode()); err != nil {
+		// A joining process killed at the bound breaks the handshake.
+		if _, jerr := p.joined(); jerr != nil {
+			err = jerr
 		}
-		return fmt.Errorf("send the plan to sbx stage 0: %w", err)
+		p.abort()
+		return err
 	}
+	return nil
+}
+
+// handshake collects the stage reports and, once the sandbox's pid 1
+// exists, lets it go on and sends the plan to the Go init.
+func (p *process) handshake(payload []byte) error {
 	stage1 := 0
 	defer func() {
 		if stage1 > 0 {
@@ -413,17 +421,29 @@ func decodeReport(typ uint32, payload []byte) *InitError {
 	return nil
 }
 
-// abort kills whatever the setup has started so far and reaps it.
+// abort kills whatever the setup has started so far and reaps it. Before
+// pid 1 has its go-ahead, every stage (and a newuidmap stage 0 runs) is in
+// the process group stage 0 leads (it starts a session of its own first),
+// also those whose pids have not been reported yet; stages 1 and 2 are
+// sbx's own children.
 func (p *process) abort() {
-	signal.Stop(p.sigs)
 	p.joined()
 	if p.init > 0 {
 		unix.Kill(p.init, unix.SIGKILL)
 		reap(p.init)
+		p.init = 0
 	}
 	if p.stage > 0 {
+		unix.Kill(-p.stage, unix.SIGKILL)
 		unix.Kill(p.stage, unix.SIGKILL)
 		reap(p.stage)
+		for {
+			var ws unix.WaitStatus
+			if _, err := unix.Wait4(-p.stage, &ws, 0, nil); err != nil && err != unix.EINTR {
+				break // ECHILD: none left
+			}
+		}
+		p.stage = 0
 	}
 	p.sock.Close()
 }

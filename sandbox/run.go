@@ -102,12 +102,17 @@ func parseSize(v string) (uint64, error) {
 	return n * mult, nil
 }
 
-// Run starts the sandbox of plan p, waits for the command and returns its
-// exit code (128+N if a signal N killed it). An error means the sandbox
-// could not be started; its exit code is ExitSbxFailed unless an
+// Run plans a sandbox from c and starts it, waits for the command and
+// returns its exit code (128+N if a signal N killed it). An error means the
+// sandbox could not be started; its exit code is ExitSbxFailed unless an
 // *ExitError says other. Detached, it returns 0 once the command has
-// started.
-func Run(p *plan.Plan, o RunOptions) (int, error) {
+// started. The stages get their part of the plan first and make the
+// namespaces and id maps while the rest is planned.
+func Run(c Config, o RunOptions) (int, error) {
+	p, err := planStages(c)
+	if err != nil {
+		return ExitSbxFailed, err
+	}
 	method, err := clonedbinary.FromEnv()
 	if err != nil {
 		return ExitSbxFailed, err
@@ -118,7 +123,7 @@ func Run(p *plan.Plan, o RunOptions) (int, error) {
 		plan:     p,
 		stdio:    [3]uintptr{0, 1, 2},
 		preserve: int(p.Process.PreserveFDs),
-		tty:      p.Process.Terminal,
+		tty:      c.TTY,
 	}
 	if l.tty && o.Detach {
 		return ExitSbxFailed, errors.New("-t and -d together are not supported: a detached sandbox has no terminal to attach to")
@@ -152,6 +157,18 @@ func Run(p *plan.Plan, o RunOptions) (int, error) {
 
 	proc, err := start(&l)
 	if err != nil {
+		return ExitSbxFailed, err
+	}
+	notes, err := planRest(c, p)
+	if err != nil {
+		proc.abort()
+		return ExitSbxFailed, err
+	}
+	stamp.Mark("parent.planned")
+	for _, n := range notes {
+		fmt.Fprintf(os.Stderr, "sbx: %s\n", n)
+	}
+	if err := proc.proceed(p); err != nil {
 		return ExitSbxFailed, err
 	}
 	stamp.Mark("parent.started")
