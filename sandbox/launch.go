@@ -22,15 +22,16 @@ import (
 // waited for. Every start takes the same road, for sbx run and sbx exec:
 //
 //  1. start re-executes sbx with the init socket; the C constructor is
-//     stage 0 (nsexec);
-//  2. handshake sends the plan to stage 0 and reads the stage reports
+//     stage 0 (nsexec), which gets the stages' part of the plan; sbx run
+//     plans the rest meanwhile;
+//  2. proceed reads the stage reports
 //     until the sandbox's pid 1 exists. Here, between "pid 1 exists" and
 //     "pid 1 may go on", is where what must act on the sandbox's processes
 //     from the host before its command runs plugs in: a network's parent
 //     driver (it needs pid 1's network namespace), a cgroup when the kernel
 //     cannot place pid 1 with CLONE_INTO_CGROUP, the OCI runtime's
-//     createRuntime hooks. Then it sends the go-ahead and the same plan
-//     bytes to the Go init;
+//     createRuntime hooks. Then it sends the go-ahead and the whole plan
+//     to the Go init;
 //  3. wait relays signals (and the terminal) until pid 1 exits, or hands
 //     the sandbox over to the C monitor once its command has run a while.
 
@@ -211,9 +212,10 @@ func endsJoin(s syscall.Signal) bool {
 	return s == unix.SIGINT || s == unix.SIGTERM || s == unix.SIGHUP
 }
 
-// start re-executes sbx with the init socket, drives the stages until the
-// sandbox's pid 1 exists and hands the plan to the Go init. The plan is
-// encoded once: the stages and the Go init read the same bytes.
+// start re-executes sbx with the init socket as stage 0 and sends it the
+// stages' part of the plan (l.plan.Stages): the stages make the namespaces
+// and id maps from it while the caller may plan the rest; proceed goes on
+// with the whole plan.
 func start(l *launch) (*process, error) {
 	if fd := stamp.FD(); fd >= 0 {
 		l.plan.Stages.StampFD = extraFD(l.preserve, len(l.extra))
