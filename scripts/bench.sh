@@ -36,7 +36,7 @@ else
 fi
 
 log "Go benchmarks of the hot paths"
-go test -run '^$' -bench . -benchmem ./sandbox ./nsexec ./usermap ./seccomp
+go test -run '^$' -bench . -benchmem ./sandbox ./plan ./usermap ./seccomp
 
 make --no-print-directory build
 work=$(mktemp -d /var/tmp/sbx-bench.XXXXXX)
