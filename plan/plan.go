@@ -239,13 +239,3 @@ type LandlockRule struct {
 	// IfExists skips the rule when Path is missing inside.
 	IfExists bool
 }
-
-// SourceByPath returns the identity recorded for path.
-func (p *Plan) SourceByPath(path string) (Source, bool) {
-	for _, s := range p.Sources {
-		if s.Path == path {
-			return s, true
-		}
-	}
-	return Source{}, false
-}

@@ -38,15 +38,6 @@ func Use(f int) { fd = f }
 // FD is the descriptor stamps go to, or -1.
 func FD() int { return fd }
 
-// Close stops stamping and closes the descriptor (before a command that
-// must not inherit it runs).
-func Close() {
-	if fd >= 0 {
-		unix.Close(fd)
-		fd = -1
-	}
-}
-
 // Mark records that the step label happens now.
 func Mark(label string) {
 	if fd < 0 {
