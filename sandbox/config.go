@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sbx-sandbox/sbx/capabilities"
 	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/plan"
@@ -63,6 +64,8 @@ type Hardening struct {
 	// SeccompAllow names groups of calls the built-in profile refuses
 	// that it allows again (seccomp.Optional: io_uring, vsock).
 	SeccompAllow []string
+	// seccompProfile is the --seccomp FILE once read (planStages).
+	seccompProfile *specs.LinuxSeccomp
 	// Ulimits are --ulimit NAME=SOFT[:HARD] settings.
 	Ulimits []string
 	// PreserveFDs passes descriptors 3 .. 3+PreserveFDs-1 to the command.
@@ -92,7 +95,7 @@ var internalEnv = nsexec.InternalEnv
 // maps and the security settings, the seccomp filter compiled; and the
 // notes the user should read (one line each, for stderr).
 func NewPlan(o Config) (*plan.Plan, []string, error) {
-	p, err := planStages(o)
+	p, err := planStages(&o)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -107,7 +110,7 @@ func NewPlan(o Config) (*plan.Plan, []string, error) {
 // maps: the part of the plan the stages read, which sbx run hands to stage
 // 0 while it plans the rest (planRest), so that the setuid map helpers run
 // meanwhile.
-func planStages(o Config) (*plan.Plan, error) {
+func planStages(o *Config) (*plan.Plan, error) {
 	if len(o.Args) == 0 || o.Args[0] == "" {
 		return nil, errors.New("no command given: put it after --, e.g. sbx run -- sh")
 	}
@@ -120,6 +123,15 @@ func planStages(o Config) (*plan.Plan, error) {
 	// Before stage 0 starts, which gets them.
 	if err := checkPreserveFDs(o.PreserveFDs); err != nil {
 		return nil, err
+	}
+	// Read now, while a signal still ends sbx as it ends any program: the
+	// file may be a FIFO that blocks the read until someone writes.
+	if o.Seccomp != "" && o.Seccomp != SeccompUnconfined {
+		profile, err := seccomp.LoadFile(o.Seccomp)
+		if err != nil {
+			return nil, err
+		}
+		o.seccompProfile = profile
 	}
 	req, err := usermap.Detect(o.MapMode, o.UID, o.GID)
 	if err != nil {
@@ -291,9 +303,11 @@ func harden(p *plan.Plan, h Hardening) (plan.Security, error) {
 		sec.SeccompProfile = "builtin"
 	case SeccompUnconfined:
 	default:
-		profile, err := seccomp.LoadFile(h.Seccomp)
-		if err != nil {
-			return sec, err
+		profile := h.seccompProfile
+		if profile == nil {
+			if profile, err = seccomp.LoadFile(h.Seccomp); err != nil {
+				return sec, err
+			}
 		}
 		if sec.Seccomp, err = seccomp.Compile(profile, false); err != nil {
 			return sec, fmt.Errorf("--seccomp %s: compile seccomp profile: %w", h.Seccomp, err)

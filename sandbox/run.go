@@ -109,7 +109,7 @@ func parseSize(v string) (uint64, error) {
 // started. The stages get their part of the plan first and make the
 // namespaces and id maps while the rest is planned.
 func Run(c Config, o RunOptions) (int, error) {
-	p, err := planStages(c)
+	p, err := planStages(&c)
 	if err != nil {
 		return ExitSbxFailed, err
 	}
