@@ -305,52 +305,84 @@ func (v *view) mountDev(dst string, nodes []int) error {
 // hide covers path with an empty, unreadable, read-only file or directory
 // of the same kind. A missing path is an error unless optional.
 func (v *view) hide(path string, optional bool) error {
-	fd, err := v.open(path, unix.O_PATH)
-	if err != nil {
-		if optional && errors.Is(err, unix.ENOENT) {
-			return nil
+	return v.hideAll([]string{path}, optional)
+}
+
+// hideAll hides each of paths (see hide), with every cover cloned while the
+// hidden tmpfs is attached once: each attachment ends in an unmount, which
+// costs more than all the rest of a hide.
+func (v *view) hideAll(paths []string, optional bool) error {
+	var targets, names []string
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
 		}
-		return fmt.Errorf("hide %s: %w", path, err)
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return fmt.Errorf("hide %s: %w", path, err)
-	}
-	if v.hidden < 0 {
-		if v.hidden, err = newHiddenFS(); err != nil {
+	}()
+	for _, path := range paths {
+		fd, err := v.open(path, unix.O_PATH)
+		if err != nil {
+			if optional && errors.Is(err, unix.ENOENT) {
+				continue
+			}
 			return fmt.Errorf("hide %s: %w", path, err)
 		}
+		fds = append(fds, fd)
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return fmt.Errorf("hide %s: %w", path, err)
+		}
+		name := "f"
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			name = "d"
+		}
+		targets, names = append(targets, path), append(names, name)
 	}
-	name := "f"
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		name = "d"
+	if len(targets) == 0 {
+		return nil
 	}
-	cover, err := v.cloneCover(name)
+	if v.hidden < 0 {
+		var err error
+		if v.hidden, err = newHiddenFS(); err != nil {
+			return fmt.Errorf("hide %s: %w", targets[0], err)
+		}
+	}
+	covers, err := v.cloneCovers(names)
 	if err != nil {
-		return fmt.Errorf("hide %s: clone cover: %w", path, err)
+		return fmt.Errorf("hide %s: clone cover: %w", targets[0], err)
 	}
-	defer unix.Close(cover)
-	if err := unix.MoveMount(cover, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
-		return fmt.Errorf("hide %s: %w", path, err)
+	defer func() {
+		for _, c := range covers {
+			unix.Close(c)
+		}
+	}()
+	for i, path := range targets {
+		if err := unix.MoveMount(covers[i], "", fds[i], "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+			return fmt.Errorf("hide %s: %w", path, err)
+		}
 	}
 	return nil
 }
 
-// cloneCover returns a detached bind mount of the hidden tmpfs's "f" or
-// "d". The hidden tmpfs is made detached (fsmount), and before Linux 6.15
-// open_tree(OPEN_TREE_CLONE) refuses to clone from a mount that is not
-// attached in the caller's mount namespace; so, on every kernel (one path,
-// nothing to probe), the cover, and a detached copy of the whole tmpfs for
-// the next cover, are cloned while it is attached for a moment on top of
-// the new root. Nothing is created or left in the view.
-func (v *view) cloneCover(name string) (int, error) {
-	cover, next := -1, -1
+// cloneCovers returns detached bind mounts of the hidden tmpfs's "f" or
+// "d", one for each of names. The hidden tmpfs is made detached (fsmount),
+// and before Linux 6.15 open_tree(OPEN_TREE_CLONE) refuses to clone from a
+// mount that is not attached in the caller's mount namespace; so, on every
+// kernel (one path, nothing to probe), the covers, and a detached copy of
+// the whole tmpfs for the next ones, are cloned while it is attached for a
+// moment on top of the new root. Nothing is created or left in the view.
+func (v *view) cloneCovers(names []string) ([]int, error) {
+	covers := make([]int, 0, len(names))
+	next := -1
 	err := attachBriefly(v.hidden, v.root, func() error {
-		var err error
-		if cover, err = unix.OpenTree(v.hidden, name, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC); err != nil {
-			return err
+		for _, name := range names {
+			c, err := unix.OpenTree(v.hidden, name, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+			if err != nil {
+				return err
+			}
+			covers = append(covers, c)
 		}
+		var err error
 		next, err = unix.OpenTree(v.hidden, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
 		return err
 	})
@@ -358,12 +390,12 @@ func (v *view) cloneCover(name string) (int, error) {
 	unix.Close(v.hidden)
 	v.hidden = next
 	if err != nil {
-		if cover >= 0 {
-			unix.Close(cover)
+		for _, c := range covers {
+			unix.Close(c)
 		}
-		return -1, err
+		return nil, err
 	}
-	return cover, nil
+	return covers, nil
 }
 
 // attachBriefly attaches the detached mount mnt on top of the directory
@@ -431,10 +463,8 @@ func newHiddenFS() (int, error) {
 func (v *view) restrict(masked, readonly []string) error {
 	v.strict = true
 	defer func() { v.strict = false }()
-	for _, p := range masked {
-		if err := v.hide(p, true); err != nil {
-			return err
-		}
+	if err := v.hideAll(masked, true); err != nil {
+		return err
 	}
 	for _, p := range readonly {
 		if err := v.readonly(p); err != nil {
