@@ -177,18 +177,17 @@ func (p *Plan) decodeAttr(d *Decoder) {
 	case attrStampFD:
 		s.StampFD = d.U32()
 	case attrRoot:
-		n := d.Nested()
-		for n.Next() {
+		d.Each(func(n *Decoder) bool {
 			switch n.Type() {
 			case rootPath:
 				p.Root.Path = n.String()
 			case rootReadOnly:
 				p.Root.ReadOnly = n.Bool()
 			default:
-				n.Unknown()
+				return false
 			}
-		}
-		d.Join(n)
+			return true
+		})
 	case attrMount:
 		p.Mounts = append(p.Mounts, decodeMount(d))
 	case attrMasked:
@@ -197,8 +196,7 @@ func (p *Plan) decodeAttr(d *Decoder) {
 		p.ReadOnly = append(p.ReadOnly, d.String())
 	case attrSource:
 		var src Source
-		n := d.Nested()
-		for n.Next() {
+		d.Each(func(n *Decoder) bool {
 			switch n.Type() {
 			case sourcePath:
 				src.Path = n.String()
@@ -207,10 +205,10 @@ func (p *Plan) decodeAttr(d *Decoder) {
 			case sourceIno:
 				src.Ino = n.U64()
 			default:
-				n.Unknown()
+				return false
 			}
-		}
-		d.Join(n)
+			return true
+		})
 		p.Sources = append(p.Sources, src)
 	case attrHostname:
 		p.Hostname = d.String()
@@ -230,8 +228,7 @@ func (p *Plan) decodeAttr(d *Decoder) {
 		pr.PreserveFDs = d.U32()
 	case attrRlimit:
 		var r Rlimit
-		n := d.Nested()
-		for n.Next() {
+		d.Each(func(n *Decoder) bool {
 			switch n.Type() {
 			case rlimitResource:
 				r.Resource = n.U32()
@@ -240,31 +237,31 @@ func (p *Plan) decodeAttr(d *Decoder) {
 			case rlimitHard:
 				r.Hard = n.U64()
 			default:
-				n.Unknown()
+				return false
 			}
-		}
-		d.Join(n)
+			return true
+		})
 		pr.Rlimits = append(pr.Rlimits, r)
 	case attrCaps:
-		n := d.Nested()
-		for n.Next() {
-			v := n.U64()
+		d.Each(func(n *Decoder) bool {
+			var set *uint64
 			switch n.Type() {
 			case capsBounding:
-				sec.Caps.Bounding = v
+				set = &sec.Caps.Bounding
 			case capsEffective:
-				sec.Caps.Effective = v
+				set = &sec.Caps.Effective
 			case capsPermitted:
-				sec.Caps.Permitted = v
+				set = &sec.Caps.Permitted
 			case capsInheritable:
-				sec.Caps.Inheritable = v
+				set = &sec.Caps.Inheritable
 			case capsAmbient:
-				sec.Caps.Ambient = v
+				set = &sec.Caps.Ambient
 			default:
-				n.Unknown()
+				return false
 			}
-		}
-		d.Join(n)
+			*set = n.U64()
+			return true
+		})
 	case attrCapAdd:
 		sec.CapAdd = append(sec.CapAdd, d.String())
 	case attrCapDrop:
@@ -277,15 +274,12 @@ func (p *Plan) decodeAttr(d *Decoder) {
 		sec.SeccompProfile = d.String()
 	case attrLandlock:
 		sec.Landlock = []LandlockRule{}
-		n := d.Nested()
-		for n.Next() {
+		d.Each(func(n *Decoder) bool {
 			if n.Type() != landlockRuleAttr {
-				n.Unknown()
-				continue
+				return false
 			}
 			var r LandlockRule
-			rn := n.Nested()
-			for rn.Next() {
+			n.Each(func(rn *Decoder) bool {
 				switch rn.Type() {
 				case landlockPath:
 					r.Path = rn.String()
@@ -296,13 +290,13 @@ func (p *Plan) decodeAttr(d *Decoder) {
 				case landlockIfExists:
 					r.IfExists = rn.Bool()
 				default:
-					rn.Unknown()
+					return false
 				}
-			}
-			n.Join(rn)
+				return true
+			})
 			sec.Landlock = append(sec.Landlock, r)
-		}
-		d.Join(n)
+			return true
+		})
 	case attrAllowUserns:
 		sec.AllowUserns = d.Bool()
 	default:
@@ -312,8 +306,7 @@ func (p *Plan) decodeAttr(d *Decoder) {
 
 func decodeMount(d *Decoder) Mount {
 	var m Mount
-	n := d.Nested()
-	for n.Next() {
+	d.Each(func(n *Decoder) bool {
 		switch n.Type() {
 		case mountKind:
 			m.Kind = Kind(n.U32())
@@ -337,10 +330,13 @@ func decodeMount(d *Decoder) Mount {
 		case mountLower:
 			m.Lowers = append(m.Lowers, n.String())
 		default:
-			n.Unknown()
+			return false
 		}
+		return true
+	})
+	if m.Kind == 0 {
+		d.fail("a mount with a kind")
 	}
-	d.Join(n)
 	return m
 }
 

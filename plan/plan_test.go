@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"reflect"
 	"strings"
 	"testing"
@@ -84,6 +85,8 @@ func TestDecodeRejects(t *testing.T) {
 	unknown.U32(200, 1)
 	var badKind Encoder
 	badKind.Nested(attrMount, func(e *Encoder) { e.U32(mountKind, 99) })
+	var noKind Encoder
+	noKind.Nested(attrMount, func(e *Encoder) { e.String(mountDst, "/x") })
 	var shortNumber Encoder
 	shortNumber.Raw(attrUID, []byte{1, 2})
 	for _, c := range []struct {
@@ -96,6 +99,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"truncated value", good[:len(good)-1], "overruns"},
 		{"unknown attribute", append(append([]byte{}, good...), unknown.Bytes()...), "unknown attribute 200"},
 		{"unknown mount kind", badKind.Bytes(), "mount kind"},
+		{"a mount without a kind", noKind.Bytes(), "a mount with a kind"},
 		{"short number", shortNumber.Bytes(), "4-byte"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -171,4 +175,28 @@ func TestStagesReadTheirPart(t *testing.T) {
 	if len(stage) != 12 {
 		t.Errorf("%d stage attributes, want 12: %v", len(stage), stage)
 	}
+}
+
+// FuzzDecode: no input makes a decoder panic, and whatever decodes encodes
+// to bytes that decode again and encode to the same bytes.
+func FuzzDecode(f *testing.F) {
+	f.Add(fullPlan().Encode())
+	f.Add((&Record{Name: "x", Pid: 1, Plan: *fullPlan()}).Encode())
+	f.Add((&Report{Code: 125, Message: "m"}).Encode())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		DecodeRecord(data)
+		DecodeReport(data)
+		p, err := Decode(data)
+		if err != nil {
+			return
+		}
+		b := p.Encode()
+		again, err := Decode(b)
+		if err != nil {
+			t.Fatalf("a decoded plan, encoded, does not decode: %v\n%+v", err, p)
+		}
+		if b2 := again.Encode(); !bytes.Equal(b, b2) {
+			t.Errorf("encoding is not stable:\n%+v\n%+v", p, again)
+		}
+	})
 }

@@ -61,11 +61,10 @@ func DecodeRecord(data []byte) (*Record, error) {
 		case attrRecordDetached:
 			r.Detached = d.Bool()
 		case attrRecordPlan:
-			n := d.Nested()
-			for n.Next() {
+			d.Each(func(n *Decoder) bool {
 				r.Plan.decodeAttr(n)
-			}
-			d.Join(n)
+				return true // decodeAttr says what it does not know
+			})
 			hasPlan = true
 		default:
 			d.Unknown()

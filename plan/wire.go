@@ -255,6 +255,19 @@ func (d *Decoder) Bool() bool { return d.U32() != 0 }
 // Nested returns a decoder of the current attribute's value.
 func (d *Decoder) Nested() *Decoder { return &Decoder{data: d.val} }
 
+// Each decodes the current attribute's value, a nested list: fn takes in
+// each of its attributes and reports whether it knew it; the nested list's
+// errors become this decoder's.
+func (d *Decoder) Each(fn func(n *Decoder) bool) {
+	n := d.Nested()
+	for n.Next() {
+		if !fn(n) {
+			n.Unknown()
+		}
+	}
+	d.Join(n)
+}
+
 // Unknown records that the current attribute is not known here.
 func (d *Decoder) Unknown() {
 	if d.err == nil {
