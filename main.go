@@ -16,12 +16,14 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/alecthomas/kong"
 
+	"github.com/sbx-sandbox/sbx/cgroupv2"
 	"github.com/sbx-sandbox/sbx/hostcheck"
 	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/sandbox"
@@ -38,6 +40,7 @@ type cli struct {
 	Run     runCmd     `cmd:"" help:"Run a command in a new sandbox."`
 	Exec    execCmd    `cmd:"" help:"Run a command in a running sandbox."`
 	Ps      psCmd      `cmd:"" help:"List sandboxes."`
+	Stats   statsCmd   `cmd:"" help:"Print what running sandboxes use: memory, pids, CPU time, OOM kills."`
 	State   stateCmd   `cmd:"" help:"Print the state of a sandbox as JSON."`
 	Kill    killCmd    `cmd:"" help:"Send a signal to a sandbox (default TERM)."`
 	Rm      rmCmd      `cmd:"" help:"Remove an exited sandbox (-f: kill it first)."`
@@ -82,7 +85,17 @@ type runCmd struct {
 	SeccompAllow  []string `name:"seccomp-allow" group:"security" sep:"," placeholder:"NAME,..." help:"Allow calls the built-in seccomp profile refuses: io_uring (io_uring_setup, _enter, _register), vsock (AF_VSOCK sockets)."`
 	Ulimit        []string `name:"ulimit" group:"security" sep:"none" placeholder:"NAME=SOFT[:HARD]" help:"Set a resource limit (nofile, nproc, core, ...; a number or unlimited). Repeatable."`
 	PreserveFDs   int      `name:"preserve-fds" group:"security" placeholder:"N" help:"Pass descriptors 3 .. 3+N-1 on to the command (all others are closed)."`
-	Command       []string `arg:"" optional:"" passthrough:"" name:"command" help:"The command and its arguments, after --."`
+
+	CgroupManager     string   `name:"cgroup-manager" group:"resources" default:"auto" placeholder:"auto|systemd|cgroupfs|none" help:"Who makes the sandbox's cgroup: a delegated cgroup sbx runs in (cgroupfs), a scope of your systemd user manager (systemd), whichever is there (auto), or no cgroup (none)."`
+	Memory            string   `name:"memory" short:"m" group:"resources" placeholder:"SIZE" help:"Memory limit (memory.max; k, m, g suffixes): past it the kernel kills processes of the sandbox."`
+	MemorySwap        string   `name:"memory-swap" group:"resources" placeholder:"SIZE" help:"Memory and swap together (memory.swap.max is SIZE minus --memory); -1: no limit on swap."`
+	MemoryReservation string   `name:"memory-reservation" group:"resources" placeholder:"SIZE" help:"Memory the sandbox keeps under pressure (memory.low)."`
+	PidsLimit         string   `name:"pids-limit" group:"resources" placeholder:"N" help:"Most tasks (processes and threads) the sandbox may have at once (pids.max); -1: no limit."`
+	CPUs              string   `name:"cpus" group:"resources" placeholder:"N.N" help:"CPU time, in CPUs (cpu.max): 0.5 is half of one CPU."`
+	CPUWeight         string   `name:"cpu-weight" group:"resources" placeholder:"N" help:"Share of CPU under contention, 1 to 10000 (cpu.weight; default 100)."`
+	CpusetCpus        string   `name:"cpuset-cpus" group:"resources" placeholder:"LIST" help:"CPUs the sandbox may run on, such as 0-3,6 (cpuset.cpus)."`
+	IOWeight          string   `name:"io-weight" group:"resources" placeholder:"N" help:"Share of disk I/O under contention, 1 to 10000 (io.weight; default 100)."`
+	Command           []string `arg:"" optional:"" passthrough:"" name:"command" help:"The command and its arguments, after --."`
 }
 
 func (r *runCmd) Run() error {
@@ -98,6 +111,18 @@ func (r *runCmd) Run() error {
 	if r.NoCwd && r.ROCwd {
 		return errors.New("--no-cwd and --ro-cwd exclude each other: pick one")
 	}
+	manager, err := cgroupv2.ParseManager(r.CgroupManager)
+	if err != nil {
+		return err
+	}
+	resources, err := cgroupv2.ParseFlags(cgroupv2.Flags{
+		Memory: r.Memory, MemorySwap: r.MemorySwap, MemoryReservation: r.MemoryReservation,
+		PidsLimit: r.PidsLimit, CPUs: r.CPUs, CPUWeight: r.CPUWeight, CpusetCpus: r.CpusetCpus,
+		IOWeight: r.IOWeight,
+	})
+	if err != nil {
+		return err
+	}
 	cwdMode := sandbox.CwdDefault
 	if r.NoCwd {
 		cwdMode = sandbox.CwdNone
@@ -105,20 +130,22 @@ func (r *runCmd) Run() error {
 		cwdMode = sandbox.CwdReadOnly
 	}
 	cfg := sandbox.Config{
-		Args:        args,
-		UID:         r.UID,
-		GID:         r.GID,
-		MapMode:     usermap.Mode(r.Map),
-		Hostname:    r.Hostname,
-		Env:         r.Env,
-		ClearEnv:    r.ClearEnv,
-		Workdir:     r.Workdir,
-		Rootfs:      r.Rootfs,
-		RootfsRW:    r.RootfsRW,
-		View:        recordedView,
-		Cwd:         cwdMode,
-		GitWritable: r.GitWritable,
-		TTY:         r.TTY,
+		Args:          args,
+		UID:           r.UID,
+		GID:           r.GID,
+		MapMode:       usermap.Mode(r.Map),
+		Hostname:      r.Hostname,
+		Env:           r.Env,
+		ClearEnv:      r.ClearEnv,
+		Workdir:       r.Workdir,
+		Rootfs:        r.Rootfs,
+		RootfsRW:      r.RootfsRW,
+		View:          recordedView,
+		Cwd:           cwdMode,
+		GitWritable:   r.GitWritable,
+		TTY:           r.TTY,
+		Resources:     resources,
+		CgroupManager: manager,
 		Hardening: sandbox.Hardening{
 			CapAdd:       r.CapAdd,
 			CapDrop:      r.CapDrop,
@@ -213,6 +240,16 @@ func (p *psCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	// What sbx could not clean up when it was killed goes now.
+	sandbox.CleanStale(list)
+	usage := make([]*cgroupv2.Usage, len(list))
+	for i, s := range list {
+		if cg := sandbox.CgroupOf(s); cg != nil && s.Status == state.Running {
+			if u, err := cg.Usage(); err == nil {
+				usage[i] = &u
+			}
+		}
+	}
 	if p.JSON {
 		type entry struct {
 			Name    string   `json:"name"`
@@ -220,10 +257,16 @@ func (p *psCmd) Run() error {
 			Status  string   `json:"status"`
 			Created string   `json:"created"`
 			Command []string `json:"command"`
+			Memory  *int64   `json:"memory_bytes,omitempty"`
+			Pids    *int64   `json:"pids,omitempty"`
 		}
 		out := []entry{}
-		for _, s := range list {
-			out = append(out, entry{s.Name, s.Pid, s.Status, s.Created.Format(time.RFC3339), s.Command()})
+		for i, s := range list {
+			e := entry{Name: s.Name, Pid: s.Pid, Status: s.Status, Created: s.Created.Format(time.RFC3339), Command: s.Command()}
+			if u := usage[i]; u != nil {
+				e.Memory, e.Pids = known(u.Memory), known(u.Pids)
+			}
+			out = append(out, e)
 		}
 		b, err := json.MarshalIndent(out, "", "  ")
 		if err != nil {
@@ -233,9 +276,133 @@ func (p *psCmd) Run() error {
 		return nil
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tPID\tSTATUS\tCREATED\tCOMMAND")
+	fmt.Fprintln(w, "NAME\tPID\tSTATUS\tCREATED\tMEM\tPIDS\tCOMMAND")
+	for i, s := range list {
+		mem, pids := "-", "-"
+		if u := usage[i]; u != nil {
+			mem, pids = humanBytes(u.Memory), count(u.Pids)
+		}
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Pid, s.Status, s.Created.Local().Format(time.DateTime), mem, pids, strings.Join(s.Command(), " "))
+	}
+	return w.Flush()
+}
+
+// known is v, or nil where the kernel did not tell (-1).
+func known(v int64) *int64 {
+	if v < 0 {
+		return nil
+	}
+	return &v
+}
+
+// humanBytes renders a size for a table (1.5MiB), "-" for unknown.
+func humanBytes(n int64) string {
+	switch {
+	case n < 0:
+		return "-"
+	case n < 1<<10:
+		return fmt.Sprintf("%dB", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1fKiB", float64(n)/(1<<10))
+	case n < 1<<30:
+		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.2fGiB", float64(n)/(1<<30))
+}
+
+// count renders a number for a table, "-" for unknown.
+func count(n int64) string {
+	if n < 0 {
+		return "-"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+type statsCmd struct {
+	JSON bool   `name:"json" help:"Print a JSON array."`
+	Name string `arg:"" optional:"" name:"name" help:"The sandbox (default: every running one)."`
+}
+
+func (c *statsCmd) Run() error {
+	var list []*state.State
+	if c.Name != "" {
+		s, err := state.Load(c.Name)
+		if err != nil {
+			return err
+		}
+		if s.Status != state.Running {
+			return fmt.Errorf("sandbox %s is not running", c.Name)
+		}
+		if s.Cgroup == "" {
+			return fmt.Errorf("sandbox %s has no cgroup, so sbx cannot tell what it uses (it started where sbx could make none: run `sbx check`)", c.Name)
+		}
+		list = []*state.State{s}
+	} else {
+		all, err := state.List()
+		if err != nil {
+			return err
+		}
+		sandbox.CleanStale(all)
+		for _, s := range all {
+			if s.Status == state.Running {
+				list = append(list, s)
+			}
+		}
+	}
+	type entry struct {
+		Name        string `json:"name"`
+		Cgroup      string `json:"cgroup,omitempty"`
+		Memory      *int64 `json:"memory_bytes"`
+		MemoryPeak  *int64 `json:"memory_peak_bytes"`
+		MemoryLimit *int64 `json:"memory_limit_bytes"`
+		Pids        *int64 `json:"pids"`
+		PidsLimit   *int64 `json:"pids_limit"`
+		CPU         *int64 `json:"cpu_usec"`
+		OOMKills    *int64 `json:"oom_kills"`
+	}
+	out := []entry{}
 	for _, s := range list {
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", s.Name, s.Pid, s.Status, s.Created.Local().Format(time.DateTime), strings.Join(s.Command(), " "))
+		e := entry{Name: s.Name}
+		if cg := sandbox.CgroupOf(s); cg != nil {
+			if u, err := cg.Usage(); err == nil {
+				cpu := u.CPU.Microseconds()
+				e.Cgroup = strings.TrimPrefix(cg.Dir, cgroupv2.Mount)
+				e.Memory, e.MemoryPeak, e.MemoryLimit = known(u.Memory), known(u.MemoryPeak), known(u.MemoryMax)
+				e.Pids, e.PidsLimit, e.CPU, e.OOMKills = known(u.Pids), known(u.PidsMax), &cpu, known(u.OOMKills)
+			}
+		}
+		out = append(out, e)
+	}
+	if c.JSON {
+		b, err := json.MarshalIndent(out, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Println(string(b))
+		return nil
+	}
+	val := func(p *int64, f func(int64) string) string {
+		if p == nil {
+			return "-"
+		}
+		return f(*p)
+	}
+	limit := func(p *int64, f func(int64) string) string {
+		if p == nil {
+			return "max"
+		}
+		return f(*p)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tCPU\tMEM\tMEM PEAK\tMEM LIMIT\tPIDS\tPIDS LIMIT\tOOM KILLS")
+	for _, e := range out {
+		cpu := val(e.CPU, func(us int64) string { return (time.Duration(us) * time.Microsecond).Round(time.Millisecond).String() })
+		if e.Cgroup == "" {
+			fmt.Fprintf(w, "%s\t-\t-\t-\t-\t-\t-\t-\n", e.Name)
+			continue
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, cpu, val(e.Memory, humanBytes), val(e.MemoryPeak, humanBytes),
+			limit(e.MemoryLimit, humanBytes), val(e.Pids, count), limit(e.PidsLimit, count), val(e.OOMKills, count))
 	}
 	return w.Flush()
 }

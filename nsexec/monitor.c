@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "codec.h"
 #include "monitor.h"
 #include "pid1.h"
@@ -147,14 +148,18 @@ out:
 }
 
 // plan_names reports whether the top-level attributes of plan name the
-// process pid that started at start, each exactly once.
-static int plan_names(const char *plan, size_t len, pid_t pid, unsigned long long start)
+// process pid that started at start, each exactly once; if so, it points
+// *cgroup at a copy of the sandbox's cgroup directory, if the record has
+// one (the caller frees it).
+static int plan_names(const char *plan, size_t len, pid_t pid, unsigned long long start, char **cgroup)
 {
 	uint32_t off = 0;
 	struct sbx_attr a;
-	int r, have_pid = 0, have_start = 0;
+	int r, have_pid = 0, have_start = 0, have_cgroup = 0;
 	uint32_t plan_pid = 0;
 	uint64_t plan_start = 0;
+	const char *cg = NULL;
+	uint32_t cg_len = 0;
 	while ((r = attr_next(plan, (uint32_t)len, &off, &a)) > 0) {
 		if (a.type == SBX_ATTR_RECORD_PID) {
 			if (have_pid++ || a.len != sizeof(plan_pid))
@@ -164,9 +169,21 @@ static int plan_names(const char *plan, size_t len, pid_t pid, unsigned long lon
 			if (have_start++ || a.len != sizeof(plan_start))
 				return 0;
 			memcpy(&plan_start, a.val, sizeof(plan_start));
+		} else if (a.type == SBX_ATTR_RECORD_CGROUP) {
+			if (have_cgroup++)
+				return 0;
+			cg = a.val;
+			cg_len = a.len;
 		}
 	}
-	return r == 0 && have_pid && have_start && plan_pid == (uint32_t)pid && plan_start == start;
+	if (r != 0 || !have_pid || !have_start || plan_pid != (uint32_t)pid || plan_start != start)
+		return 0;
+	// A cgroup directory is an absolute path under the cgroup mount.
+	if (cg != NULL && cg_len > strlen(SBX_CGROUP_MOUNT "/") &&
+	    strncmp(cg, SBX_CGROUP_MOUNT "/", strlen(SBX_CGROUP_MOUNT "/")) == 0 &&
+	    memchr(cg, '\0', cg_len) == NULL)
+		*cgroup = strndup(cg, cg_len);
+	return 1;
 }
 
 // remove_entries removes what a record holds: the plan, the log and
@@ -196,10 +213,13 @@ static int remove_entries(int dirfd)
 }
 
 // remove_record removes the record in dir while it is still the one of
-// the sandbox m names, and leaves it alone, silently, on any mismatch or
-// error: the record is then someone else's, or `sbx ps` reports it stale.
+// the sandbox m names, and the sandbox's cgroup first (reporting an OOM
+// kill); it leaves both alone, silently, on any mismatch or error: the
+// record (and a cgroup of that name) is then someone else's, or `sbx ps`
+// reports it stale and cleans up.
 static void remove_record(const struct monitor_arg *m)
 {
+	char *cgroup = NULL;
 	int dirfd = open(m->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd < 0)
 		return;
@@ -209,8 +229,12 @@ static void remove_record(const struct monitor_arg *m)
 	if (fstat(dirfd, &dst) < 0 || !is_private(&dst, S_IFDIR))
 		goto out;
 	plan = read_plan(dirfd, &len);
-	if (plan == NULL || !plan_names(plan, len, m->pid, m->start))
+	if (plan == NULL || !plan_names(plan, len, m->pid, m->start, &cgroup))
 		goto out;
+	if (cgroup != NULL) {
+		cgroup_report_oom(cgroup);
+		cgroup_remove(cgroup);
+	}
 	if (remove_entries(dirfd) < 0)
 		goto out;
 	// The path still leads to this very directory (rmdir refuses one that
@@ -218,6 +242,7 @@ static void remove_record(const struct monitor_arg *m)
 	if (lstat(m->dir, &now) == 0 && now.st_dev == dst.st_dev && now.st_ino == dst.st_ino)
 		rmdir(m->dir);
 out:
+	free(cgroup);
 	free(plan);
 	close(dirfd);
 }

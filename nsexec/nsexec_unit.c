@@ -17,3 +17,4 @@
 #include "monitor.c"
 #include "stamp.c"
 #include "logrelay.c"
+#include "cgroup.c"

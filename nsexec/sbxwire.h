@@ -47,6 +47,10 @@
 #define SBX_ATTR_STAMP_FD 12       // u32: descriptor that time stamps go to
 #define SBX_ATTR_RECORD_PID 13     // u32: the sandbox's pid 1 (in a record)
 #define SBX_ATTR_RECORD_START 14   // u64: its start time, field 22 of /proc/PID/stat
+#define SBX_ATTR_RECORD_CGROUP 15  // string: the sandbox's cgroup directory (in a record)
+
+// SBX_CGROUP_MOUNT is where the cgroup v2 hierarchy is (cgroupv2.Mount).
+#define SBX_CGROUP_MOUNT "/sys/fs/cgroup"
 
 // Attributes from SBX_ATTR_GO_FIRST on belong to the Go side: the C side
 // skips them, whatever their length. An unknown one below is an error.

@@ -53,6 +53,7 @@ const (
 	AttrStampFD       uint16 = C.SBX_ATTR_STAMP_FD       // uint32: descriptor time stamps go to
 	AttrRecordPID     uint16 = C.SBX_ATTR_RECORD_PID     // uint32: a record's pid 1
 	AttrRecordStart   uint16 = C.SBX_ATTR_RECORD_START   // uint64: its start time in clock ticks
+	AttrRecordCgroup  uint16 = C.SBX_ATTR_RECORD_CGROUP  // string: the sandbox's cgroup directory
 
 	// AttrGoFirst is the first attribute type of the Go side: the C side
 	// skips every attribute from it on.

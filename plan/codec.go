@@ -124,6 +124,25 @@ func (p *Plan) encodeRest(e *Encoder) {
 		})
 	}
 	e.Flag(attrAllowUserns, sec.AllowUserns)
+
+	if r := &p.Resources; r.Any() {
+		e.Nested(attrResources, func(e *Encoder) {
+			u64If := func(t uint16, v uint64) {
+				if v != 0 {
+					e.U64(t, v)
+				}
+			}
+			u64If(resMemory, uint64(r.Memory))
+			u64If(resMemorySwap, uint64(r.MemorySwap))
+			u64If(resMemoryReservation, uint64(r.MemoryReservation))
+			u64If(resPidsLimit, uint64(r.PidsLimit))
+			u64If(resCPUQuota, r.CPUQuota)
+			u64If(resCPUPeriod, r.CPUPeriod)
+			u64If(resCPUWeight, r.CPUWeight)
+			e.StringIf(resCpusetCpus, r.CpusetCpus)
+			u64If(resIOWeight, r.IOWeight)
+		})
+	}
 }
 
 // Decode reads a plan in the wire format.
@@ -299,6 +318,33 @@ func (p *Plan) decodeAttr(d *Decoder) {
 		})
 	case attrAllowUserns:
 		sec.AllowUserns = d.Bool()
+	case attrResources:
+		r := &p.Resources
+		d.Each(func(n *Decoder) bool {
+			switch n.Type() {
+			case resMemory:
+				r.Memory = int64(n.U64())
+			case resMemorySwap:
+				r.MemorySwap = int64(n.U64())
+			case resMemoryReservation:
+				r.MemoryReservation = int64(n.U64())
+			case resPidsLimit:
+				r.PidsLimit = int64(n.U64())
+			case resCPUQuota:
+				r.CPUQuota = n.U64()
+			case resCPUPeriod:
+				r.CPUPeriod = n.U64()
+			case resCPUWeight:
+				r.CPUWeight = n.U64()
+			case resCpusetCpus:
+				r.CpusetCpus = n.String()
+			case resIOWeight:
+				r.IOWeight = n.U64()
+			default:
+				return false
+			}
+			return true
+		})
 	default:
 		d.Unknown()
 	}

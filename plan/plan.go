@@ -40,7 +40,37 @@ type Plan struct {
 	Process Process
 	// Security is what the command is confined by.
 	Security Security
+	// Resources are the sandbox's cgroup limits; the host applies them to
+	// its cgroup before the stages start.
+	Resources Resources
 }
+
+// Resources are cgroup v2 limits, in podman's terms; a zero field is no
+// limit asked.
+type Resources struct {
+	// Memory is memory.max in bytes.
+	Memory int64
+	// MemorySwap is memory and swap together, in bytes (podman's
+	// --memory-swap; memory.swap.max is MemorySwap - Memory); -1: no
+	// limit on swap.
+	MemorySwap int64
+	// MemoryReservation is memory.low in bytes.
+	MemoryReservation int64
+	// PidsLimit is pids.max; -1: no limit.
+	PidsLimit int64
+	// CPUQuota is the run time in microseconds the sandbox may have in
+	// each CPUPeriod (cpu.max).
+	CPUQuota, CPUPeriod uint64
+	// CPUWeight is cpu.weight (1 to 10000).
+	CPUWeight uint64
+	// CpusetCpus is cpuset.cpus ("0-3,6").
+	CpusetCpus string
+	// IOWeight is the default of io.weight (1 to 10000).
+	IOWeight uint64
+}
+
+// Any reports whether a limit is asked.
+func (r Resources) Any() bool { return r != Resources{} }
 
 // Stages holds what the C stages read; attribute numbers below 64 (see
 // nsexec/sbxwire.h).
@@ -115,12 +145,17 @@ const (
 	// Overlay mounts the Lowers (Sources, bottom first) on Dst with a
 	// throwaway upper layer.
 	Overlay
+	// Cgroup mounts the sandbox's own cgroup2 hierarchy (its cgroup
+	// namespace's: the sandbox's cgroup as the root), read-only, on Dst
+	// where Dst exists.
+	Cgroup
 	kindEnd
 )
 
 var kindNames = [...]string{
 	Bind: "bind", Tmpfs: "tmpfs", Proc: "proc", Dev: "dev", Dir: "dir",
 	Symlink: "symlink", Hide: "hide", Cover: "cover", Overlay: "overlay",
+	Cgroup: "cgroup",
 }
 
 func (k Kind) String() string {

@@ -19,7 +19,11 @@ type Record struct {
 	// Created is when the sandbox started, in Unix nanoseconds.
 	Created  int64
 	Detached bool
-	Plan     Plan
+	// Cgroup is the directory of the sandbox's cgroup (package cgroupv2),
+	// "" for none; CgroupUnit the systemd scope around it, if any. The
+	// monitor (C) reads Cgroup to remove it.
+	Cgroup, CgroupUnit string
+	Plan               Plan
 }
 
 // recordVersion is the version of the plan's attributes a record is in: it
@@ -36,6 +40,8 @@ func (r *Record) Encode() []byte {
 	e.String(attrRecordName, r.Name)
 	e.U64(attrRecordCreated, uint64(r.Created))
 	e.Flag(attrRecordDetached, r.Detached)
+	e.StringIf(attrRecordCgroup, r.Cgroup)
+	e.StringIf(attrRecordUnit, r.CgroupUnit)
 	e.Nested(attrRecordPlan, r.Plan.encode)
 	return e.Bytes()
 }
@@ -60,6 +66,10 @@ func DecodeRecord(data []byte) (*Record, error) {
 			r.Created = int64(d.U64())
 		case attrRecordDetached:
 			r.Detached = d.Bool()
+		case attrRecordCgroup:
+			r.Cgroup = d.String()
+		case attrRecordUnit:
+			r.CgroupUnit = d.String()
 		case attrRecordPlan:
 			d.Each(func(n *Decoder) bool {
 				r.Plan.decodeAttr(n)

@@ -35,6 +35,7 @@ const (
 	attrStampFD       = nsexec.AttrStampFD
 	attrRecordPid     = nsexec.AttrRecordPID
 	attrRecordStart   = nsexec.AttrRecordStart
+	attrRecordCgroup  = nsexec.AttrRecordCgroup
 )
 
 // Attribute types of the Go side, from nsexec.AttrGoFirst (64) on: the C
@@ -62,6 +63,7 @@ const (
 	attrLandlock     uint16 = 83 // nested: landlockRule, repeated (present: on)
 	attrAllowUserns  uint16 = 84
 	attrSeccompFrom  uint16 = 85
+	attrResources    uint16 = 86 // nested: resources*
 
 	// A record's own (package state).
 	attrRecordVersion  uint16 = 95 // uint32: recordVersion
@@ -69,6 +71,7 @@ const (
 	attrRecordCreated  uint16 = 97 // uint64: Unix nanoseconds
 	attrRecordDetached uint16 = 98
 	attrRecordPlan     uint16 = 99 // nested: the plan
+	attrRecordUnit     uint16 = 100
 
 	// The Go init's report of a failure (instead of the exec).
 	attrReportCode    uint16 = 112
@@ -110,6 +113,16 @@ const (
 	landlockIfExists uint16 = 4
 
 	landlockRuleAttr uint16 = 1 // in attrLandlock: nested, repeated
+
+	resMemory            uint16 = 1 // int64 as uint64
+	resMemorySwap        uint16 = 2
+	resMemoryReservation uint16 = 3
+	resPidsLimit         uint16 = 4
+	resCPUQuota          uint16 = 5
+	resCPUPeriod         uint16 = 6
+	resCPUWeight         uint16 = 7
+	resCpusetCpus        uint16 = 8
+	resIOWeight          uint16 = 9
 )
 
 var ne = binary.NativeEndian

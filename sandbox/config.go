@@ -16,6 +16,7 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sbx-sandbox/sbx/capabilities"
+	"github.com/sbx-sandbox/sbx/cgroupv2"
 	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/plan"
 	"github.com/sbx-sandbox/sbx/seccomp"
@@ -43,6 +44,10 @@ type Config struct {
 	// GitWritable leaves the .git/config and .git/hooks of a writable
 	// bind (the working directory's among them) writable.
 	GitWritable bool
+	// Resources are the limits of the sandbox's cgroup, and
+	// CgroupManager who makes that cgroup ("" is auto).
+	Resources     plan.Resources
+	CgroupManager cgroupv2.Manager
 
 	Hardening
 }

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sbx-sandbox/sbx/capabilities"
+	"github.com/sbx-sandbox/sbx/cgroupv2"
 	"github.com/sbx-sandbox/sbx/clonedbinary"
 	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/plan"
@@ -78,6 +79,16 @@ func Exec(o ExecOptions) (int, error) {
 		extra:    []uintptr{uintptr(pidfd)},
 		tty:      o.TTY,
 		join:     o.Name,
+	}
+	// The joining process starts in the sandbox's cgroup, under its
+	// limits, and cgroup.kill reaches it.
+	if cg := CgroupOf(st); cg != nil {
+		fd, err := cg.OpenLeaf()
+		if err != nil {
+			return ExitSbxFailed, fmt.Errorf("join sandbox %s: %w", o.Name, err)
+		}
+		l.cgroup = &placement{fd: fd, place: func(pid int) error { return cgroupv2.Join(cg, pid) }}
+		defer l.cgroup.close()
 	}
 	proc, err := start(&l)
 	if err != nil {

@@ -94,6 +94,30 @@ type launch struct {
 	// join names the sandbox that sbx exec joins: its joining process is
 	// bounded (see joinGuard).
 	join string
+	// cgroup, if not nil, puts stage 0, and so every process of the
+	// sandbox, in the sandbox's cgroup before it reads the plan.
+	cgroup *placement
+}
+
+// placement is how stage 0 gets into the sandbox's cgroup: created in it
+// (CLONE_INTO_CGROUP, with fd), or moved there by place right after it
+// started, before it reads the plan and so before it starts any other
+// process.
+type placement struct {
+	// fd is the cgroup's directory, or -1.
+	fd int
+	// place moves stage 0 when fd is -1, or when the kernel could not
+	// create it in fd's cgroup (no clone3, or the caller may not move
+	// processes there itself).
+	place func(pid int) error
+}
+
+// close closes the cgroup's directory, if open.
+func (pl *placement) close() {
+	if pl.fd >= 0 {
+		unix.Close(pl.fd)
+		pl.fd = -1
+	}
 }
 
 // extraFD is the descriptor number stage 0 finds the i-th extra descriptor
@@ -263,10 +287,24 @@ func start(l *launch) (*process, error) {
 	}
 	files = append(files, child.Fd())
 	files = append(files, l.extra...)
-	stage, err := syscall.ForkExec("/proc/self/exe", []string{"sbx", "init"}, &syscall.ProcAttr{
+	attr := &syscall.ProcAttr{
 		Env:   []string{nsexec.InitPipeEnv + "=" + strconv.Itoa(3+l.preserve)},
 		Files: files,
-	})
+	}
+	placed := false
+	if l.cgroup != nil && l.cgroup.fd >= 0 {
+		attr.Sys = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: l.cgroup.fd}
+	}
+	stage, err := syscall.ForkExec("/proc/self/exe", []string{"sbx", "init"}, attr)
+	if attr.Sys != nil {
+		placed = err == nil
+		if err != nil && l.cgroup.place != nil {
+			// No clone3 (ENOSYS), or no right to create a process
+			// there from here (EACCES): start it, then move it.
+			attr.Sys = nil
+			stage, err = syscall.ForkExec("/proc/self/exe", []string{"sbx", "init"}, attr)
+		}
+	}
 	child.Close()
 	if err != nil {
 		parent.Close()
@@ -274,6 +312,14 @@ func start(l *launch) (*process, error) {
 		return nil, fmt.Errorf("start sbx stage 0: %w", err)
 	}
 	p := &process{sock: parent, stage: stage, sigs: sigs, tty: l.tty}
+	if l.cgroup != nil && !placed {
+		stamp.Mark("parent.cgroup")
+		if err := l.cgroup.place(stage); err != nil {
+			p.abort()
+			return nil, err
+		}
+		stamp.Mark("parent.placed")
+	}
 	if l.join != "" {
 		p.join = &joinGuard{name: l.join}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sbx-sandbox/sbx/cgroupv2"
 	"github.com/sbx-sandbox/sbx/state"
 )
 
@@ -45,7 +46,9 @@ func ParseSignal(s string) (unix.Signal, error) {
 }
 
 // Kill sends sig to a running sandbox's pid 1, which forwards INT, TERM,
-// HUP, QUIT, USR1, USR2 and WINCH to the command; KILL ends the sandbox.
+// HUP, QUIT, USR1, USR2 and WINCH to the command; KILL ends the sandbox,
+// and with a cgroup every process in it (cgroup.kill), also one that left
+// its PID namespace's reach.
 func Kill(name string, sig unix.Signal) error {
 	st, err := state.Load(name)
 	if err != nil {
@@ -53,6 +56,11 @@ func Kill(name string, sig unix.Signal) error {
 	}
 	if st.Status != state.Running {
 		return fmt.Errorf("sandbox %s is not running", name)
+	}
+	if cg := CgroupOf(st); cg != nil && sig == unix.SIGKILL {
+		if err := cg.Kill(); err != nil {
+			return fmt.Errorf("kill sandbox %s: %w", name, err)
+		}
 	}
 	fd, err := openSandboxPid(st)
 	if err != nil {
@@ -90,5 +98,29 @@ func Remove(name string, force bool) error {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
+	if err := cgroupv2.Remove(CgroupOf(st)); err != nil {
+		return fmt.Errorf("remove sandbox %s: %w", name, err)
+	}
 	return state.Remove(name)
+}
+
+// CgroupOf is the cgroup of a sandbox's record, nil for none.
+func CgroupOf(st *state.State) *cgroupv2.Cgroup {
+	if st.Cgroup == "" {
+		return nil
+	}
+	return &cgroupv2.Cgroup{Dir: st.Cgroup, Unit: st.CgroupUnit}
+}
+
+// CleanStale removes the cgroups of sandboxes in list that have ended but
+// whose cgroup stayed (their sbx was killed before it could remove it).
+func CleanStale(list []*state.State) {
+	for _, st := range list {
+		if st.Status != state.Exited {
+			continue
+		}
+		if cg := CgroupOf(st); cg != nil && cg.Exists() {
+			cgroupv2.Remove(cg)
+		}
+	}
 }

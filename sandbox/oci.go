@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/sbx-sandbox/sbx/capabilities"
+	"github.com/sbx-sandbox/sbx/cgroupv2"
 	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/plan"
 	"github.com/sbx-sandbox/sbx/state"
@@ -28,7 +29,22 @@ type Description struct {
 	Detached   bool              `json:"detached"`
 	StartTime  uint64            `json:"start_time"`
 	Namespaces map[string]string `json:"namespaces"`
-	Config     *specs.Spec       `json:"config"`
+	// Cgroup is the sandbox's cgroup and, while it runs, its usage.
+	Cgroup *CgroupDescription `json:"cgroup,omitempty"`
+	Config *specs.Spec        `json:"config"`
+}
+
+// CgroupDescription is a sandbox's cgroup in `sbx state`.
+type CgroupDescription struct {
+	// Path is the cgroup's path in the hierarchy (under /sys/fs/cgroup).
+	Path string `json:"path"`
+	// Unit is the systemd scope it is in, if any.
+	Unit       string `json:"unit,omitempty"`
+	Memory     *int64 `json:"memory_bytes,omitempty"`
+	MemoryPeak *int64 `json:"memory_peak_bytes,omitempty"`
+	Pids       *int64 `json:"pids,omitempty"`
+	CPU        *int64 `json:"cpu_usec,omitempty"`
+	OOMKills   *int64 `json:"oom_kills,omitempty"`
 }
 
 // Describe returns the description of a sandbox's record.
@@ -48,6 +64,23 @@ func Describe(s *state.State) *Description {
 	}
 	if s.Plan != nil {
 		d.Config = ociSpec(s.Plan)
+	}
+	if cg := CgroupOf(s); cg != nil {
+		d.Cgroup = &CgroupDescription{Path: strings.TrimPrefix(cg.Dir, cgroupv2.Mount), Unit: cg.Unit}
+		if d.Config != nil {
+			d.Config.Linux.CgroupsPath = d.Cgroup.Path
+		}
+		if u, err := cg.Usage(); err == nil && s.Status == state.Running {
+			some := func(v int64) *int64 {
+				if v < 0 {
+					return nil
+				}
+				return &v
+			}
+			cpu := u.CPU.Microseconds()
+			d.Cgroup.Memory, d.Cgroup.MemoryPeak, d.Cgroup.Pids = some(u.Memory), some(u.MemoryPeak), some(u.Pids)
+			d.Cgroup.CPU, d.Cgroup.OOMKills = &cpu, some(u.OOMKills)
+		}
 	}
 	return d
 }
@@ -96,6 +129,7 @@ func ociSpec(p *plan.Plan) *specs.Spec {
 	for _, m := range p.Stages.GIDMap {
 		spec.Linux.GIDMappings = append(spec.Linux.GIDMappings, specs.LinuxIDMapping{ContainerID: m.Inside, HostID: m.Outside, Size: m.Count})
 	}
+	spec.Linux.Resources = ociResources(p.Resources)
 	spec.Annotations = map[string]string{}
 	switch sec.SeccompProfile {
 	case "builtin":
@@ -122,6 +156,47 @@ func ociSpec(p *plan.Plan) *specs.Spec {
 		spec.Annotations["sbx.allow-userns"] = "true"
 	}
 	return spec
+}
+
+// ociResources renders the cgroup limits as OCI resources (nil for none).
+func ociResources(r plan.Resources) *specs.LinuxResources {
+	if !r.Any() {
+		return nil
+	}
+	o := &specs.LinuxResources{}
+	if r.Memory != 0 || r.MemorySwap != 0 || r.MemoryReservation != 0 {
+		o.Memory = &specs.LinuxMemory{}
+		if r.Memory != 0 {
+			o.Memory.Limit = &r.Memory
+		}
+		if r.MemorySwap != 0 {
+			o.Memory.Swap = &r.MemorySwap
+		}
+		if r.MemoryReservation != 0 {
+			o.Memory.Reservation = &r.MemoryReservation
+		}
+	}
+	if r.PidsLimit != 0 {
+		o.Pids = &specs.LinuxPids{Limit: &r.PidsLimit}
+	}
+	if r.CPUQuota != 0 || r.CPUWeight != 0 || r.CpusetCpus != "" {
+		o.CPU = &specs.LinuxCPU{Cpus: r.CpusetCpus}
+		if r.CPUQuota != 0 {
+			quota := int64(r.CPUQuota)
+			o.CPU.Quota, o.CPU.Period = &quota, &r.CPUPeriod
+		}
+		if r.CPUWeight != 0 {
+			// OCI has cpu shares (v1); the weight goes as unified.
+			o.Unified = map[string]string{"cpu.weight": strconv.FormatUint(r.CPUWeight, 10)}
+		}
+	}
+	if r.IOWeight != 0 {
+		if o.Unified == nil {
+			o.Unified = map[string]string{}
+		}
+		o.Unified["io.weight"] = "default " + strconv.FormatUint(r.IOWeight, 10)
+	}
+	return o
 }
 
 // ociMount renders one view operation as an OCI mount.
@@ -151,6 +226,8 @@ func ociMount(m plan.Mount) specs.Mount {
 		o.Type, o.Source, o.Options = "tmpfs", "tmpfs", tmpfsOpts()
 	case plan.Proc:
 		o.Type, o.Source, o.Options = "proc", "proc", []string{"nosuid", "nodev", "noexec"}
+	case plan.Cgroup:
+		o.Type, o.Source, o.Options = "cgroup2", "cgroup2", []string{"ro", "nosuid", "nodev", "noexec"}
 	case plan.Overlay:
 		o.Type, o.Source = "overlay", "overlay"
 		// Overlayfs names the top layer first; the plan lists them

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sbx-sandbox/sbx/cgroupv2"
 	"github.com/sbx-sandbox/sbx/clonedbinary"
 	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/plan"
@@ -113,6 +114,12 @@ func Run(c Config, o RunOptions) (int, error) {
 	if err != nil {
 		return ExitSbxFailed, err
 	}
+	cgroups, err := cgroupv2.Select(c.CgroupManager, c.Resources)
+	if err != nil {
+		return ExitSbxFailed, err
+	}
+	defer cgroups.Close()
+	p.Resources = c.Resources
 	method, err := clonedbinary.FromEnv()
 	if err != nil {
 		return ExitSbxFailed, err
@@ -142,6 +149,22 @@ func Run(c Config, o RunOptions) (int, error) {
 			state.Remove(o.Name)
 		}
 	}()
+	// The sandbox's cgroup, made now or around stage 0; whatever fails
+	// from here on removes it, and so does the end of an attached
+	// sandbox.
+	var cg *cgroupv2.Cgroup
+	keepCgroup := false
+	defer func() {
+		if !keepCgroup {
+			cgroupv2.Remove(cg)
+		}
+	}()
+	if l.cgroup, err = placeInCgroup(cgroups, o.Name, c.Resources, &cg); err != nil {
+		return ExitSbxFailed, err
+	}
+	if l.cgroup != nil {
+		defer l.cgroup.close()
+	}
 	if o.Detach {
 		p.Stages.Pdeathsig = 0
 		p.Stages.LogMax = o.LogMax
@@ -164,6 +187,9 @@ func Run(c Config, o RunOptions) (int, error) {
 		proc.abort()
 		return ExitSbxFailed, err
 	}
+	if cg != nil {
+		p.Mounts = append(p.Mounts, cgroupMount)
+	}
 	stamp.Mark("parent.planned")
 	for _, n := range notes {
 		fmt.Fprintf(os.Stderr, "sbx: %s\n", n)
@@ -173,6 +199,9 @@ func Run(c Config, o RunOptions) (int, error) {
 	}
 	stamp.Mark("parent.started")
 	rec := &plan.Record{Name: o.Name, Pid: uint32(proc.init), Created: time.Now().UnixNano(), Detached: o.Detach, Plan: *p}
+	if cg != nil {
+		rec.Cgroup, rec.CgroupUnit = cg.Dir, cg.Unit
+	}
 	if err := recordProcess(rec); err != nil {
 		proc.abort()
 		return ExitSbxFailed, err
@@ -191,9 +220,62 @@ func Run(c Config, o RunOptions) (int, error) {
 			state.RemoveIfOwned(o.Name, proc.init, rec.StartTime)
 			return code, err
 		}
+		keepCgroup = true
 		return 0, nil
 	}
-	return proc.wait()
+	code, err := proc.wait()
+	if cg != nil {
+		reportOOM(cg)
+	}
+	return code, err
+}
+
+// cgroupMount shows the sandbox its own cgroup at the usual place.
+var cgroupMount = plan.Mount{Kind: plan.Cgroup, Dst: "/sys/fs/cgroup"}
+
+// placeInCgroup makes the sandbox's cgroup with backend b, now (cgroupfs)
+// or around stage 0 (systemd), and returns how stage 0 gets in it; *cg is
+// the cgroup once it exists. It returns nil for no cgroup.
+func placeInCgroup(b *cgroupv2.Backend, name string, r plan.Resources, cg **cgroupv2.Cgroup) (*placement, error) {
+	switch {
+	case b.Manager == cgroupv2.None:
+		return nil, nil
+	case b.NeedsProcess():
+		return &placement{fd: -1, place: func(pid int) error {
+			c, err := b.Adopt(name, r, pid)
+			*cg = c
+			return err
+		}}, nil
+	}
+	c, err := b.Create(name, r)
+	if err != nil {
+		return nil, err
+	}
+	*cg = c
+	fd, err := c.OpenLeaf()
+	if err != nil {
+		return nil, err
+	}
+	leaf := c.Leaf()
+	return &placement{fd: fd, place: func(pid int) error { return cgroupv2.Place(leaf, pid) }}, nil
+}
+
+// reportOOM says so when the kernel killed processes of the sandbox for
+// its memory limit (the monitor says the same when it has taken over).
+func reportOOM(c *cgroupv2.Cgroup) {
+	n := c.OOMKills()
+	if n == 0 {
+		return
+	}
+	es := "es"
+	if n == 1 {
+		es = ""
+	}
+	if max := c.MemoryMax(); max > 0 {
+		fmt.Fprintf(os.Stderr, "sbx: the sandbox reached its memory limit (%s): the kernel killed %d process%s in it\n", cgroupv2.FormatBytes(max), n, es)
+	} else {
+		fmt.Fprintf(os.Stderr, "sbx: the sandbox ran out of memory: the kernel killed %d process%s in it\n", n, es)
+	}
 }
 
 // recordProcess fills in the start time of the sandbox's pid 1 and saves

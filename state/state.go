@@ -59,6 +59,9 @@ type State struct {
 	// Plan is the plan the sandbox was started with; nil while it is
 	// being created, and in a record an older sbx wrote (Old).
 	Plan *plan.Plan
+	// Cgroup is the directory of the sandbox's cgroup, "" for none, and
+	// CgroupUnit the systemd scope it is in, if any.
+	Cgroup, CgroupUnit string
 	// Old marks a record written by an older sbx: it can be listed,
 	// signalled and removed, not joined.
 	Old        bool
@@ -214,7 +217,7 @@ func Load(name string) (*State, error) {
 		return nil, fmt.Errorf("the record of %s is damaged, or written by another version of sbx (%v): remove it with sbx rm %s", name, err, name)
 	}
 	s := &State{Name: r.Name, Pid: int(r.Pid), StartTime: r.StartTime, Created: time.Unix(0, r.Created),
-		Detached: r.Detached, Plan: &r.Plan, Status: Exited}
+		Detached: r.Detached, Plan: &r.Plan, Status: Exited, Cgroup: r.Cgroup, CgroupUnit: r.CgroupUnit}
 	if s.Pid > 0 && Alive(s.Pid, s.StartTime) {
 		s.Status = Running
 	}

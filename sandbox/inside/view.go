@@ -172,6 +172,15 @@ func openSource(m plan.Mount, ids sourceIDs) (source, error) {
 			return s, fmt.Errorf("proc on %s: %w", m.Dst, err)
 		}
 		s.fd = fd
+	case plan.Cgroup:
+		// Made in the sandbox's cgroup namespace: its root is the
+		// sandbox's cgroup. Read-only: the limits in there are the
+		// host's to set.
+		fd, err := newFS("cgroup2", nil, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+		if err != nil {
+			return s, fmt.Errorf("cgroup2 on %s: %w", m.Dst, err)
+		}
+		s.fd = fd
 	case plan.Tmpfs, plan.Dir, plan.Symlink, plan.Hide, plan.Cover:
 	default:
 		return s, fmt.Errorf("mount on %s: unknown kind %d", m.Dst, m.Kind)

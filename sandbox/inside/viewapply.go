@@ -167,6 +167,19 @@ func (v *view) apply(s source) error {
 	case plan.Proc:
 		defer unix.Close(s.fd)
 		return v.attach(s.fd, dst, true)
+	case plan.Cgroup:
+		defer unix.Close(s.fd)
+		// Where the view has no cgroup directory (a --rootfs without
+		// /sys), there is nothing to show it on.
+		fd, err := v.open(dst, unix.O_PATH|unix.O_DIRECTORY)
+		if err != nil {
+			return nil
+		}
+		defer unix.Close(fd)
+		if err := unix.MoveMount(s.fd, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+			return fmt.Errorf("cgroup2 on %s: %w", dst, err)
+		}
+		return nil
 	case plan.Tmpfs:
 		fd, err := newFS("tmpfs", tmpfsData(m), unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
 		if err != nil {

@@ -1,0 +1,239 @@
+package cgroupv2
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sbx-sandbox/sbx/plan"
+)
+
+// Manager is who makes a sandbox's cgroup (--cgroup-manager, podman's
+// words).
+type Manager string
+
+const (
+	// Auto takes cgroupfs in a delegated cgroup, else systemd when the
+	// user's manager is reachable, else none (which refuses limits).
+	Auto Manager = "auto"
+	// Systemd asks the user's systemd manager for a transient scope with
+	// Delegate=yes and makes the sandbox's cgroup in it.
+	Systemd Manager = "systemd"
+	// Cgroupfs makes the sandbox's cgroup in the delegated subtree sbx
+	// runs in.
+	Cgroupfs Manager = "cgroupfs"
+	// None makes no cgroup: the sandbox stays in sbx's, and no limit can
+	// be set.
+	None Manager = "none"
+)
+
+// ParseManager reads --cgroup-manager.
+func ParseManager(s string) (Manager, error) {
+	switch m := Manager(s); m {
+	case Auto, Systemd, Cgroupfs, None:
+		return m, nil
+	case "":
+		return Auto, nil
+	}
+	return "", fmt.Errorf("--cgroup-manager %q: want auto, systemd, cgroupfs or none", s)
+}
+
+// Backend is where a start makes its sandbox's cgroup, chosen before
+// anything starts.
+type Backend struct {
+	// Manager is Systemd, Cgroupfs or None.
+	Manager Manager
+	// parent is, for cgroupfs, the delegated cgroup sandboxes are made
+	// in; own says sbx runs in it (its processes may move to a leaf).
+	parent string
+	own    bool
+	// dial is the connection to the user manager being made (systemd).
+	dial chan dialed
+}
+
+type dialed struct {
+	m   *UserManager
+	err error
+}
+
+// Select chooses the backend for manager m, for a sandbox with the limits
+// r. With no backend it returns None, or, when r asks for a limit or m
+// names a backend, an error that says why and points to `sbx check`. On a
+// host without cgroup v2 it costs one statfs.
+func Select(m Manager, r plan.Resources) (*Backend, error) {
+	refuse := func(why string) (*Backend, error) {
+		if flag := FirstFlag(r); flag != "" {
+			return nil, fmt.Errorf("%s needs a cgroup for the sandbox, and sbx cannot make one: %s (run `sbx check`)", flag, why)
+		}
+		if m != Auto && m != None {
+			return nil, fmt.Errorf("--cgroup-manager %s: %s (run `sbx check`)", m, why)
+		}
+		return &Backend{Manager: None}, nil
+	}
+	if m == None {
+		return refuse("--cgroup-manager none makes none")
+	}
+	if !Unified() {
+		return refuse("this host has cgroup v1 controllers (a v1 or hybrid hierarchy at " + Mount + "), not cgroup v2 alone")
+	}
+	var self string
+	var err error
+	if m != Systemd {
+		self, err = Self()
+		if err != nil {
+			return refuse(err.Error())
+		}
+		if parent, own := delegationRoot(self); parent != "" {
+			return &Backend{Manager: Cgroupfs, parent: parent, own: own}, nil
+		}
+		if m == Cgroupfs {
+			return refuse(fmt.Sprintf("your cgroup %s is not delegated to you", strings.TrimPrefix(self, Mount)))
+		}
+	}
+	if !UserManagerReachable() {
+		if m == Systemd {
+			return refuse("no systemd user manager is reachable (no bus in $XDG_RUNTIME_DIR)")
+		}
+		return refuse(fmt.Sprintf("your cgroup %s is not delegated to you, and no systemd user manager is reachable", strings.TrimPrefix(self, Mount)))
+	}
+	b := &Backend{Manager: Systemd, dial: make(chan dialed, 1)}
+	// The connection is made while the rest is planned.
+	go func() {
+		um, err := DialUserManager()
+		b.dial <- dialed{um, err}
+	}()
+	return b, nil
+}
+
+// delegationRoot returns the topmost cgroup of the subtree delegated to
+// the user that self is in ("" if self is not delegated), and whether it
+// is self.
+func delegationRoot(self string) (string, bool) {
+	if !delegated(self) {
+		return "", false
+	}
+	root := self
+	for p := filepath.Dir(root); strings.HasPrefix(p, Mount+"/") && delegated(p); p = filepath.Dir(p) {
+		root = p
+	}
+	return root, root == self
+}
+
+// delegated reports whether the cgroup dir is the user's to manage: it and
+// the files that manage it are the user's, and, within the part of the
+// tree the user's systemd manager runs (user@UID.service), systemd says it
+// delegated it (the user.delegate attribute: the manager's own cgroups
+// are the user's too, but not to be changed behind its back).
+func delegated(dir string) bool {
+	var st unix.Stat_t
+	if unix.Stat(dir, &st) != nil || int(st.Uid) != os.Geteuid() {
+		return false
+	}
+	for _, f := range []string{"", "cgroup.procs", "cgroup.subtree_control"} {
+		if unix.Access(filepath.Join(dir, f), unix.W_OK) != nil {
+			return false
+		}
+	}
+	if !strings.Contains(dir, "/user@"+strconv.Itoa(os.Geteuid())+".service") {
+		return true
+	}
+	buf := make([]byte, 8)
+	n, err := unix.Getxattr(dir, "user.delegate", buf)
+	return err == nil && string(buf[:n]) == "1"
+}
+
+// Name is the cgroup's (and scope's) name for a sandbox.
+func Name(sandbox string) string { return "sbx-" + sandbox }
+
+// NeedsProcess reports whether the cgroup can only be made around a
+// running process (Adopt), not before (Create).
+func (b *Backend) NeedsProcess() bool { return b.Manager == Systemd }
+
+// Create makes the sandbox's cgroup with the limits r before its first
+// process starts (cgroupfs).
+func (b *Backend) Create(sandbox string, r plan.Resources) (*Cgroup, error) {
+	if b.Manager != Cgroupfs {
+		return nil, fmt.Errorf("cgroup manager %s cannot make a cgroup before the sandbox's first process", b.Manager)
+	}
+	return create(b.parent, Name(sandbox), r, 0, b.own)
+}
+
+// Adopt makes the sandbox's cgroup with the limits r around pid, the
+// sandbox's first process, which has not started any other yet (systemd:
+// a transient scope holds pid, the cgroup is made in it and pid moves
+// there).
+func (b *Backend) Adopt(sandbox string, r plan.Resources, pid int) (*Cgroup, error) {
+	d := <-b.dial
+	b.dial <- d
+	if d.err != nil {
+		return nil, d.err
+	}
+	unit := Name(sandbox) + ".scope"
+	path, err := d.m.StartScope(unit, "sbx sandbox "+sandbox, pid)
+	if err != nil {
+		return nil, err
+	}
+	c, err := create(filepath.Join(Mount, path), Name(sandbox), r, pid, false)
+	if err != nil {
+		d.m.StopUnit(unit)
+		return nil, err
+	}
+	c.Unit = unit
+	return c, nil
+}
+
+// Close ends the backend's connection, if it has one.
+func (b *Backend) Close() {
+	if b.dial == nil {
+		return
+	}
+	if d := <-b.dial; d.m != nil {
+		d.m.Close()
+	}
+	b.dial = nil
+}
+
+// Join moves pid, a new process that has not started any other yet, into
+// the sandbox cgroup c's leaf: itself when it may (the common ancestor
+// of its cgroup and the leaf is the user's), else through the user's
+// systemd manager when c is in a scope of it.
+func Join(c *Cgroup, pid int) error {
+	err := Place(c.Leaf(), pid)
+	if err == nil || c.Unit == "" || !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
+		return err
+	}
+	m, derr := DialUserManager()
+	if derr != nil {
+		return fmt.Errorf("%w; and through systemd: %v", err, derr)
+	}
+	defer m.Close()
+	scope, err := scopeDir(c)
+	if err != nil {
+		return err
+	}
+	sub := strings.TrimPrefix(c.Leaf(), scope)
+	return m.Attach(c.Unit, sub, pid)
+}
+
+// scopeDir is the directory of the scope c was made in.
+func scopeDir(c *Cgroup) (string, error) {
+	dir := filepath.Dir(c.Dir)
+	if filepath.Base(dir) != c.Unit {
+		return "", fmt.Errorf("cgroup %s is not in scope %s", c.Dir, c.Unit)
+	}
+	return dir, nil
+}
+
+// Remove kills what is left of the sandbox and removes its cgroup (a
+// systemd scope goes once it is empty).
+func Remove(c *Cgroup) error {
+	if c == nil || c.Dir == "" {
+		return nil
+	}
+	return c.Remove()
+}
