@@ -86,16 +86,16 @@ type runCmd struct {
 	Ulimit        []string `name:"ulimit" group:"security" sep:"none" placeholder:"NAME=SOFT[:HARD]" help:"Set a resource limit (nofile, nproc, core, ...; a number or unlimited). Repeatable."`
 	PreserveFDs   int      `name:"preserve-fds" group:"security" placeholder:"N" help:"Pass descriptors 3 .. 3+N-1 on to the command (all others are closed)."`
 
-	CgroupManager     string   `name:"cgroup-manager" group:"resources" default:"auto" placeholder:"auto|systemd|cgroupfs|none" help:"Who makes the sandbox's cgroup: a delegated cgroup sbx runs in (cgroupfs), a scope of your systemd user manager (systemd), whichever is there (auto), or no cgroup (none)."`
-	Memory            string   `name:"memory" short:"m" group:"resources" placeholder:"SIZE" help:"Memory limit (memory.max; k, m, g suffixes): past it the kernel kills processes of the sandbox."`
-	MemorySwap        string   `name:"memory-swap" group:"resources" placeholder:"SIZE" help:"Memory and swap together (memory.swap.max is SIZE minus --memory); -1: no limit on swap."`
-	MemoryReservation string   `name:"memory-reservation" group:"resources" placeholder:"SIZE" help:"Memory the sandbox keeps under pressure (memory.low)."`
-	PidsLimit         string   `name:"pids-limit" group:"resources" placeholder:"N" help:"Most tasks (processes and threads) the sandbox may have at once (pids.max); -1: no limit."`
-	CPUs              string   `name:"cpus" group:"resources" placeholder:"N.N" help:"CPU time, in CPUs (cpu.max): 0.5 is half of one CPU."`
-	CPUWeight         string   `name:"cpu-weight" group:"resources" placeholder:"N" help:"Share of CPU under contention, 1 to 10000 (cpu.weight; default 100)."`
-	CpusetCpus        string   `name:"cpuset-cpus" group:"resources" placeholder:"LIST" help:"CPUs the sandbox may run on, such as 0-3,6 (cpuset.cpus)."`
-	IOWeight          string   `name:"io-weight" group:"resources" placeholder:"N" help:"Share of disk I/O under contention, 1 to 10000 (io.weight; default 100)."`
-	Command           []string `arg:"" optional:"" passthrough:"" name:"command" help:"The command and its arguments, after --."`
+	CgroupManager     string    `name:"cgroup-manager" group:"resources" default:"auto" placeholder:"auto|systemd|cgroupfs|none" help:"Who makes the sandbox's cgroup: a delegated cgroup sbx runs in (cgroupfs), a scope of your systemd user manager (systemd), whichever is there (auto), or no cgroup (none)."`
+	Memory            string    `name:"memory" short:"m" group:"resources" placeholder:"SIZE" help:"Memory limit (memory.max; k, m, g suffixes): past it the kernel kills processes of the sandbox."`
+	MemorySwap        signedArg `name:"memory-swap" group:"resources" placeholder:"SIZE" help:"Memory and swap together (memory.swap.max is SIZE minus --memory); -1: no limit on swap."`
+	MemoryReservation string    `name:"memory-reservation" group:"resources" placeholder:"SIZE" help:"Memory the sandbox keeps under pressure (memory.low)."`
+	PidsLimit         signedArg `name:"pids-limit" group:"resources" placeholder:"N" help:"Most tasks (processes and threads) the sandbox may have at once (pids.max); -1: no limit."`
+	CPUs              string    `name:"cpus" group:"resources" placeholder:"N.N" help:"CPU time, in CPUs (cpu.max): 0.5 is half of one CPU."`
+	CPUWeight         string    `name:"cpu-weight" group:"resources" placeholder:"N" help:"Share of CPU under contention, 1 to 10000 (cpu.weight; default 100)."`
+	CpusetCpus        string    `name:"cpuset-cpus" group:"resources" placeholder:"LIST" help:"CPUs the sandbox may run on, such as 0-3,6 (cpuset.cpus)."`
+	IOWeight          string    `name:"io-weight" group:"resources" placeholder:"N" help:"Share of disk I/O under contention, 1 to 10000 (io.weight; default 100)."`
+	Command           []string  `arg:"" optional:"" passthrough:"" name:"command" help:"The command and its arguments, after --."`
 }
 
 func (r *runCmd) Run() error {
@@ -116,8 +116,8 @@ func (r *runCmd) Run() error {
 		return err
 	}
 	resources, err := cgroupv2.ParseFlags(cgroupv2.Flags{
-		Memory: r.Memory, MemorySwap: r.MemorySwap, MemoryReservation: r.MemoryReservation,
-		PidsLimit: r.PidsLimit, CPUs: r.CPUs, CPUWeight: r.CPUWeight, CpusetCpus: r.CpusetCpus,
+		Memory: r.Memory, MemorySwap: string(r.MemorySwap), MemoryReservation: r.MemoryReservation,
+		PidsLimit: string(r.PidsLimit), CPUs: r.CPUs, CPUWeight: r.CPUWeight, CpusetCpus: r.CpusetCpus,
 		IOWeight: r.IOWeight,
 	})
 	if err != nil {
@@ -192,6 +192,25 @@ func (viewFlag) Decode(ctx *kong.DecodeContext) error {
 		return err
 	}
 	recordedView = append(recordedView, sandbox.ViewOp{Kind: ctx.Value.Name, Arg: arg})
+	return nil
+}
+
+// signedArg is a flag value that may be a negative number ("-1" for no
+// limit, as podman takes it), which kong would otherwise take for a flag.
+type signedArg string
+
+func (a *signedArg) Decode(ctx *kong.DecodeContext) error {
+	if t := ctx.Scan.Peek(); t.Type == kong.UntypedToken && len(t.String()) > 1 && t.String()[0] == '-' &&
+		t.String()[1] >= '0' && t.String()[1] <= '9' {
+		ctx.Scan.Pop()
+		*a = signedArg(t.String())
+		return nil
+	}
+	var s string
+	if err := ctx.Scan.PopValueInto(ctx.Value.Name, &s); err != nil {
+		return err
+	}
+	*a = signedArg(s)
 	return nil
 }
 

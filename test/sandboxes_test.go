@@ -174,6 +174,9 @@ type psEntry struct {
 	Status  string   `json:"status"`
 	Created string   `json:"created"`
 	Command []string `json:"command"`
+	// Memory and Pids are what its cgroup uses, if it has one.
+	Memory *int64 `json:"memory_bytes"`
+	Pids   *int64 `json:"pids"`
 }
 
 // ps runs `sbx ps --json` and returns its entries by name.
