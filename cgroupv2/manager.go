@@ -66,48 +66,63 @@ type dialed struct {
 // names a backend, an error that says why and points to `sbx check`. On a
 // host without cgroup v2 it costs one statfs.
 func Select(m Manager, r plan.Resources) (*Backend, error) {
-	refuse := func(why string) (*Backend, error) {
+	b, why := choose(m)
+	if b.Manager == None {
 		if flag := FirstFlag(r); flag != "" {
 			return nil, fmt.Errorf("%s needs a cgroup for the sandbox, and sbx cannot make one: %s (run `sbx check`)", flag, why)
 		}
 		if m != Auto && m != None {
 			return nil, fmt.Errorf("--cgroup-manager %s: %s (run `sbx check`)", m, why)
 		}
-		return &Backend{Manager: None}, nil
+		return b, nil
 	}
+	if b.Manager == Systemd {
+		// The connection is made while the rest is planned.
+		b.dial = make(chan dialed, 1)
+		go func() {
+			um, err := DialUserManager()
+			b.dial <- dialed{um, err}
+		}()
+	}
+	return b, nil
+}
+
+// Probe tells what --cgroup-manager auto finds here (for `sbx check`): the
+// backend, the delegated cgroup sandboxes go in (cgroupfs), and for None
+// why there is none.
+func Probe() (m Manager, parent, why string) {
+	b, why := choose(Auto)
+	return b.Manager, b.parent, why
+}
+
+// choose finds the backend m can have here, or None and why not.
+func choose(m Manager) (*Backend, string) {
+	none := &Backend{Manager: None}
 	if m == None {
-		return refuse("--cgroup-manager none makes none")
+		return none, "--cgroup-manager none makes none"
 	}
 	if !Unified() {
-		return refuse("this host has cgroup v1 controllers (a v1 or hybrid hierarchy at " + Mount + "), not cgroup v2 alone")
+		return none, "this host has cgroup v1 controllers (a v1 or hybrid hierarchy at " + Mount + "), not cgroup v2 alone"
 	}
-	var self string
-	var err error
+	self, err := Self()
+	if err != nil {
+		return none, err.Error()
+	}
 	if m != Systemd {
-		self, err = Self()
-		if err != nil {
-			return refuse(err.Error())
-		}
 		if parent, own := delegationRoot(self); parent != "" {
-			return &Backend{Manager: Cgroupfs, parent: parent, own: own}, nil
+			return &Backend{Manager: Cgroupfs, parent: parent, own: own}, ""
 		}
 		if m == Cgroupfs {
-			return refuse(fmt.Sprintf("your cgroup %s is not delegated to you", strings.TrimPrefix(self, Mount)))
+			return none, fmt.Sprintf("your cgroup %s is not delegated to you", strings.TrimPrefix(self, Mount))
 		}
 	}
 	if !UserManagerReachable() {
 		if m == Systemd {
-			return refuse("no systemd user manager is reachable (no bus in $XDG_RUNTIME_DIR)")
+			return none, "no systemd user manager is reachable (no bus in $XDG_RUNTIME_DIR)"
 		}
-		return refuse(fmt.Sprintf("your cgroup %s is not delegated to you, and no systemd user manager is reachable", strings.TrimPrefix(self, Mount)))
+		return none, fmt.Sprintf("your cgroup %s is not delegated to you, and no systemd user manager is reachable", strings.TrimPrefix(self, Mount))
 	}
-	b := &Backend{Manager: Systemd, dial: make(chan dialed, 1)}
-	// The connection is made while the rest is planned.
-	go func() {
-		um, err := DialUserManager()
-		b.dial <- dialed{um, err}
-	}()
-	return b, nil
+	return &Backend{Manager: Systemd}, ""
 }
 
 // delegationRoot returns the topmost cgroup of the subtree delegated to

@@ -21,6 +21,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sbx-sandbox/sbx/cgroupv2"
+
 	"github.com/sbx-sandbox/sbx/usermap"
 )
 
@@ -348,30 +350,31 @@ func (h Host) cgroup() Fact {
 		f.Fix = "boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2)"
 		return f
 	}
-	b, err := os.ReadFile(filepath.Join(h.Proc, "self/cgroup"))
-	if err != nil {
-		f.Status, f.Detail = Warn, fmt.Sprintf("cgroup v2, but %v", err)
+	if h.CgroupRoot != cgroupv2.Mount {
+		f.Status, f.Detail = Warn, "cgroup v2 at "+h.CgroupRoot+", but sbx makes cgroups only at "+cgroupv2.Mount
 		return f
 	}
-	var path string
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if p, ok := strings.CutPrefix(line, "0::"); ok {
-			path = p
+	m, parent, why := cgroupv2.Probe()
+	switch m {
+	case cgroupv2.Cgroupfs:
+		controllers, _ := os.ReadFile(filepath.Join(parent, "cgroup.controllers"))
+		f.Status = OK
+		f.Detail = fmt.Sprintf("cgroup v2: each sandbox gets a cgroup in your delegated cgroup %s (cgroupfs), controllers: %s",
+			strings.TrimPrefix(parent, cgroupv2.Mount), strings.Join(strings.Fields(string(controllers)), " "))
+	case cgroupv2.Systemd:
+		f.Status = OK
+		f.Detail = "cgroup v2: each sandbox gets a cgroup in a scope of your systemd user manager (systemd)"
+		manager := filepath.Join(cgroupv2.Mount, "user.slice", fmt.Sprintf("user-%d.slice/user@%d.service", os.Geteuid(), os.Geteuid()))
+		if controllers, err := os.ReadFile(filepath.Join(manager, "cgroup.subtree_control")); err == nil {
+			f.Detail += ", controllers delegated to it: " + strings.Join(strings.Fields(string(controllers)), " ")
+			if !strings.Contains(string(controllers), "cpu ") || !strings.Contains(string(controllers), "io") || !strings.Contains(string(controllers), "cpuset") {
+				f.Fix = "for --cpus, --cpuset-cpus and --io-weight, delegate all controllers: a drop-in for user@.service with [Service] Delegate=yes (see README)"
+			}
 		}
-	}
-	dir := filepath.Join(h.CgroupRoot, path)
-	controllers, _ := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
-	list := strings.Fields(string(controllers))
-	if unix.Access(dir, unix.W_OK) != nil || unix.Access(filepath.Join(dir, "cgroup.procs"), unix.W_OK) != nil {
+	default:
 		f.Status = Warn
-		f.Detail = fmt.Sprintf("cgroup v2; %s is not delegated to you: no resource limits for sandboxes", path)
-		f.Fix = "run sbx in a delegated cgroup: `systemd-run --user --scope -p Delegate=yes sbx run ...` (or enable Delegate=yes for user@.service)"
-		return f
-	}
-	f.Status = OK
-	f.Detail = fmt.Sprintf("cgroup v2, %s delegated, controllers: %s", path, strings.Join(list, " "))
-	if len(list) == 0 {
-		f.Detail = fmt.Sprintf("cgroup v2, %s delegated, but no controllers enabled in it", path)
+		f.Detail = "cgroup v2, but " + why + ": no resource limits for sandboxes"
+		f.Fix = "run sbx in a delegated cgroup (`systemd-run --user --scope -p Delegate=yes sbx run ...`), or with your systemd user manager running (`loginctl enable-linger`); see README"
 	}
 	return f
 }

@@ -46,6 +46,10 @@ func fullPlan() *Plan {
 			Landlock:    []LandlockRule{{Path: "/", Writable: false}, {Path: "/tmp", Writable: true, IfExists: true, Dev: true}},
 			AllowUserns: true,
 		},
+		Resources: Resources{
+			Memory: 32 << 20, MemorySwap: -1, MemoryReservation: 16 << 20, PidsLimit: -1,
+			CPUQuota: 50000, CPUPeriod: 100000, CPUWeight: 200, CpusetCpus: "0-1", IOWeight: 300,
+		},
 	}
 }
 
@@ -68,7 +72,8 @@ func TestPlanRoundTrip(t *testing.T) {
 }
 
 func TestRecordAndReportRoundTrip(t *testing.T) {
-	r := &Record{Name: "box", Pid: 4242, StartTime: 123456789, Created: 1700000000123456789, Detached: true, Plan: *fullPlan()}
+	r := &Record{Name: "box", Pid: 4242, StartTime: 123456789, Created: 1700000000123456789, Detached: true,
+		Cgroup: "/sys/fs/cgroup/x/sbx-box", CgroupUnit: "sbx-box.scope", Plan: *fullPlan()}
 	got, err := DecodeRecord(r.Encode())
 	if err != nil || !reflect.DeepEqual(got, r) {
 		t.Errorf("record round trip: %v\n got %+v\nwant %+v", err, got, r)
