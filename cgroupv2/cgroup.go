@@ -79,16 +79,8 @@ func Self() (string, error) {
 func create(parent, name string, r plan.Resources, pid int, own bool) (*Cgroup, error) {
 	c := &Cgroup{Dir: filepath.Join(parent, name)}
 	if err := unix.Mkdir(c.Dir, 0o755); err != nil {
-		if !errors.Is(err, unix.EEXIST) {
-			return nil, fmt.Errorf("create cgroup %s: %w", c.Dir, err)
-		}
-		// Left behind by a sandbox of that name whose sbx was killed.
-		if err := c.Remove(); err != nil {
-			return nil, err
-		}
-		if err := unix.Mkdir(c.Dir, 0o755); err != nil {
-			return nil, fmt.Errorf("create cgroup %s: %w", c.Dir, err)
-		}
+		// EEXIST too: names are new (see name).
+		return nil, fmt.Errorf("create cgroup %s: %w", c.Dir, err)
 	}
 	ok := false
 	defer func() {

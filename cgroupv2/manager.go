@@ -1,6 +1,7 @@
 package cgroupv2
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -162,8 +163,21 @@ func delegated(dir string) bool {
 	return err == nil && string(buf[:n]) == "1"
 }
 
-// Name is the cgroup's (and scope's) name for a sandbox.
-func Name(sandbox string) string { return "sbx-" + sandbox }
+// name is a new cgroup's (and scope's) name for a sandbox: its name and a
+// random part, so that it never meets another sandbox's, also one of the
+// same name kept in another state directory. Records name their cgroup.
+func name(sandbox string) string {
+	var b [4]byte
+	for {
+		if _, err := unix.Getrandom(b[:], 0); err != unix.EINTR {
+			break
+		}
+	}
+	if !strings.HasPrefix(sandbox, "sbx-") {
+		sandbox = "sbx-" + sandbox
+	}
+	return sandbox + "-" + hex.EncodeToString(b[:])
+}
 
 // NeedsProcess reports whether the cgroup can only be made around a
 // running process (Adopt), not before (Create).
@@ -175,7 +189,7 @@ func (b *Backend) Create(sandbox string, r plan.Resources) (*Cgroup, error) {
 	if b.Manager != Cgroupfs {
 		return nil, fmt.Errorf("cgroup manager %s cannot make a cgroup before the sandbox's first process", b.Manager)
 	}
-	return create(b.parent, Name(sandbox), r, 0, b.own)
+	return create(b.parent, name(sandbox), r, 0, b.own)
 }
 
 // Adopt makes the sandbox's cgroup with the limits r around pid, the
@@ -188,12 +202,13 @@ func (b *Backend) Adopt(sandbox string, r plan.Resources, pid int) (*Cgroup, err
 	if d.err != nil {
 		return nil, d.err
 	}
-	unit := Name(sandbox) + ".scope"
+	cgroup := name(sandbox)
+	unit := cgroup + ".scope"
 	path, err := d.m.StartScope(unit, "sbx sandbox "+sandbox, pid)
 	if err != nil {
 		return nil, err
 	}
-	c, err := create(filepath.Join(Mount, path), Name(sandbox), r, pid, false)
+	c, err := create(filepath.Join(Mount, path), cgroup, r, pid, false)
 	if err != nil {
 		d.m.StopUnit(unit)
 		return nil, err
