@@ -57,16 +57,21 @@ func Kill(name string, sig unix.Signal) error {
 	if st.Status != state.Running {
 		return fmt.Errorf("sandbox %s is not running", name)
 	}
-	if cg := CgroupOf(st); cg != nil && sig == unix.SIGKILL {
-		if err := cg.Kill(); err != nil {
-			return fmt.Errorf("kill sandbox %s: %w", name, err)
-		}
-	}
 	fd, err := openSandboxPid(st)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
+	if cg := CgroupOf(st); cg != nil && sig == unix.SIGKILL {
+		// Checked to be the sandbox's (the pidfd), it ends whole.
+		if err := cg.Kill(); err != nil {
+			return fmt.Errorf("kill sandbox %s: %w", name, err)
+		}
+		if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil && err != unix.ESRCH {
+			return fmt.Errorf("signal sandbox %s: %w", name, err)
+		}
+		return nil
+	}
 	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
 		return fmt.Errorf("signal sandbox %s: %w", name, err)
 	}
