@@ -6,9 +6,14 @@
 # leaves there integration.log and status (the tests' exit status), then
 # powers the VM off. Being pid 1, bash also reaps orphaned processes.
 #
-# guest.env sets: run_user,
-# cmd (empty: run the integration tests; otherwise a command to run as
-# run_user instead), SBX_TEST_RUN, SBX_TEST_TIMEOUT.
+# guest.env sets: run_user, cmd (empty: run the integration tests;
+# otherwise a command to run as run_user instead), SBX_TEST_RUN,
+# SBX_TEST_TIMEOUT, SBX_TEST_TIME_SCALE.
+#
+# The tests (or cmd) run in a cgroup subtree delegated to run_user,
+# /sys/fs/cgroup/sbx-test (see delegate_cgroup in lib.sh), in its leaf
+# sbx-test/tests, with SBX_TEST_CGROUP=cgroupfs: the backend they expect
+# sbx to choose.
 out=$1
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
@@ -25,11 +30,15 @@ trap finish EXIT
 # shellcheck source=scripts/lib.sh
 . "$out/lib.sh"
 
-log "guest: Linux $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ { print int($2 / 1024) " MiB" }' /proc/meminfo)"
+log "guest: Linux $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ { print int($2 / 1024) " MiB" }' /proc/meminfo), up $(cut -d' ' -f1 /proc/uptime) s"
+
+delegate_cgroup "$run_user" /sys/fs/cgroup/sbx-test
+export SBX_TEST_CGROUP=cgroupfs
+log "/sys/fs/cgroup/sbx-test delegated to $run_user at $(cut -d' ' -f1 /proc/uptime) s"
+
 if [ -n "${cmd:-}" ]; then
 	status=0
-	as_user "$run_user" env -i PATH="$user_path" HOME="$(user_home "$run_user")" \
-		bash -c "$cmd" </dev/null 2>&1 | tee "$out/output.log"
+	run_as_test_user "$run_user" bash -c "$cmd" </dev/null 2>&1 | tee "$out/output.log"
 	status=${PIPESTATUS[0]}
 	exit
 fi

@@ -6,7 +6,8 @@
 # named by sbx.out= on the kernel command line, and hands over to
 # sbx.run= (a script in the root, run by the root's bash as pid 1) with
 # switch_root: pivot_root, which sbx needs, fails while / is the initial
-# ramfs.
+# ramfs. It mounts cgroup2 at /sys/fs/cgroup with the options systemd
+# uses (nsdelegate, memory_recursiveprot).
 /bin/busybox --install -s /bin
 export PATH=/bin
 
@@ -63,7 +64,8 @@ mount --move /sys $r/sys
 mkdir -p $r/dev/pts $r/dev/shm
 mount -t devpts -o gid=5,mode=0620,ptmxmode=0666 devpts $r/dev/pts
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs $r/dev/shm
-mount -t cgroup2 cgroup2 $r/sys/fs/cgroup
+mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 $r/sys/fs/cgroup ||
+	fail "cannot mount cgroup2"
 hostname sbx-vm
 
 exec switch_root $r /bin/bash "$run" "$out"

@@ -13,10 +13,12 @@
 # the test user's home; so the guest has the host's users, /etc/subuid,
 # setuid newuidmap and busybox. The output directory (the binaries under
 # test going in, the log and the exit status coming out) is a second,
-# writable 9p share.
+# writable 9p share. The guest delegates the cgroup /sys/fs/cgroup/sbx-test
+# to the test user (delegate_cgroup in scripts/lib.sh) and runs the tests
+# in its leaf sbx-test/tests, with SBX_TEST_CGROUP=cgroupfs.
 #
 # As root it installs what is missing (qemu-system-x86, uidmap,
-# busybox-static) and sets up the test user as scripts/test.sh does; as
+# busybox-static, attr) and sets up the test user as scripts/test.sh does; as
 # any other user it fails naming the fix, and runs the tests as that user.
 #
 # Variables:
@@ -24,7 +26,9 @@
 #   SBX_VM_RUN        REGEXP: only the integration tests it matches
 #                     (default: $SBX_TEST_RUN, or all of them)
 #   SBX_VM_CMD        run this shell command as the test user instead of the
-#                     tests (its output and status are the script's)
+#                     tests, in the cgroup and with the environment the
+#                     tests would have (its output and status are the
+#                     script's)
 #   SBX_VM_KERNEL_PKG the kernel package (default: what linux-image-amd64
 #                     depends on)
 #   SBX_VM_CACHE      the cache of kernels and initramfs (default
