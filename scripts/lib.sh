@@ -90,7 +90,10 @@ as_user() {
 
 user_home() { getent passwd "$1" | cut -d: -f6; }
 
-# missing_packages prints the Debian packages that provide missing tools.
+# missing_packages [systemd] prints the Debian packages that provide
+# missing tools; with "systemd", also those the VM that boots systemd
+# (scripts/vm-test.sh with SBX_VM_INIT=systemd) needs in the host's root:
+# systemd, the system and session buses, pam_systemd.
 missing_packages() {
 	local pkgs=()
 	{ have newuidmap && have newgidmap; } || pkgs+=(uidmap)
@@ -98,12 +101,19 @@ missing_packages() {
 	have gcc || pkgs+=(gcc libc6-dev)
 	have setpriv || pkgs+=(util-linux)
 	have setfattr || pkgs+=(attr)
+	if [ "${1:-}" = systemd ]; then
+		[ -x /lib/systemd/systemd ] && have systemd-run || pkgs+=(systemd)
+		have dbus-daemon || pkgs+=(dbus)
+		[ -e /usr/lib/systemd/user/dbus.socket ] || pkgs+=(dbus-user-session)
+		[ -n "$(find /lib/*/security /usr/lib/*/security -maxdepth 1 -name pam_systemd.so 2>/dev/null)" ] || pkgs+=(libpam-systemd)
+	fi
 	printf '%s\n' "${pkgs[@]}"
 }
 
+# install_packages [systemd] installs what missing_packages prints.
 install_packages() {
 	local pkgs
-	mapfile -t pkgs < <(missing_packages)
+	mapfile -t pkgs < <(missing_packages "$@")
 	[ "${#pkgs[@]}" -gt 0 ] && [ -n "${pkgs[0]}" ] || return 0
 	log "installing ${pkgs[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -130,10 +140,11 @@ ensure_negative_group() {
 }
 
 # check_prerequisites fails, naming the fix, when something the tests need
-# is missing. $1 is the user the integration tests run as.
+# is missing. $1 is the user the integration tests run as; a second
+# argument, "systemd", adds what the VM that boots systemd needs.
 check_prerequisites() {
 	local user=$1 pkgs uid f
-	mapfile -t pkgs < <(missing_packages)
+	mapfile -t pkgs < <(missing_packages "${2:-}")
 	if [ "${#pkgs[@]}" -gt 0 ] && [ -n "${pkgs[0]}" ]; then
 		die "the tests need the Debian packages ${pkgs[*]}: run \`sudo apt-get install ${pkgs[*]}\`, or \`sudo make test\`, which installs them"
 	fi
