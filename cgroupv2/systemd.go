@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/godbus/dbus/v5"
@@ -31,7 +32,8 @@ var (
 	jobTimeout  = 30 * time.Second
 )
 
-// UserManager is a connection to the calling user's systemd manager.
+// UserManager is a connection to the calling user's systemd manager. Its
+// methods may be called from several goroutines.
 type UserManager struct {
 	conn *dbus.Conn
 	obj  dbus.BusObject
@@ -43,6 +45,7 @@ type UserManager struct {
 	bus bool
 	// jobsMatched is true once the match rule for JobRemoved is added.
 	jobsMatched bool
+	mu          sync.Mutex // guards jobsMatched
 }
 
 // userEndpoint is one way to reach the user's manager.
@@ -154,7 +157,8 @@ func dialEndpoint(ep userEndpoint) (*UserManager, error) {
 		conn.Close()
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	// EXTERNAL with the caller's uid, the only way either end accepts.
+	// EXTERNAL with the caller's uid: the manager's private socket
+	// accepts nothing else, and the session bus accepts it.
 	if err := conn.Auth([]dbus.Auth{dbus.AuthExternal(fmt.Sprint(os.Geteuid()))}); err != nil {
 		return fail("authentication", err)
 	}
@@ -293,6 +297,31 @@ type auxUnit struct {
 	Properties []unitProperty
 }
 
+// matchJobs makes the bus forward the manager's JobRemoved signals to this
+// connection, once: through a bus, a signal reaches only those whose match
+// rule asks for it (peer to peer, the manager sends it to its client).
+func (m *UserManager) matchJobs() error {
+	if !m.bus {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.jobsMatched {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	err := m.conn.AddMatchSignalContext(ctx,
+		dbus.WithMatchObjectPath(systemdPath),
+		dbus.WithMatchInterface(managerInterface),
+		dbus.WithMatchMember("JobRemoved"))
+	if err != nil {
+		return fmt.Errorf("subscribing to JobRemoved on %s: %w", m.via, err)
+	}
+	m.jobsMatched = true
+	return nil
+}
+
 // StartScope asks for a transient scope unit `unit` (e.g.
 // "sbx-NAME-RANDOM.scope") holding pid, with Delegate=yes,
 // CollectMode=inactive-or-failed and the Description description, and
@@ -307,19 +336,8 @@ func (m *UserManager) StartScope(unit, description string, pid int) (string, err
 	if pid <= 0 {
 		return "", fmt.Errorf("starting %s: bad pid %d", unit, pid)
 	}
-	if m.bus && !m.jobsMatched {
-		// Through a bus, the manager's JobRemoved reaches only those
-		// whose match rule asks for it.
-		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-		err := m.conn.AddMatchSignalContext(ctx,
-			dbus.WithMatchObjectPath(systemdPath),
-			dbus.WithMatchInterface(managerInterface),
-			dbus.WithMatchMember("JobRemoved"))
-		cancel()
-		if err != nil {
-			return "", fmt.Errorf("starting %s: subscribing to JobRemoved on %s: %w", unit, m.via, err)
-		}
-		m.jobsMatched = true
+	if err := m.matchJobs(); err != nil {
+		return "", fmt.Errorf("starting %s: %w", unit, err)
 	}
 	// Registered before the job exists: its JobRemoved may follow the
 	// reply at once.
