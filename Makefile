@@ -32,21 +32,25 @@ demo: build
 
 # Every test: as root, installs what the tests need and runs the
 # integration tests as the unprivileged user sbxtest, natively, then on
-# Debian 12's kernel (6.1) in a qemu VM, 10 to 15 minutes under TCG
-# (SBX_TEST_VM=0 skips the VM; SBX_VM_RUN=REGEXP limits the tests run
-# there).
+# Debian 12's kernel (6.1) in a qemu VM, 10 to 15 minutes under TCG, in a
+# cgroup delegated to that user; then the cgroup tests again in a VM that
+# boots Debian's systemd, through the user's systemd manager
+# (SBX_TEST_VM=0 skips both VMs; SBX_VM_RUN=REGEXP limits the tests run in
+# the first, SBX_VM_SYSTEMD_RUN=REGEXP, by default Cgroup, in the second).
 SBX_TEST_VM ?= 1
 test:
 	bash scripts/test.sh
 ifneq ($(SBX_TEST_VM),0)
-	bash scripts/vm-test.sh
+	SBX_VM_INIT=busybox bash scripts/vm-test.sh
+	SBX_VM_INIT=systemd bash scripts/vm-test.sh
 endif
 
-# The integration tests on Debian 12's kernel in a qemu VM only (see
+# The integration tests on Debian 12's kernel in the two qemu VMs only (see
 # scripts/vm-test.sh; the kernel and initramfs are cached in
 # /var/cache/sbx-vm).
 test-vm:
-	bash scripts/vm-test.sh
+	SBX_VM_INIT=busybox bash scripts/vm-test.sh
+	SBX_VM_INIT=systemd bash scripts/vm-test.sh
 
 # sbx next to bubblewrap, unshare/nsenter and runc, and the Go benchmarks
 # (a benchmark, not a test: it never fails on a figure).

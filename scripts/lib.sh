@@ -64,7 +64,12 @@ ensure_user() {
 }
 
 # as_user USER CMD... runs CMD as USER (or as is, when USER is the current
-# user), with no file descriptor open but 0, 1 and 2.
+# user), with no file descriptor open but 0, 1 and 2, in the cgroup
+# $test_cgroup once delegate_cgroup set it. Only CMD's process moves there,
+# never a shell of root's: a process with more capabilities than USER in
+# the leaf would keep USER from enabling cpuset in its parent (moving the
+# leaf's processes to the new cpuset asks for the right to change their
+# scheduling: EPERM).
 as_user() {
 	local user=$1
 	shift
@@ -75,6 +80,7 @@ as_user() {
 				eval "exec $fd>&-" 2>/dev/null || true
 			fi
 		done
+		enter_test_cgroup
 		if [ "$(id -un)" = "$user" ]; then
 			exec "$@"
 		fi
@@ -84,19 +90,30 @@ as_user() {
 
 user_home() { getent passwd "$1" | cut -d: -f6; }
 
-# missing_packages prints the Debian packages that provide missing tools.
+# missing_packages [systemd] prints the Debian packages that provide
+# missing tools; with "systemd", also those the VM that boots systemd
+# (scripts/vm-test.sh with SBX_VM_INIT=systemd) needs in the host's root:
+# systemd, the system and session buses, pam_systemd.
 missing_packages() {
 	local pkgs=()
 	{ have newuidmap && have newgidmap; } || pkgs+=(uidmap)
 	have busybox || pkgs+=(busybox-static)
 	have gcc || pkgs+=(gcc libc6-dev)
 	have setpriv || pkgs+=(util-linux)
+	have setfattr || pkgs+=(attr)
+	if [ "${1:-}" = systemd ]; then
+		[ -x /lib/systemd/systemd ] && have systemd-run || pkgs+=(systemd)
+		have dbus-daemon || pkgs+=(dbus)
+		[ -e /usr/lib/systemd/user/dbus.socket ] || pkgs+=(dbus-user-session)
+		[ -n "$(find /lib/*/security /usr/lib/*/security -maxdepth 1 -name pam_systemd.so 2>/dev/null)" ] || pkgs+=(libpam-systemd)
+	fi
 	printf '%s\n' "${pkgs[@]}"
 }
 
+# install_packages [systemd] installs what missing_packages prints.
 install_packages() {
 	local pkgs
-	mapfile -t pkgs < <(missing_packages)
+	mapfile -t pkgs < <(missing_packages "$@")
 	[ "${#pkgs[@]}" -gt 0 ] && [ -n "${pkgs[0]}" ] || return 0
 	log "installing ${pkgs[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -123,10 +140,11 @@ ensure_negative_group() {
 }
 
 # check_prerequisites fails, naming the fix, when something the tests need
-# is missing. $1 is the user the integration tests run as.
+# is missing. $1 is the user the integration tests run as; a second
+# argument, "systemd", adds what the VM that boots systemd needs.
 check_prerequisites() {
 	local user=$1 pkgs uid f
-	mapfile -t pkgs < <(missing_packages)
+	mapfile -t pkgs < <(missing_packages "${2:-}")
 	if [ "${#pkgs[@]}" -gt 0 ] && [ -n "${pkgs[0]}" ]; then
 		die "the tests need the Debian packages ${pkgs[*]}: run \`sudo apt-get install ${pkgs[*]}\`, or \`sudo make test\`, which installs them"
 	fi
@@ -154,25 +172,98 @@ prepare_work() {
 	fi
 }
 
+# delegate_cgroup USER DIR delegates the cgroup v2 subtree DIR (a new
+# directory on a cgroup2 mount, e.g. /sys/fs/cgroup/sbx-test, whose parent
+# holds no process or is the root) to USER, the way systemd does for a
+# unit with Delegate=yes or a CI runner for a job: the controllers cpu
+# cpuset io memory pids enabled in the parent's cgroup.subtree_control (so
+# that DIR has them to enable below itself), DIR and its cgroup.procs,
+# cgroup.threads and cgroup.subtree_control owned by USER, and the xattr
+# trusted.delegate=1 on DIR (as systemd 251 and later mark a delegation).
+# Then it makes, as USER, the leaf DIR/tests, and sets test_cgroup to it:
+# run_integration and run_as_test_user start their command there, as a
+# delegated service that moved itself into a leaf so that DIR may enable
+# controllers for its children (the no-internal-process rule).
+delegate_cgroup() {
+	local user=$1 dir=$2 parent c available enabled
+	parent=${dir%/*}
+	[ "$(stat -fc %T "$parent" 2>/dev/null)" = cgroup2fs ] ||
+		die "cannot delegate $dir: $parent is not on a cgroup2 filesystem (a cgroup v1 or hybrid host)"
+	have setfattr || die "delegating a cgroup needs setfattr: run \`sudo apt-get install attr\`"
+	mkdir -p "$dir" || die "cannot create the cgroup $dir"
+	available=" $(<"$parent/cgroup.controllers") "
+	enabled=" $(<"$parent/cgroup.subtree_control") "
+	for c in cpu cpuset io memory pids; do
+		[[ $available == *" $c "* ]] ||
+			die "cannot delegate $dir: the controller $c is not available in $parent"
+		[[ $enabled == *" $c "* ]] || echo "+$c" >"$parent/cgroup.subtree_control" ||
+			die "cannot enable the controller $c in $parent/cgroup.subtree_control"
+	done
+	chown "$user:$(id -gn "$user")" "$dir" "$dir/cgroup.procs" "$dir/cgroup.threads" "$dir/cgroup.subtree_control" ||
+		die "cannot hand $dir over to $user"
+	setfattr -n trusted.delegate -v 1 "$dir" || die "cannot set the xattr trusted.delegate on $dir"
+	[ -d "$dir/tests" ] || as_user "$user" mkdir "$dir/tests" </dev/null ||
+		die "$user cannot create a cgroup in $dir (the delegation failed)"
+	test_cgroup=$dir/tests
+}
+
+# undelegate_cgroup DIR removes the cgroup DIR and what was made below it
+# (the cgroups must be empty of processes: a sandbox left running is
+# reported).
+undelegate_cgroup() {
+	local dir=$1 d
+	[ -d "$dir" ] || return 0
+	while IFS= read -r d; do
+		rmdir "$d" 2>/dev/null || log "cannot remove the cgroup $d: $(tr '\n' ' ' <"$d/cgroup.procs")left in it"
+	done < <(find "$dir" -depth -type d)
+}
+
+# enter_test_cgroup moves the calling (sub)shell into $test_cgroup, when
+# delegate_cgroup set it (see as_user).
+enter_test_cgroup() {
+	[ -z "${test_cgroup:-}" ] || echo "$BASHPID" >"$test_cgroup/cgroup.procs" ||
+		die "cannot move into the cgroup $test_cgroup"
+}
+
+# test_env USER sets the array test_env_vars to the environment commands
+# run with as USER: only PATH, HOME, USER, LOGNAME and, when set,
+# SBX_TEST_CGROUP (the cgroup backend the tests expect sbx to pick: none,
+# cgroupfs or systemd), XDG_RUNTIME_DIR and DBUS_SESSION_BUS_ADDRESS (the
+# way to USER's systemd manager) and SBX_TEST_TIME_SCALE.
+test_env() {
+	local user=$1 v
+	test_env_vars=(PATH="$user_path" HOME="$(user_home "$user")" USER="$user" LOGNAME="$user")
+	for v in SBX_TEST_CGROUP XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS SBX_TEST_TIME_SCALE; do
+		[ -z "${!v:-}" ] || test_env_vars+=("$v=${!v}")
+	done
+}
+
+# run_as_test_user USER CMD... runs CMD as USER with the environment of
+# test_env only (see as_user), from the current directory.
+run_as_test_user() {
+	local user=$1 test_env_vars
+	shift
+	test_env "$user"
+	as_user "$user" env -i "${test_env_vars[@]}" "$@"
+}
+
 # run_integration WORK USER runs the integration tests of WORK (see
-# prepare_work) as USER, from WORK/cwd, with a clean environment and no
-# descriptor but 0, 1 and 2, logs them to WORK/integration.log as well,
-# prints a summary and returns their exit status. SBX_TEST_RUN=REGEXP
+# prepare_work) as USER, from WORK/cwd, with a clean environment (see
+# test_env) and no descriptor but 0, 1 and 2, in the cgroup $test_cgroup
+# when set (see delegate_cgroup), logs them to WORK/integration.log as
+# well, prints a summary and returns their exit status. SBX_TEST_RUN=REGEXP
 # selects tests, SBX_TEST_TIMEOUT (default 20m) is the test binary's limit,
 # SBX_TEST_TIME_SCALE=N (passed on) stretches the few tests that count what
 # is done within a time, on a machine N times slower (a VM under TCG).
 run_integration() {
-	local work=$1 user=$2 home status passed failed skipped errexit=
+	local work=$1 user=$2 status passed failed skipped errexit=
 	case $- in *e*) errexit=1 ;; esac
-	home=$(user_home "$user")
-	log "integration tests as $user ($work)"
+	log "integration tests as $user ($work)${test_cgroup:+ in the cgroup $test_cgroup}${SBX_TEST_CGROUP:+, cgroup backend expected: $SBX_TEST_CGROUP}"
 	set +e
 	(
 		cd "$work/cwd" &&
-			as_user "$user" env -i \
-				PATH="$user_path" HOME="$home" USER="$user" LOGNAME="$user" \
+			run_as_test_user "$user" \
 				SBX_BINARY="$work/bin/sbx" SBX_TEST_DIR="$work/tmp" \
-				${SBX_TEST_TIME_SCALE:+SBX_TEST_TIME_SCALE="$SBX_TEST_TIME_SCALE"} \
 				"$work/integration.test" -test.v -test.timeout="${SBX_TEST_TIMEOUT:-20m}" \
 				${SBX_TEST_RUN:+-test.run="$SBX_TEST_RUN"}
 	) </dev/null 2>&1 | tee "$work/integration.log"

@@ -16,6 +16,19 @@
 #
 # Set SBX_KEEP=1 to keep the scratch directory of the integration tests, and
 # SBX_TEST_RUN=REGEXP to run only the integration tests it matches.
+#
+# SBX_TEST_CGROUP tells the integration tests which cgroup backend sbx must
+# choose (none, cgroupfs or systemd); set, it is passed on as it is.
+# Otherwise: on a host without the pure cgroup v2 hierarchy (v1 or hybrid)
+# it is none; on a pure cgroup v2 host, as root, the cgroup
+# /sys/fs/cgroup/sbx-test-PID is delegated to the test user as
+# scripts/vm-test.sh does in its VM (delegate_cgroup in scripts/lib.sh), the
+# tests run in its leaf, and it is cgroupfs (the cgroup is removed
+# afterwards); as any other user, it is cgroupfs when the user's own cgroup
+# is writable (sbx started in a delegated cgroup), else systemd when the
+# user's systemd manager has a socket in $XDG_RUNTIME_DIR, else none. Run
+# as root, the root's XDG_RUNTIME_DIR and DBUS_SESSION_BUS_ADDRESS are not
+# passed to the test user; as any other user, they are.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,6 +64,7 @@ log "building bin/sbx and the integration tests"
 make --no-print-directory build
 work=$(mktemp -d /var/tmp/sbx-test.XXXXXX)
 cleanup() {
+	[ -z "${test_cgroup_dir:-}" ] || undelegate_cgroup "$test_cgroup_dir"
 	if [ "${SBX_KEEP:-}" = 1 ]; then
 		log "kept $work"
 	else
@@ -63,6 +77,31 @@ mkdir -p "$work/bin"
 install -m 0755 bin/sbx "$work/bin/sbx"
 
 prepare_work "$work" "$run_user"
+
+# The cgroup backend the tests expect (see above).
+if [ "$(id -u)" -eq 0 ]; then
+	unset XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS
+fi
+if [ -z "${SBX_TEST_CGROUP:-}" ]; then
+	if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" != cgroup2fs ]; then
+		SBX_TEST_CGROUP=none
+	elif [ "$(id -u)" -eq 0 ]; then
+		test_cgroup_dir=/sys/fs/cgroup/sbx-test-$$
+		delegate_cgroup "$run_user" "$test_cgroup_dir"
+		SBX_TEST_CGROUP=cgroupfs
+	else
+		own=/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)
+		if [ -w "$own" ] && [ -w "$own/cgroup.procs" ]; then
+			SBX_TEST_CGROUP=cgroupfs
+		elif [ -n "${XDG_RUNTIME_DIR:-}" ] && { [ -S "$XDG_RUNTIME_DIR/bus" ] || [ -S "$XDG_RUNTIME_DIR/systemd/private" ]; }; then
+			SBX_TEST_CGROUP=systemd
+		else
+			SBX_TEST_CGROUP=none
+		fi
+	fi
+fi
+export SBX_TEST_CGROUP
+
 status=0
 run_integration "$work" "$run_user" || status=$?
 exit "$status"

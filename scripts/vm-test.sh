@@ -15,16 +15,42 @@
 # test going in, the log and the exit status coming out) is a second,
 # writable 9p share.
 #
+# Two kinds of VM (SBX_VM_INIT):
+#   busybox  (default) the initramfs hands over to scripts/vm-guest.sh as
+#            pid 1; it delegates the cgroup /sys/fs/cgroup/sbx-test to the
+#            test user (delegate_cgroup in scripts/lib.sh) and runs the
+#            tests in its leaf sbx-test/tests, with SBX_TEST_CGROUP=cgroupfs;
+#   systemd  the host's root, made writable by an overlayfs over a tmpfs,
+#            boots Debian's systemd as pid 1 (the host's packages systemd,
+#            dbus, dbus-user-session, libpam-systemd; installed as root when
+#            missing) into the target sbx-vm.target, whose service
+#            sbx-vm.service runs scripts/vm-guest.sh: it starts the test
+#            user's systemd manager (user@UID.service, as for a lingering
+#            user) and runs the tests as that user from the service's own
+#            cgroup, which the user does not own (as a desktop session's
+#            session-N.scope), with XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS
+#            and SBX_TEST_CGROUP=systemd; only the tests SBX_VM_SYSTEMD_RUN
+#            matches (default: Cgroup). Units that cannot work in the VM or
+#            slow its boot are masked (see systemd_units below).
+#
 # As root it installs what is missing (qemu-system-x86, uidmap,
-# busybox-static) and sets up the test user as scripts/test.sh does; as
-# any other user it fails naming the fix, and runs the tests as that user.
+# busybox-static, attr, and for the systemd VM what it needs) and sets up
+# the test user as scripts/test.sh does; as any other user it fails naming
+# the fix, and runs the tests as that user.
 #
 # Variables:
 #   SBX_TEST_USER     the test user (default sbxtest), as in scripts/test.sh
-#   SBX_VM_RUN        REGEXP: only the integration tests it matches
-#                     (default: $SBX_TEST_RUN, or all of them)
+#   SBX_VM_INIT       busybox (default) or systemd: the kind of VM, above
+#   SBX_VM_RUN        REGEXP: only the integration tests it matches, in the
+#                     busybox VM (default: $SBX_TEST_RUN, or all of them)
+#   SBX_VM_SYSTEMD_RUN REGEXP: only the integration tests it matches, in
+#                     the systemd VM (default: Cgroup)
 #   SBX_VM_CMD        run this shell command as the test user instead of the
-#                     tests (its output and status are the script's)
+#                     tests, in either VM, in the cgroup and with the
+#                     environment the tests would have (its output and
+#                     status are the script's)
+#   SBX_VM_APPEND     more of the kernel's command line (for example
+#                     systemd.log_level=debug)
 #   SBX_VM_KERNEL_PKG the kernel package (default: what linux-image-amd64
 #                     depends on)
 #   SBX_VM_CACHE      the cache of kernels and initramfs (default
@@ -64,16 +90,23 @@ if ! have qemu-system-x86_64; then
 		die "the VM tests need qemu: run \`sudo apt-get install qemu-system-x86\`, or \`sudo make test-vm\`, which installs it"
 	fi
 fi
+init=${SBX_VM_INIT:-busybox}
+case $init in
+busybox) pkg_set= ;;
+systemd) pkg_set=systemd ;;
+*) die "SBX_VM_INIT=$init: busybox or systemd" ;;
+esac
+
 bash scripts/build-deps.sh
 if [ -n "$root" ]; then
-	install_packages
+	install_packages $pkg_set
 	ensure_user
 	ensure_negative_group
 	run_user=$test_user
 else
 	run_user=$(id -un)
 fi
-check_prerequisites "$run_user"
+check_prerequisites "$run_user" $pkg_set
 have dpkg-deb && have apt-get || die "fetching the guest's kernel needs apt-get and dpkg-deb (a Debian system)"
 
 # kernel_pkg prints the kernel package to boot.
@@ -171,6 +204,73 @@ build_initrd() {
 	echo "$img"
 }
 
+# systemd_units DIR OUT writes the units of the systemd VM into DIR, and in
+# DIR/mask what is masked there (paths under /etc/systemd: units in
+# system/, generators in system-generators/ and user-generators/); the
+# initramfs installs the units in /etc/systemd/system and links what is
+# masked to /dev/null. OUT is the output directory.
+systemd_units() {
+	local dir=$1 out=$2
+	mkdir -p "$dir"
+	cat >"$dir/sbx-vm.target" <<-EOF
+		[Unit]
+		Description=sbx VM: the integration tests
+		Requires=basic.target sbx-vm.service
+		After=basic.target
+		AllowIsolate=yes
+		# Never a VM waiting for nothing until SBX_VM_TIMEOUT.
+		JobTimeoutSec=10min
+		JobTimeoutAction=poweroff-force
+	EOF
+	# The system bus is up before the user's manager starts: that manager
+	# moves a process out of a cgroup the user does not own by asking the
+	# system's manager (AttachProcessesToUnit on the system bus).
+	cat >"$dir/sbx-vm.service" <<-EOF
+		[Unit]
+		Description=sbx VM: the integration tests as $run_user (scripts/vm-guest.sh)
+		Requires=dbus.socket dbus.service
+		After=basic.target dbus.socket dbus.service
+
+		[Service]
+		Type=exec
+		ExecStart=/bin/bash $out/vm-guest.sh $out
+		StandardInput=null
+		StandardOutput=journal+console
+		StandardError=inherit
+		TimeoutStartSec=infinity
+		# vm-guest.sh powers off itself; if it cannot even start:
+		FailureAction=poweroff-force
+	EOF
+	# Masked, to boot faster under TCG: what needs a network, a real
+	# machine or kernel modules (the host's /lib/modules has none for the
+	# guest's kernel), what runs from timers (apt, man-db, fstrim...), what
+	# would only rewrite the host's root (users, utmp, the journal's flush,
+	# the random seed), and the generators (fstab, getty, SysV scripts,
+	# disks; but systemd-debug-generator, which systemd.mask= and
+	# systemd.wants= in SBX_VM_APPEND need): none of it is for the tests.
+	# Kept: journald, tmpfiles, dbus, logind, the user's manager.
+	local g d
+	for g in /lib/systemd/system-generators/* /lib/systemd/user-generators/*; do
+		d=${g%/*}
+		[ "${g##*/}" = systemd-debug-generator ] || echo "${d##*/}/${g##*/}"
+	done >"$dir/mask"
+	printf 'system/%s\n' timers.target systemd-timesyncd.service systemd-pstore.service \
+		systemd-firstboot.service systemd-repart.service \
+		systemd-pcrphase.service systemd-pcrphase-sysinit.service \
+		systemd-binfmt.service proc-sys-fs-binfmt_misc.automount \
+		systemd-modules-load.service kmod-static-nodes.service \
+		modprobe@configfs.service modprobe@fuse.service modprobe@drm.service \
+		modprobe@dm_mod.service modprobe@efi_pstore.service modprobe@loop.service \
+		sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
+		sys-fs-fuse-connections.mount dev-hugepages.mount \
+		systemd-remount-fs.service systemd-sysusers.service \
+		systemd-update-utmp.service systemd-update-utmp-runlevel.service \
+		systemd-journal-flush.service systemd-random-seed.service \
+		systemd-machine-id-commit.service systemd-hwdb-update.service \
+		ldconfig.service e2scrub_reap.service \
+		>>"$dir/mask"
+}
+
 started=$SECONDS
 fetch_kernel
 initrd=$(build_initrd)
@@ -194,24 +294,34 @@ if [ -z "${SBX_VM_CMD:-}" ]; then
 	install -m 0755 bin/sbx "$out/sbx"
 fi
 cp scripts/lib.sh scripts/vm-guest.sh "$out/"
+append="console=ttyS0 panic=-1 quiet loglevel=4 sbx.out=$out sbx.run=$out/vm-guest.sh sbx.user=$run_user"
+if [ "$init" = systemd ]; then
+	systemd_units "$out/units" "$out"
+	append+=" sbx.init=systemd systemd.unit=sbx-vm.target"
+	run=${SBX_VM_SYSTEMD_RUN:-Cgroup}
+else
+	run=${SBX_VM_RUN:-${SBX_TEST_RUN:-}}
+fi
+append+=${SBX_VM_APPEND:+ $SBX_VM_APPEND}
 {
 	printf 'run_user=%q\n' "$run_user"
+	printf 'init=%q\n' "$init"
 	printf 'cmd=%q\n' "${SBX_VM_CMD:-}"
-	printf 'SBX_TEST_RUN=%q\n' "${SBX_VM_RUN:-${SBX_TEST_RUN:-}}"
+	printf 'SBX_TEST_RUN=%q\n' "$run"
 	# TCG runs everything several times slower than the host.
 	printf 'SBX_TEST_TIMEOUT=%q\n' "${SBX_TEST_TIMEOUT:-70m}"
 	printf 'SBX_TEST_TIME_SCALE=%q\n' "${SBX_TEST_TIME_SCALE:-5}"
 	printf 'export SBX_TEST_RUN SBX_TEST_TIMEOUT SBX_TEST_TIME_SCALE\n'
 } >"$out/guest.env"
 
-log "booting Linux $kver under qemu (TCG) as $run_user"
+log "booting Linux $kver under qemu (TCG) with the $init init, the tests as $run_user"
 booted=$SECONDS
 set +e
 timeout -k 30 "${SBX_VM_TIMEOUT:-80m}" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max -smp 2 -m "${SBX_VM_MEM:-4G}" \
 	-nographic -no-reboot -nic none \
 	-kernel "$kdir/vmlinuz" -initrd "$initrd" \
-	-append "console=ttyS0 panic=-1 quiet loglevel=4 sbx.out=$out sbx.run=$out/vm-guest.sh sbx.user=$run_user" \
+	-append "$append" \
 	-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap \
 	-device virtio-9p-pci,fsdev=root,mount_tag=root \
 	-fsdev local,id=out,path="$out",security_model=none,multidevs=remap \
@@ -226,6 +336,6 @@ if [ ! -s "$out/status" ]; then
 fi
 status=$(cat "$out/status")
 if [ "$status" -ne 0 ]; then
-	log "failed on Linux $kver (status $status)"
+	log "failed on Linux $kver with the $init init (status $status)"
 fi
 exit "$status"
