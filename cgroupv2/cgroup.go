@@ -150,9 +150,13 @@ func controllers(parent string, r plan.Resources) ([]string, error) {
 	}
 	for _, f := range files(r) {
 		if !has(f.controller) {
-			return nil, fmt.Errorf("%s needs the %s controller, which %s does not have (it has: %s): "+
-				"delegate it (systemd: Delegate=%s), or run `sbx check`",
-				flagOf(f.name), f.controller, parent, strings.Join(have, " "), f.controller)
+			where := parent + " does not have it"
+			if strings.Contains(parent, ".service/") && strings.HasSuffix(parent, ".scope") {
+				where = "your systemd user manager does not delegate it"
+			}
+			return nil, fmt.Errorf("%s needs the %s controller, and %s (only: %s): delegate it "+
+				"(for systemd, a drop-in for user@.service with Delegate=cpu cpuset io memory pids; see the README), or run `sbx check`",
+				flagOf(f.name), f.controller, where, strings.Join(have, " "))
 		}
 		add(f.controller)
 	}

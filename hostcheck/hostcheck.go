@@ -368,7 +368,7 @@ func (h Host) cgroup() Fact {
 		if controllers, err := os.ReadFile(filepath.Join(manager, "cgroup.subtree_control")); err == nil {
 			f.Detail += ", controllers delegated to it: " + strings.Join(strings.Fields(string(controllers)), " ")
 			if !strings.Contains(string(controllers), "cpu ") || !strings.Contains(string(controllers), "io") || !strings.Contains(string(controllers), "cpuset") {
-				f.Fix = "for --cpus, --cpuset-cpus and --io-weight, delegate all controllers: a drop-in for user@.service with [Service] Delegate=yes (see README)"
+				f.Fix = "for --cpus, --cpu-weight, --cpuset-cpus and --io-weight, delegate every controller: a drop-in for user@.service with [Service] Delegate=cpu cpuset io memory pids (see the README)"
 			}
 		}
 	default:
