@@ -214,7 +214,7 @@ undelegate_cgroup() {
 	local dir=$1 d
 	[ -d "$dir" ] || return 0
 	while IFS= read -r d; do
-		rmdir "$d" 2>/dev/null || log "cannot remove the cgroup $d: $(tr '\n' ' ' <"$d/cgroup.procs")left in it"
+		rmdir "$d" 2>/dev/null || log "cannot remove the cgroup $d (processes in it: $(tr '\n' ' ' <"$d/cgroup.procs"))"
 	done < <(find "$dir" -depth -type d)
 }
 
