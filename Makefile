@@ -36,7 +36,8 @@ demo: build
 # cgroup delegated to that user; then the cgroup tests again in a VM that
 # boots Debian's systemd, through the user's systemd manager
 # (SBX_TEST_VM=0 skips both VMs; SBX_VM_RUN=REGEXP limits the tests run in
-# the first, SBX_VM_SYSTEMD_RUN=REGEXP, by default Cgroup, in the second).
+# the first, SBX_VM_SYSTEMD_RUN=REGEXP, by default the cgroup tests, in the
+# second).
 SBX_TEST_VM ?= 1
 test:
 	bash scripts/test.sh

@@ -14,8 +14,12 @@
 # As any other user it checks the same prerequisites, fails naming the fix
 # when one is missing, and runs everything as that user.
 #
-# Set SBX_KEEP=1 to keep the scratch directory of the integration tests, and
-# SBX_TEST_RUN=REGEXP to run only the integration tests it matches.
+# Set SBX_KEEP=1 to keep the scratch directory of the integration tests,
+# SBX_TEST_RUN=REGEXP to run only the integration tests it matches, and
+# SBX_TEST_SKIP=REGEXP to leave out those it matches (by default, the tests
+# the cgroup backend below cannot serve: TestLimits* without one,
+# TestSystemd* without a systemd user manager; see cgroup_tests_skipped in
+# scripts/lib.sh).
 #
 # SBX_TEST_CGROUP tells the integration tests which cgroup backend sbx must
 # choose (none, cgroupfs or systemd); set, it is passed on as it is.

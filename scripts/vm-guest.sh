@@ -10,7 +10,7 @@
 #
 # guest.env sets: run_user, init (busybox or systemd), cmd (empty: run the
 # integration tests; otherwise a command to run as run_user instead),
-# SBX_TEST_RUN, SBX_TEST_TIMEOUT, SBX_TEST_TIME_SCALE.
+# SBX_TEST_RUN, SBX_TEST_SKIP (when set), SBX_TEST_TIMEOUT, SBX_TEST_TIME_SCALE.
 #
 # The cgroups the tests (or cmd) run in, and SBX_TEST_CGROUP, the backend
 # they expect sbx to choose:

@@ -30,8 +30,13 @@
 #            cgroup, which the user does not own (as a desktop session's
 #            session-N.scope), with XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS
 #            and SBX_TEST_CGROUP=systemd; only the tests SBX_VM_SYSTEMD_RUN
-#            matches (default: Cgroup). Units that cannot work in the VM or
-#            slow its boot are masked (see systemd_units below).
+#            matches (default: the cgroup tests, ^Test(Cgroup|Limits|Systemd)).
+#            Units that cannot work in the VM or slow its boot are masked
+#            (see systemd_units below).
+#
+# In the busybox VM, the tests that need a systemd user manager
+# (TestSystemd*) are not run (see cgroup_tests_skipped in scripts/lib.sh;
+# SBX_TEST_SKIP=REGEXP chooses others, in both VMs).
 #
 # As root it installs what is missing (qemu-system-x86, uidmap,
 # busybox-static, attr, and for the systemd VM what it needs) and sets up
@@ -44,7 +49,7 @@
 #   SBX_VM_RUN        REGEXP: only the integration tests it matches, in the
 #                     busybox VM (default: $SBX_TEST_RUN, or all of them)
 #   SBX_VM_SYSTEMD_RUN REGEXP: only the integration tests it matches, in
-#                     the systemd VM (default: Cgroup)
+#                     the systemd VM (default: ^Test(Cgroup|Limits|Systemd))
 #   SBX_VM_CMD        run this shell command as the test user instead of the
 #                     tests, in either VM, in the cgroup and with the
 #                     environment the tests would have (its output and
@@ -298,7 +303,7 @@ append="console=ttyS0 panic=-1 quiet loglevel=4 sbx.out=$out sbx.run=$out/vm-gue
 if [ "$init" = systemd ]; then
 	systemd_units "$out/units" "$out"
 	append+=" sbx.init=systemd systemd.unit=sbx-vm.target"
-	run=${SBX_VM_SYSTEMD_RUN:-Cgroup}
+	run=${SBX_VM_SYSTEMD_RUN:-^Test(Cgroup|Limits|Systemd)}
 else
 	run=${SBX_VM_RUN:-${SBX_TEST_RUN:-}}
 fi
@@ -308,6 +313,7 @@ append+=${SBX_VM_APPEND:+ $SBX_VM_APPEND}
 	printf 'init=%q\n' "$init"
 	printf 'cmd=%q\n' "${SBX_VM_CMD:-}"
 	printf 'SBX_TEST_RUN=%q\n' "$run"
+	[ -z "${SBX_TEST_SKIP+set}" ] || printf 'SBX_TEST_SKIP=%q\nexport SBX_TEST_SKIP\n' "$SBX_TEST_SKIP"
 	# TCG runs everything several times slower than the host.
 	printf 'SBX_TEST_TIMEOUT=%q\n' "${SBX_TEST_TIMEOUT:-70m}"
 	printf 'SBX_TEST_TIME_SCALE=%q\n' "${SBX_TEST_TIME_SCALE:-5}"
