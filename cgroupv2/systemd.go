@@ -22,12 +22,14 @@ const (
 	noSuchUnitError  = "org.freedesktop.systemd1.NoSuchUnit"
 )
 
-// Bounds of the conversation with the manager. callTimeout is sd-bus's
-// default method call timeout; jobTimeout bounds the wait for a scope's
-// start job, which a busy manager (or a slow machine) may queue behind
-// others.
+// Bounds of the conversation with the manager. dialTimeout bounds the
+// connection to one socket, with its authentication and the check that the
+// manager answers there (which waits for a manager whose bus has just been
+// started); callTimeout is sd-bus's default method call timeout;
+// jobTimeout bounds the wait for a scope's start job, which a busy manager
+// (or a slow machine) may queue behind others.
 var (
-	dialTimeout = 5 * time.Second
+	dialTimeout = 10 * time.Second
 	callTimeout = 25 * time.Second
 	jobTimeout  = 30 * time.Second
 )
@@ -106,8 +108,8 @@ func UserManagerReachable() bool {
 // DialUserManager connects to the user's manager: the session bus at
 // $DBUS_SESSION_BUS_ADDRESS, else unix:path=$XDG_RUNTIME_DIR/bus, else the
 // manager's private socket $XDG_RUNTIME_DIR/systemd/private (peer to peer,
-// no Hello). A bus counts only if the manager (org.freedesktop.systemd1) is
-// on it. An error says which were tried, and why each failed.
+// no Hello). A bus counts only if the manager (org.freedesktop.systemd1)
+// answers on it. An error says which were tried, and why each failed.
 func DialUserManager() (*UserManager, error) {
 	eps := userEndpoints()
 	if len(eps) == 0 {
@@ -167,8 +169,12 @@ func dialEndpoint(ep userEndpoint) (*UserManager, error) {
 			return fail("Hello", err)
 		}
 		// A session bus started by dbus-launch may have no systemd on it.
-		var owner string
-		err := conn.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, systemdName).Store(&owner)
+		// Not GetNameOwner: on the bus of a user manager just started
+		// (the bus is socket-activated by our connection), the manager
+		// takes its name only a moment later; a call with auto-start
+		// waits for it there (dbus-daemon --systemd-activation), and
+		// fails at once on a bus without systemd.
+		err := conn.Object(systemdName, systemdPath).Call("org.freedesktop.DBus.Peer.Ping", 0).Err
 		if err != nil {
 			return fail("no "+systemdName+" on the bus", err)
 		}
