@@ -12,12 +12,12 @@
 # With sbx.init=systemd on the kernel command line it boots systemd
 # instead: the read-only root becomes the lower layer of an overlayfs
 # whose upper layer is a tmpfs (systemd writes in /etc and /var), the
-# units in the share "out" (units/*, made by vm-test.sh) are put in the
-# overlay's /etc/systemd/system, what units/mask lists (paths under
-# /etc/systemd) is masked (linked to /dev/null), and switch_root starts
-# /lib/systemd/systemd, which mounts cgroup2 itself; the kernel command
-# line names the unit to start (systemd.unit=). A /.dockerenv in the
-# root (the host is a container's image) is removed from the overlay.
+# units and drop-ins in the share "out" (units/*, made by vm-test.sh) are
+# put in the overlay's /etc/systemd/system, what units/mask lists (paths
+# under /etc/systemd) is masked (linked to /dev/null), and switch_root
+# starts /lib/systemd/systemd, which mounts cgroup2 itself; the kernel
+# command line names the unit to start (systemd.unit=). A /.dockerenv in
+# the root (the host is a container's image) is removed from the overlay.
 /bin/busybox --install -s /bin
 export PATH=/bin
 
@@ -102,7 +102,7 @@ if [ "$init" = systemd ]; then
 	for f in "$units"/*; do
 		case ${f##*/} in
 		mask) ;;
-		*) cp "$f" $r/etc/systemd/system/ || fail "cannot install the unit $f" ;;
+		*) cp -r "$f" $r/etc/systemd/system/ || fail "cannot install the unit $f" ;;
 		esac
 	done
 	if [ -e "$units/mask" ]; then

@@ -56,6 +56,10 @@
 #                     status are the script's)
 #   SBX_VM_APPEND     more of the kernel's command line (for example
 #                     systemd.log_level=debug)
+#   SBX_VM_USER_DELEGATE the controllers the systemd VM delegates to the
+#                     user's manager besides Debian's own (user@.service has
+#                     Delegate=pids memory cpu), with a drop-in, as the README
+#                     tells users to (for example "cpuset io"; default: none)
 #   SBX_VM_KERNEL_PKG the kernel package (default: what linux-image-amd64
 #                     depends on)
 #   SBX_VM_CACHE      the cache of kernels and initramfs (default
@@ -212,8 +216,9 @@ build_initrd() {
 # systemd_units DIR OUT writes the units of the systemd VM into DIR, and in
 # DIR/mask what is masked there (paths under /etc/systemd: units in
 # system/, generators in system-generators/ and user-generators/); the
-# initramfs installs the units in /etc/systemd/system and links what is
-# masked to /dev/null. OUT is the output directory.
+# initramfs installs the units (and drop-in directories) in
+# /etc/systemd/system and links what is masked to /dev/null. OUT is the
+# output directory.
 systemd_units() {
 	local dir=$1 out=$2
 	mkdir -p "$dir"
@@ -246,6 +251,10 @@ systemd_units() {
 		# vm-guest.sh powers off itself; if it cannot even start:
 		FailureAction=poweroff-force
 	EOF
+	if [ -n "${SBX_VM_USER_DELEGATE:-}" ]; then
+		mkdir -p "$dir/user@.service.d"
+		printf '[Service]\nDelegate=%s\n' "$SBX_VM_USER_DELEGATE" >"$dir/user@.service.d/sbx-delegate.conf"
+	fi
 	# Masked, to boot faster under TCG: what needs a network, a real
 	# machine or kernel modules (the host's /lib/modules has none for the
 	# guest's kernel), what runs from timers (apt, man-db, fstrim...), what
