@@ -14,8 +14,10 @@ all: build
 build:
 	@bash scripts/build-deps.sh
 	# osusergo: kong imports os/user, whose cgo lookups do not belong in a
-	# static binary (sbx reads /etc/passwd itself).
-	CGO_ENABLED=1 $(GO) build -tags osusergo -ldflags "$(LDFLAGS)" -o $(BIN) .
+	# static binary (sbx reads /etc/passwd itself); netgo: the same for the
+	# name resolver of package net (the D-Bus client imports it for unix
+	# sockets; sbx resolves no host name).
+	CGO_ENABLED=1 $(GO) build -tags osusergo,netgo -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 # A demo sandbox: works as root or as an ordinary user.
 demo: build

@@ -96,11 +96,15 @@ func create(parent, name string, r plan.Resources, pid int, own bool) (*Cgroup, 
 			return nil, err
 		}
 	}
-	want, err := controllers(parent, r)
+	want, all, err := controllers(parent, r)
 	if err != nil {
 		return nil, err
 	}
-	if err := enable(parent, want, own); err != nil {
+	// Every controller at once in parent: enabling one there later
+	// could meet a setuid newuidmap of another sandbox's start below it,
+	// which the kernel does not let the user move into the new
+	// controller's cgroups (EPERM for cpuset).
+	if err := enable(parent, all, own); err != nil {
 		return nil, err
 	}
 	if err := enable(c.Dir, want, false); err != nil {
@@ -117,13 +121,14 @@ func create(parent, name string, r plan.Resources, pid int, own bool) (*Cgroup, 
 	return c, nil
 }
 
-// controllers returns the controllers a sandbox cgroup under parent gets:
-// memory and pids when parent has them (for usage and the OOM report),
-// and whatever r needs, which must be there.
-func controllers(parent string, r plan.Resources) ([]string, error) {
+// controllers returns the controllers a sandbox cgroup under parent gets
+// (want): memory and pids when parent has them (for usage and the OOM
+// report), and whatever r needs, which must be there; and all those of
+// sbx's that parent has, which parent enables for its children.
+func controllers(parent string, r plan.Resources) (want, all []string, err error) {
 	b, err := os.ReadFile(filepath.Join(parent, "cgroup.controllers"))
 	if err != nil {
-		return nil, fmt.Errorf("read the controllers of %s: %w", parent, err)
+		return nil, nil, fmt.Errorf("read the controllers of %s: %w", parent, err)
 	}
 	have := strings.Fields(string(b))
 	has := func(c string) bool {
@@ -134,7 +139,11 @@ func controllers(parent string, r plan.Resources) ([]string, error) {
 		}
 		return false
 	}
-	var want []string
+	for _, c := range []string{"cpu", "cpuset", "io", "memory", "pids"} {
+		if has(c) {
+			all = append(all, c)
+		}
+	}
 	add := func(c string) {
 		for _, w := range want {
 			if w == c {
@@ -154,13 +163,13 @@ func controllers(parent string, r plan.Resources) ([]string, error) {
 			if strings.Contains(parent, ".service/") && strings.HasSuffix(parent, ".scope") {
 				where = "your systemd user manager does not delegate it"
 			}
-			return nil, fmt.Errorf("%s needs the %s controller, and %s (only: %s): delegate it "+
+			return nil, nil, fmt.Errorf("%s needs the %s controller, and %s (only: %s): delegate it "+
 				"(for systemd, a drop-in for user@.service with Delegate=cpu cpuset io memory pids; see the README), or run `sbx check`",
 				flagOf(f.name), f.controller, where, strings.Join(have, " "))
 		}
 		add(f.controller)
 	}
-	return want, nil
+	return want, all, nil
 }
 
 // enable makes sure the controllers are enabled for the children of dir.

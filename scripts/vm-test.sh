@@ -59,7 +59,8 @@
 #   SBX_VM_USER_DELEGATE the controllers the systemd VM delegates to the
 #                     user's manager besides Debian's own (user@.service has
 #                     Delegate=pids memory cpu), with a drop-in, as the README
-#                     tells users to (for example "cpuset io"; default: none)
+#                     tells users to (default "cpuset io", so that every
+#                     limit flag works; empty: Debian's own alone)
 #   SBX_VM_KERNEL_PKG the kernel package (default: what linux-image-amd64
 #                     depends on)
 #   SBX_VM_CACHE      the cache of kernels and initramfs (default
@@ -251,9 +252,9 @@ systemd_units() {
 		# vm-guest.sh powers off itself; if it cannot even start:
 		FailureAction=poweroff-force
 	EOF
-	if [ -n "${SBX_VM_USER_DELEGATE:-}" ]; then
+	if [ -n "${SBX_VM_USER_DELEGATE-cpuset io}" ]; then
 		mkdir -p "$dir/user@.service.d"
-		printf '[Service]\nDelegate=%s\n' "$SBX_VM_USER_DELEGATE" >"$dir/user@.service.d/sbx-delegate.conf"
+		printf '[Service]\nDelegate=%s\n' "${SBX_VM_USER_DELEGATE-cpuset io}" >"$dir/user@.service.d/sbx-delegate.conf"
 	fi
 	# Masked, to boot faster under TCG: what needs a network, a real
 	# machine or kernel modules (the host's /lib/modules has none for the
