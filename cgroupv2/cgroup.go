@@ -15,6 +15,7 @@ package cgroupv2
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -264,31 +265,40 @@ func (c *Cgroup) Exists() bool {
 }
 
 // Kill ends every process in the cgroup, its children included, with
-// SIGKILL: through cgroup.kill (Linux 5.14), or, before it, by killing each
-// process of a frozen cgroup.
+// SIGKILL (cgroup.kill, Linux 5.14, as old as the oldest kernel sbx runs
+// on here).
 func (c *Cgroup) Kill() error {
 	err := writeFile(filepath.Join(c.Dir, "cgroup.kill"), "1")
 	if err == nil || errors.Is(err, unix.ENOENT) && !c.Exists() {
 		return nil
 	}
-	if !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("kill cgroup %s: %w", c.Dir, err)
-	}
-	// No cgroup.kill: freeze (nothing forks meanwhile), kill each.
-	writeFile(filepath.Join(c.Dir, "cgroup.freeze"), "1")
-	defer writeFile(filepath.Join(c.Dir, "cgroup.freeze"), "0")
-	return filepath.WalkDir(c.Dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || !d.IsDir() {
-			return nil
-		}
-		pids, _ := procs(path)
-		for _, pid := range pids {
-			unix.Kill(pid, unix.SIGKILL)
-		}
-		return nil
-	})
+	return fmt.Errorf("kill cgroup %s: %w", c.Dir, err)
 }
 
+// Valid reports whether c is a sandbox cgroup as sbx makes them: a clean
+// path under Mount whose last part is a name sbx gives (see name), in the
+// cgroup v2 hierarchy, with a systemd scope named after it if any. A
+// record's cgroup is checked before sbx kills or removes anything in it.
+func (c *Cgroup) Valid() bool {
+	if c.Dir != filepath.Clean(c.Dir) || !strings.HasPrefix(c.Dir, Mount+"/") {
+		return false
+	}
+	base := filepath.Base(c.Dir)
+	if !strings.HasPrefix(base, "sbx-") || len(base) < len("sbx-x-12345678") {
+		return false
+	}
+	if _, err := hex.DecodeString(base[len(base)-8:]); err != nil || base[len(base)-9] != '-' {
+		return false
+	}
+	if c.Unit != "" && (c.Unit != base+".scope" || filepath.Base(filepath.Dir(c.Dir)) != c.Unit) {
+		return false
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(c.Dir, &st); err == nil && st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return false
+	}
+	return true
+}
 // emptyWait bounds how long Remove waits for killed processes to go.
 const emptyWait = 5 * time.Second
 
@@ -401,14 +411,25 @@ func (c *Cgroup) Usage() (Usage, error) {
 // MemoryMax is the cgroup's memory limit in bytes, -1 for none.
 func (c *Cgroup) MemoryMax() int64 { return readInt(c.Dir, "memory.max") }
 
-// OOMKills is how many processes of the cgroup the kernel killed because
-// of its memory limit (0 if it cannot tell).
-func (c *Cgroup) OOMKills() int64 {
-	n := readKey(c.Dir, "memory.events", "oom_kill")
-	if n < 0 {
-		return 0
+// OOMKills is how many processes of the cgroup the kernel killed for
+// lack of memory (0 if it cannot tell), and whether its own limit was
+// reached (memory.events "oom"), rather than an ancestor's or the host's.
+func (c *Cgroup) OOMKills() (kills int64, atLimit bool) {
+	b, err := os.ReadFile(filepath.Join(c.Dir, "memory.events"))
+	if err != nil {
+		return 0, false
 	}
-	return n
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, " ")
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch k {
+		case "oom_kill":
+			kills = n
+		case "oom":
+			atLimit = n > 0
+		}
+	}
+	return kills, atLimit
 }
 
 // readInt reads a one-number interface file: -1 if it is missing or says

@@ -203,6 +203,10 @@ func files(r plan.Resources) []file {
 		fs = append(fs, file{"memory.swap.max", "max", "memory"})
 	case r.MemorySwap > 0:
 		fs = append(fs, file{"memory.swap.max", strconv.FormatInt(r.MemorySwap-r.Memory, 10), "memory"})
+	case r.Memory != 0:
+		// As docker and podman: as much swap as memory, not all of
+		// the host's.
+		fs = append(fs, file{"memory.swap.max", strconv.FormatInt(r.Memory, 10), "memory"})
 	}
 	if r.MemoryReservation != 0 {
 		fs = append(fs, file{"memory.low", strconv.FormatInt(r.MemoryReservation, 10), "memory"})

@@ -74,6 +74,13 @@ func TestFiles(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("files:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	var swap []string
+	for _, f := range files(plan.Resources{Memory: 32 << 20}) {
+		swap = append(swap, f.name+"="+f.value)
+	}
+	if strings.Join(swap, " ") != "memory.max=33554432 memory.swap.max=33554432" {
+		t.Errorf("--memory alone: %v, want as much swap as memory", swap)
+	}
 	if FirstFlag(plan.Resources{CPUWeight: 3}) != "--cpu-weight" || FirstFlag(plan.Resources{}) != "" {
 		t.Errorf("FirstFlag names the wrong flag")
 	}

@@ -110,8 +110,8 @@ func choose(m Manager) (*Backend, string) {
 		return none, err.Error()
 	}
 	if m != Systemd {
-		if parent, own := delegationRoot(self); parent != "" {
-			return &Backend{Manager: Cgroupfs, parent: parent, own: own}, ""
+		if parent := delegatedParent(self); parent != "" {
+			return &Backend{Manager: Cgroupfs, parent: parent, own: true}, ""
 		}
 		if m == Cgroupfs {
 			return none, fmt.Sprintf("your cgroup %s is not delegated to you", strings.TrimPrefix(self, Mount))
@@ -126,25 +126,29 @@ func choose(m Manager) (*Backend, string) {
 	return &Backend{Manager: Systemd}, ""
 }
 
-// delegationRoot returns the topmost cgroup of the subtree delegated to
-// the user that self is in ("" if self is not delegated), and whether it
-// is self.
-func delegationRoot(self string) (string, bool) {
+// delegatedParent returns the cgroup that sandboxes are made in when sbx
+// runs in the cgroup self ("" if self is not the user's to manage): self,
+// so that the sandboxes stay under whatever limits self has, or its parent
+// when self is the leaf hostLeaf that the processes of a delegated cgroup
+// were moved to.
+func delegatedParent(self string) string {
 	if !delegated(self) {
-		return "", false
+		return ""
 	}
-	root := self
-	for p := filepath.Dir(root); strings.HasPrefix(p, Mount+"/") && delegated(p); p = filepath.Dir(p) {
-		root = p
+	if filepath.Base(self) == hostLeaf {
+		if parent := filepath.Dir(self); delegated(parent) {
+			return parent
+		}
 	}
-	return root, root == self
+	return self
 }
 
 // delegated reports whether the cgroup dir is the user's to manage: it and
 // the files that manage it are the user's, and, within the part of the
-// tree the user's systemd manager runs (user@UID.service), systemd says it
-// delegated it (the user.delegate attribute: the manager's own cgroups
-// are the user's too, but not to be changed behind its back).
+// tree the user's systemd manager runs (user@UID.service), systemd marked
+// it, or a cgroup above it there, delegated (the user.delegate attribute:
+// the manager's own cgroups are the user's too, but not to be changed
+// behind its back).
 func delegated(dir string) bool {
 	var st unix.Stat_t
 	if unix.Stat(dir, &st) != nil || int(st.Uid) != os.Geteuid() {
@@ -155,12 +159,19 @@ func delegated(dir string) bool {
 			return false
 		}
 	}
-	if !strings.Contains(dir, "/user@"+strconv.Itoa(os.Geteuid())+".service") {
+	manager := "/user@" + strconv.Itoa(os.Geteuid()) + ".service"
+	i := strings.Index(dir, manager+"/")
+	if i < 0 {
 		return true
 	}
+	top := dir[:i+len(manager)]
 	buf := make([]byte, 8)
-	n, err := unix.Getxattr(dir, "user.delegate", buf)
-	return err == nil && string(buf[:n]) == "1"
+	for d := dir; len(d) > len(top); d = filepath.Dir(d) {
+		if n, err := unix.Getxattr(d, "user.delegate", buf); err == nil && string(buf[:n]) == "1" {
+			return true
+		}
+	}
+	return false
 }
 
 // name is a new cgroup's (and scope's) name for a sandbox: its name and a

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,17 +56,42 @@ static int write_small(int dirfd, const char *name, const char *value)
 	return n < 0 ? -1 : 0;
 }
 
-SBX_INTERNAL long long cgroup_oom_kills(const char *dir)
+// read_key returns the value of key in the flat-keyed text buf ("key
+// value" lines), 0 if it is not there.
+static long long read_key(const char *buf, const char *key)
 {
+	size_t n = strlen(key);
+	for (const char *p = buf; p != NULL && *p != '\0'; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, key, n) == 0 && p[n] == ' ')
+			return strtoll(p + n + 1, NULL, 10);
+	}
+	return 0;
+}
+
+// cgroup_dir_valid reports whether dir is a sandbox cgroup as sbx makes
+// them (cgroupv2.Cgroup.Valid): under the cgroup mount, no "." or ".."
+// part, its last part "sbx-..." (sbx kills and removes what is in it).
+SBX_INTERNAL int cgroup_dir_valid(const char *dir)
+{
+	const char *prefix = SBX_CGROUP_MOUNT "/";
+	if (strncmp(dir, prefix, strlen(prefix)) != 0 || strstr(dir, "//") != NULL ||
+	    strstr(dir, "/./") != NULL || strstr(dir, "/../") != NULL)
+		return 0;
+	const char *base = strrchr(dir, '/') + 1;
+	return strncmp(base, "sbx-", 4) == 0 && strcmp(base, ".") != 0 && strcmp(base, "..") != 0;
+}
+
+SBX_INTERNAL long long cgroup_oom_kills(const char *dir, int *at_limit)
+{
+	*at_limit = 0;
 	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return 0;
 	char buf[1024];
 	long long n = 0;
 	if (read_small(dirfd, "memory.events", buf, sizeof(buf)) > 0) {
-		const char *p = strstr(buf, "oom_kill ");
-		if (p != NULL)
-			n = strtoll(p + strlen("oom_kill "), NULL, 10);
+		n = read_key(buf, "oom_kill");
+		*at_limit = read_key(buf, "oom") > 0;
 	}
 	close(dirfd);
 	return n;
@@ -94,7 +118,8 @@ static void format_bytes(const char *raw, char *out, size_t size)
 
 SBX_INTERNAL void cgroup_report_oom(const char *dir)
 {
-	long long kills = cgroup_oom_kills(dir);
+	int at_limit;
+	long long kills = cgroup_oom_kills(dir, &at_limit);
 	if (kills <= 0)
 		return;
 	char raw[64] = "", limit[64];
@@ -103,7 +128,7 @@ SBX_INTERNAL void cgroup_report_oom(const char *dir)
 		read_small(dirfd, "memory.max", raw, sizeof(raw));
 		close(dirfd);
 	}
-	if (raw[0] == '\0' || strncmp(raw, "max", 3) == 0) {
+	if (!at_limit || raw[0] == '\0' || strncmp(raw, "max", 3) == 0) {
 		dprintf(2, "sbx: the sandbox ran out of memory: the kernel killed %lld process%s in it\n",
 			kills, kills == 1 ? "" : "es");
 		return;
@@ -113,22 +138,11 @@ SBX_INTERNAL void cgroup_report_oom(const char *dir)
 		limit, kills, kills == 1 ? "" : "es");
 }
 
-// kill_all ends every process of the cgroup open at dirfd: cgroup.kill
-// (Linux 5.14), or SIGKILL to each process of its leaf before that.
+// kill_all ends every process of the cgroup open at dirfd (cgroup.kill,
+// Linux 5.14, as old as the oldest kernel sbx runs on).
 static void kill_all(int dirfd)
 {
-	if (write_small(dirfd, "cgroup.kill", "1") == 0 || errno != ENOENT)
-		return;
-	char buf[4096];
-	if (read_small(dirfd, "sandbox/cgroup.procs", buf, sizeof(buf)) <= 0)
-		return;
-	for (char *p = buf, *end; *p != '\0'; p = end) {
-		long pid = strtol(p, &end, 10);
-		if (end == p)
-			break;
-		if (pid > 0)
-			kill((pid_t)pid, SIGKILL);
-	}
+	write_small(dirfd, "cgroup.kill", "1");
 }
 
 // wait_empty waits until the cgroup open at dirfd has no process left, its

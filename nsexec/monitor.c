@@ -178,11 +178,14 @@ static int plan_names(const char *plan, size_t len, pid_t pid, unsigned long lon
 	}
 	if (r != 0 || !have_pid || !have_start || plan_pid != (uint32_t)pid || plan_start != start)
 		return 0;
-	// A cgroup directory is an absolute path under the cgroup mount.
-	if (cg != NULL && cg_len > strlen(SBX_CGROUP_MOUNT "/") &&
-	    strncmp(cg, SBX_CGROUP_MOUNT "/", strlen(SBX_CGROUP_MOUNT "/")) == 0 &&
-	    memchr(cg, '\0', cg_len) == NULL)
-		*cgroup = strndup(cg, cg_len);
+	if (cg != NULL && cg_len < PATH_MAX && memchr(cg, '\0', cg_len) == NULL) {
+		char *dir = strndup(cg, cg_len);
+		if (dir != NULL && !cgroup_dir_valid(dir)) {
+			free(dir);
+			dir = NULL;
+		}
+		*cgroup = dir;
+	}
 	return 1;
 }
 

@@ -298,9 +298,10 @@ func start(l *launch) (*process, error) {
 	stage, err := syscall.ForkExec("/proc/self/exe", []string{"sbx", "init"}, attr)
 	if attr.Sys != nil {
 		placed = err == nil
-		if err != nil && l.cgroup.place != nil {
+		if (err == unix.ENOSYS || err == unix.EACCES || err == unix.EPERM) && l.cgroup.place != nil {
 			// No clone3 (ENOSYS), or no right to create a process
-			// there from here (EACCES): start it, then move it.
+			// there from here (EACCES): start it, then move it. Not
+			// on EAGAIN: a full pids.max, which a move would pass.
 			attr.Sys = nil
 			stage, err = syscall.ForkExec("/proc/self/exe", []string{"sbx", "init"}, attr)
 		}

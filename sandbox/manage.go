@@ -109,12 +109,18 @@ func Remove(name string, force bool) error {
 	return state.Remove(name)
 }
 
-// CgroupOf is the cgroup of a sandbox's record, nil for none.
+// CgroupOf is the cgroup of a sandbox's record, nil for none, or for one
+// that is not a sandbox cgroup as sbx makes them (sbx kills and removes
+// what is in it).
 func CgroupOf(st *state.State) *cgroupv2.Cgroup {
 	if st.Cgroup == "" {
 		return nil
 	}
-	return &cgroupv2.Cgroup{Dir: st.Cgroup, Unit: st.CgroupUnit}
+	c := &cgroupv2.Cgroup{Dir: st.Cgroup, Unit: st.CgroupUnit}
+	if !c.Valid() {
+		return nil
+	}
+	return c
 }
 
 // CleanStale removes the cgroups of sandboxes in list that have ended but

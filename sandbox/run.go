@@ -210,9 +210,14 @@ func Run(c Config, o RunOptions) (int, error) {
 	proc.record, proc.initStart = rec.Name, rec.StartTime
 	// From now on the record is removed only while it is still ours.
 	keep = true
-	if !o.Detach {
-		defer state.RemoveIfOwned(o.Name, proc.init, rec.StartTime)
-	}
+	// An attached sandbox's record goes with it, after its cgroup: while
+	// the cgroup stays, the record keeps it known (sbx ps removes both).
+	removeRecord := !o.Detach
+	defer func() {
+		if removeRecord {
+			state.RemoveIfOwned(o.Name, proc.init, rec.StartTime)
+		}
+	}()
 	if o.Detach {
 		code, err := proc.started()
 		if err != nil {
@@ -226,6 +231,11 @@ func Run(c Config, o RunOptions) (int, error) {
 	code, err := proc.wait()
 	if cg != nil {
 		reportOOM(cg)
+		keepCgroup = true
+		if rerr := cg.Remove(); rerr != nil {
+			fmt.Fprintf(os.Stderr, "sbx: %v (sbx ps removes it later)\n", rerr)
+			removeRecord = false
+		}
 	}
 	return code, err
 }
@@ -263,7 +273,7 @@ func placeInCgroup(b *cgroupv2.Backend, name string, r plan.Resources, cg **cgro
 // reportOOM says so when the kernel killed processes of the sandbox for
 // its memory limit (the monitor says the same when it has taken over).
 func reportOOM(c *cgroupv2.Cgroup) {
-	n := c.OOMKills()
+	n, atLimit := c.OOMKills()
 	if n == 0 {
 		return
 	}
@@ -271,7 +281,7 @@ func reportOOM(c *cgroupv2.Cgroup) {
 	if n == 1 {
 		es = ""
 	}
-	if max := c.MemoryMax(); max > 0 {
+	if max := c.MemoryMax(); atLimit && max > 0 {
 		fmt.Fprintf(os.Stderr, "sbx: the sandbox reached its memory limit (%s): the kernel killed %d process%s in it\n", cgroupv2.FormatBytes(max), n, es)
 	} else {
 		fmt.Fprintf(os.Stderr, "sbx: the sandbox ran out of memory: the kernel killed %d process%s in it\n", n, es)
