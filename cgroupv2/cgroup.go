@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -101,10 +102,8 @@ func create(parent, name string, r plan.Resources, pid int, own bool) (*Cgroup, 
 	if err != nil {
 		return nil, err
 	}
-	// Every controller at once in parent: enabling one there later
-	// could meet a setuid newuidmap of another sandbox's start below it,
-	// which the kernel does not let the user move into the new
-	// controller's cgroups (EPERM for cpuset).
+	// Every controller at once in parent, so that later starts need not
+	// enable one there (see enableFor).
 	if err := enable(parent, all, own); err != nil {
 		return nil, err
 	}
@@ -132,6 +131,15 @@ func controllers(parent string, r plan.Resources) (want, all []string, err error
 		return nil, nil, fmt.Errorf("read the controllers of %s: %w", parent, err)
 	}
 	have := strings.Fields(string(b))
+	if len(have) < len(sbxControllers) {
+		// What the delegated cgroups above parent have, they may
+		// hand down to it (once; then parent has them).
+		for _, c := range sbxControllers {
+			if !slices.Contains(have, c) && provide(parent, c) {
+				have = append(have, c)
+			}
+		}
+	}
 	has := func(c string) bool {
 		for _, h := range have {
 			if h == c {
@@ -140,7 +148,7 @@ func controllers(parent string, r plan.Resources) (want, all []string, err error
 		}
 		return false
 	}
-	for _, c := range []string{"cpu", "cpuset", "io", "memory", "pids"} {
+	for _, c := range sbxControllers {
 		if has(c) {
 			all = append(all, c)
 		}
@@ -173,6 +181,39 @@ func controllers(parent string, r plan.Resources) (want, all []string, err error
 	return want, all, nil
 }
 
+// sbxControllers are the controllers sbx sets limits with.
+var sbxControllers = []string{"cpu", "cpuset", "io", "memory", "pids"}
+
+// provide makes the controller c available in the cgroup dir (listed in
+// its cgroup.controllers) by enabling it for the children of the delegated
+// cgroups above it, as far up as it takes; it reports whether c is there.
+func provide(dir, c string) bool {
+	if b, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers")); err == nil && slices.Contains(strings.Fields(string(b)), c) {
+		return true
+	}
+	parent := filepath.Dir(dir)
+	if !strings.HasPrefix(parent, Mount+"/") || !delegated(parent) || !provide(parent, c) {
+		return false
+	}
+	return enableFor(parent, "+"+c) == nil
+}
+
+// enableFor writes to the cgroup.subtree_control of dir. The kernel
+// refuses (EPERM) while a process below dir runs with more privilege than
+// the user, such as the setuid newuidmap of another sandbox's start, for
+// the few milliseconds that takes: it is tried again for a while.
+func enableFor(dir, value string) error {
+	path := filepath.Join(dir, "cgroup.subtree_control")
+	var err error
+	for i := 0; i < 50; i++ {
+		if err = writeFile(path, value); !errors.Is(err, unix.EPERM) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return err
+}
+
 // enable makes sure the controllers are enabled for the children of dir.
 // With own set, processes in dir that keep them from being enabled (the
 // no-internal-process rule) move to its leaf hostLeaf first.
@@ -196,10 +237,10 @@ next:
 	if len(add) == 0 {
 		return nil
 	}
-	err = writeFile(path, strings.Join(add, " "))
+	err = enableFor(dir, strings.Join(add, " "))
 	if errors.Is(err, unix.EBUSY) && own {
 		if err = moveProcesses(dir, filepath.Join(dir, hostLeaf)); err == nil {
-			err = writeFile(path, strings.Join(add, " "))
+			err = enableFor(dir, strings.Join(add, " "))
 		}
 	}
 	if err != nil {
@@ -299,6 +340,7 @@ func (c *Cgroup) Valid() bool {
 	}
 	return true
 }
+
 // emptyWait bounds how long Remove waits for killed processes to go.
 const emptyWait = 5 * time.Second
 

@@ -205,8 +205,8 @@ func (b *Backend) Create(sandbox string, r plan.Resources) (*Cgroup, error) {
 
 // Adopt makes the sandbox's cgroup with the limits r around pid, the
 // sandbox's first process, which has not started any other yet (systemd:
-// a transient scope holds pid, the cgroup is made in it and pid moves
-// there).
+// a transient scope holds pid and sbx, the cgroup is made in it and pid
+// moves there, sbx to the scope's leaf init).
 func (b *Backend) Adopt(sandbox string, r plan.Resources, pid int) (*Cgroup, error) {
 	d := <-b.dial
 	b.dial <- d
@@ -215,11 +215,14 @@ func (b *Backend) Adopt(sandbox string, r plan.Resources, pid int) (*Cgroup, err
 	}
 	cgroup := name(sandbox)
 	unit := cgroup + ".scope"
-	path, err := d.m.StartScope(unit, "sbx sandbox "+sandbox, pid)
+	// sbx itself goes in the scope too (to its leaf init, see create):
+	// systemd removes a scope's cgroups as soon as it is empty, and sbx
+	// (or its monitor) reads the sandbox's OOM kills after it ended.
+	path, err := d.m.StartScope(unit, "sbx sandbox "+sandbox, pid, os.Getpid())
 	if err != nil {
 		return nil, err
 	}
-	c, err := create(filepath.Join(Mount, path), cgroup, r, pid, false)
+	c, err := create(filepath.Join(Mount, path), cgroup, r, pid, true)
 	if err != nil {
 		d.m.StopUnit(unit)
 		return nil, err

@@ -329,7 +329,7 @@ func (m *UserManager) matchJobs() error {
 }
 
 // StartScope asks for a transient scope unit `unit` (e.g.
-// "sbx-NAME-RANDOM.scope") holding pid, with Delegate=yes,
+// "sbx-NAME-RANDOM.scope") holding pids, with Delegate=yes,
 // CollectMode=inactive-or-failed and the Description description, and
 // waits (at most jobTimeout) for its start job to finish; then it returns
 // the scope's cgroup path relative to the cgroup2 root (the unit's
@@ -338,9 +338,16 @@ func (m *UserManager) matchJobs() error {
 // A failed job or a unit that does not come up is an error naming the
 // unit and the result. After a timeout the scope may still come up: the
 // caller stops it.
-func (m *UserManager) StartScope(unit, description string, pid int) (string, error) {
-	if pid <= 0 {
-		return "", fmt.Errorf("starting %s: bad pid %d", unit, pid)
+func (m *UserManager) StartScope(unit, description string, pids ...int) (string, error) {
+	var list []uint32
+	for _, pid := range pids {
+		if pid <= 0 {
+			return "", fmt.Errorf("starting %s: bad pid %d", unit, pid)
+		}
+		list = append(list, uint32(pid))
+	}
+	if len(list) == 0 {
+		return "", fmt.Errorf("starting %s: no process for it", unit)
 	}
 	if err := m.matchJobs(); err != nil {
 		return "", fmt.Errorf("starting %s: %w", unit, err)
@@ -353,7 +360,7 @@ func (m *UserManager) StartScope(unit, description string, pid int) (string, err
 
 	props := []unitProperty{
 		{"Description", dbus.MakeVariant(description)},
-		{"PIDs", dbus.MakeVariant([]uint32{uint32(pid)})},
+		{"PIDs", dbus.MakeVariant(list)},
 		{"Delegate", dbus.MakeVariant(true)},
 		{"CollectMode", dbus.MakeVariant("inactive-or-failed")},
 	}
