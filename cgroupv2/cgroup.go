@@ -74,10 +74,10 @@ func Self() (string, error) {
 }
 
 // create makes the sandbox cgroup name in parent with the limits r: pid,
-// if not 0, moves into its leaf first (so that parent, a scope holding
-// only pid, has no process left when its controllers are enabled). own
-// says the processes of parent are sbx's to move to a leaf of their own
-// when they stand in the way of enabling its controllers.
+// if not 0, moves into its leaf first (out of parent, a scope that holds
+// it). own says the processes left in parent (sbx's, the user's) may move
+// to the leaf hostLeaf when they stand in the way of enabling its
+// controllers.
 func create(parent, name string, r plan.Resources, pid int, own bool) (*Cgroup, error) {
 	c := &Cgroup{Dir: filepath.Join(parent, name)}
 	if err := unix.Mkdir(c.Dir, 0o755); err != nil {

@@ -489,9 +489,18 @@ func TestLimitsStats(t *testing.T) {
 		CPU         *int64 `json:"cpu_usec"`
 		OOMKills    *int64 `json:"oom_kills"`
 	}
-	out := h.sbx(t, "stats", "--json", name).ok(t)
-	if err := json.Unmarshal([]byte(out), &stats); err != nil || len(stats) != 1 {
-		t.Fatalf("sbx stats --json: %v\n%s", err, out)
+	// Until the command has started both sleeps.
+	var out string
+	for deadline := time.Now().Add(pollTimeout); ; {
+		out = h.sbx(t, "stats", "--json", name).ok(t)
+		stats = nil
+		if err := json.Unmarshal([]byte(out), &stats); err != nil || len(stats) != 1 {
+			t.Fatalf("sbx stats --json: %v\n%s", err, out)
+		}
+		if p := stats[0].Pids; p != nil && *p >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	s := stats[0]
 	switch {
