@@ -283,7 +283,7 @@ func (p *psCmd) Run() error {
 		for i, s := range list {
 			e := entry{Name: s.Name, Pid: s.Pid, Status: s.Status, Created: s.Created.Format(time.RFC3339), Command: s.Command()}
 			if u := usage[i]; u != nil {
-				e.Memory, e.Pids = known(u.Memory), known(u.Pids)
+				e.Memory, e.Pids = cgroupv2.Known(u.Memory), cgroupv2.Known(u.Pids)
 			}
 			out = append(out, e)
 		}
@@ -304,14 +304,6 @@ func (p *psCmd) Run() error {
 		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Pid, s.Status, s.Created.Local().Format(time.DateTime), mem, pids, strings.Join(s.Command(), " "))
 	}
 	return w.Flush()
-}
-
-// known is v, or nil where the kernel did not tell (-1).
-func known(v int64) *int64 {
-	if v < 0 {
-		return nil
-	}
-	return &v
 }
 
 // humanBytes renders a size for a table (1.5MiB), "-" for unknown.
@@ -369,25 +361,17 @@ func (c *statsCmd) Run() error {
 		}
 	}
 	type entry struct {
-		Name        string `json:"name"`
-		Cgroup      string `json:"cgroup,omitempty"`
-		Memory      *int64 `json:"memory_bytes"`
-		MemoryPeak  *int64 `json:"memory_peak_bytes"`
-		MemoryLimit *int64 `json:"memory_limit_bytes"`
-		Pids        *int64 `json:"pids"`
-		PidsLimit   *int64 `json:"pids_limit"`
-		CPU         *int64 `json:"cpu_usec"`
-		OOMKills    *int64 `json:"oom_kills"`
+		Name   string `json:"name"`
+		Cgroup string `json:"cgroup,omitempty"`
+		*cgroupv2.UsageReport
 	}
 	out := []entry{}
 	for _, s := range list {
 		e := entry{Name: s.Name}
 		if cg := sandbox.CgroupOf(s); cg != nil {
 			if u, err := cg.Usage(); err == nil {
-				cpu := u.CPU.Microseconds()
 				e.Cgroup = strings.TrimPrefix(cg.Dir, cgroupv2.Mount)
-				e.Memory, e.MemoryPeak, e.MemoryLimit = known(u.Memory), known(u.MemoryPeak), known(u.MemoryMax)
-				e.Pids, e.PidsLimit, e.CPU, e.OOMKills = known(u.Pids), known(u.PidsMax), &cpu, known(u.OOMKills)
+				e.UsageReport = u.Report()
 			}
 		}
 		out = append(out, e)
@@ -415,11 +399,11 @@ func (c *statsCmd) Run() error {
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tCPU\tMEM\tMEM PEAK\tMEM LIMIT\tPIDS\tPIDS LIMIT\tOOM KILLS")
 	for _, e := range out {
-		cpu := val(e.CPU, func(us int64) string { return (time.Duration(us) * time.Microsecond).Round(time.Millisecond).String() })
-		if e.Cgroup == "" {
+		if e.UsageReport == nil {
 			fmt.Fprintf(w, "%s\t-\t-\t-\t-\t-\t-\t-\n", e.Name)
 			continue
 		}
+		cpu := val(e.CPU, func(us int64) string { return (time.Duration(us) * time.Microsecond).Round(time.Millisecond).String() })
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, cpu, val(e.Memory, humanBytes), val(e.MemoryPeak, humanBytes),
 			limit(e.MemoryLimit, humanBytes), val(e.Pids, count), limit(e.PidsLimit, count), val(e.OOMKills, count))
 	}

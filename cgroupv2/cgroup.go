@@ -429,6 +429,35 @@ type Usage struct {
 	OOMKills int64
 }
 
+// UsageReport is Usage as sbx stats and sbx state print it (JSON): a
+// value the kernel did not tell is left out.
+type UsageReport struct {
+	Memory      *int64 `json:"memory_bytes,omitempty"`
+	MemoryPeak  *int64 `json:"memory_peak_bytes,omitempty"`
+	MemoryLimit *int64 `json:"memory_limit_bytes,omitempty"`
+	Pids        *int64 `json:"pids,omitempty"`
+	PidsLimit   *int64 `json:"pids_limit,omitempty"`
+	CPU         *int64 `json:"cpu_usec,omitempty"`
+	OOMKills    *int64 `json:"oom_kills,omitempty"`
+}
+
+// Report renders u for JSON.
+func (u Usage) Report() *UsageReport {
+	cpu := u.CPU.Microseconds()
+	return &UsageReport{
+		Memory: Known(u.Memory), MemoryPeak: Known(u.MemoryPeak), MemoryLimit: Known(u.MemoryMax),
+		Pids: Known(u.Pids), PidsLimit: Known(u.PidsMax), CPU: &cpu, OOMKills: Known(u.OOMKills),
+	}
+}
+
+// Known is v, or nil where the kernel did not tell (-1).
+func Known(v int64) *int64 {
+	if v < 0 {
+		return nil
+	}
+	return &v
+}
+
 // Usage reads what the cgroup has used.
 func (c *Cgroup) Usage() (Usage, error) {
 	u := Usage{

@@ -34,17 +34,14 @@ type Description struct {
 	Config *specs.Spec        `json:"config"`
 }
 
-// CgroupDescription is a sandbox's cgroup in `sbx state`.
+// CgroupDescription is a sandbox's cgroup in `sbx state`, with its usage
+// while it runs.
 type CgroupDescription struct {
 	// Path is the cgroup's path in the hierarchy (under /sys/fs/cgroup).
 	Path string `json:"path"`
 	// Unit is the systemd scope it is in, if any.
-	Unit       string `json:"unit,omitempty"`
-	Memory     *int64 `json:"memory_bytes,omitempty"`
-	MemoryPeak *int64 `json:"memory_peak_bytes,omitempty"`
-	Pids       *int64 `json:"pids,omitempty"`
-	CPU        *int64 `json:"cpu_usec,omitempty"`
-	OOMKills   *int64 `json:"oom_kills,omitempty"`
+	Unit string `json:"unit,omitempty"`
+	*cgroupv2.UsageReport
 }
 
 // Describe returns the description of a sandbox's record.
@@ -71,15 +68,7 @@ func Describe(s *state.State) *Description {
 			d.Config.Linux.CgroupsPath = d.Cgroup.Path
 		}
 		if u, err := cg.Usage(); err == nil && s.Status == state.Running {
-			some := func(v int64) *int64 {
-				if v < 0 {
-					return nil
-				}
-				return &v
-			}
-			cpu := u.CPU.Microseconds()
-			d.Cgroup.Memory, d.Cgroup.MemoryPeak, d.Cgroup.Pids = some(u.Memory), some(u.MemoryPeak), some(u.Pids)
-			d.Cgroup.CPU, d.Cgroup.OOMKills = &cpu, some(u.OOMKills)
+			d.Cgroup.UsageReport = u.Report()
 		}
 	}
 	return d
