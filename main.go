@@ -25,6 +25,7 @@ import (
 
 	"github.com/sbx-sandbox/sbx/cgroupv2"
 	"github.com/sbx-sandbox/sbx/hostcheck"
+	"github.com/sbx-sandbox/sbx/network"
 	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/sandbox"
 	"github.com/sbx-sandbox/sbx/sandbox/inside"
@@ -86,6 +87,11 @@ type runCmd struct {
 	Ulimit        []string `name:"ulimit" group:"security" sep:"none" placeholder:"NAME=SOFT[:HARD]" help:"Set a resource limit (nofile, nproc, core, ...; a number or unlimited). Repeatable."`
 	PreserveFDs   int      `name:"preserve-fds" group:"security" placeholder:"N" help:"Pass descriptors 3 .. 3+N-1 on to the command (all others are closed)."`
 
+	Net     string   `name:"net" group:"network" placeholder:"MODE" help:"Network: none (default: only lo), host (the host's), pasta[:OPTS] or slirp4netns[:OPTS] (a user-mode network through that helper: NAT, the host's loopback out of reach), user[:OPTS] (pasta, else slirp4netns), sandbox:NAME (the network of running sandbox NAME). OPTS: allow_host_loopback=true (the host's 127.0.0.1 as 10.0.2.2), mtu=N, enable_ipv6=true, comma-separated."`
+	Publish []string `name:"publish" short:"p" group:"network" sep:"none" placeholder:"[HOSTIP:]HOSTPORT:PORT[/tcp|udp]" help:"Forward a host port to the sandbox's PORT (default: every host address, tcp); implies --net user. Repeatable."`
+	DNS     []string `name:"dns" group:"network" sep:"none" placeholder:"IP" help:"Name server of the sandbox's /etc/resolv.conf (default with a user-mode network: the helper's forwarder, 10.0.2.3). Repeatable."`
+	AddHost []string `name:"add-host" group:"network" sep:"none" placeholder:"NAME:IP" help:"Add NAME IP to the sandbox's /etc/hosts. Repeatable."`
+
 	CgroupManager     string    `name:"cgroup-manager" group:"resources" default:"auto" placeholder:"auto|systemd|cgroupfs|none" help:"Who makes the sandbox's cgroup: a delegated cgroup sbx runs in (cgroupfs), a scope of your systemd user manager (systemd), whichever is there (auto), or no cgroup (none)."`
 	Memory            string    `name:"memory" short:"m" group:"resources" placeholder:"SIZE" help:"Memory limit (memory.max; k, m, g suffixes): past it the kernel kills processes of the sandbox."`
 	MemorySwap        signedArg `name:"memory-swap" group:"resources" placeholder:"SIZE" help:"Memory and swap together (memory.swap.max is SIZE minus --memory); -1: no limit on swap."`
@@ -123,6 +129,10 @@ func (r *runCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	netw, err := network.Parse(network.Options{Mode: r.Net, Publish: r.Publish, DNS: r.DNS, Hosts: r.AddHost})
+	if err != nil {
+		return err
+	}
 	cwdMode := sandbox.CwdDefault
 	if r.NoCwd {
 		cwdMode = sandbox.CwdNone
@@ -146,6 +156,7 @@ func (r *runCmd) Run() error {
 		TTY:           r.TTY,
 		Resources:     resources,
 		CgroupManager: manager,
+		Network:       netw,
 		Hardening: sandbox.Hardening{
 			CapAdd:       r.CapAdd,
 			CapDrop:      r.CapDrop,
@@ -278,10 +289,13 @@ func (p *psCmd) Run() error {
 			Command []string `json:"command"`
 			Memory  *int64   `json:"memory_bytes,omitempty"`
 			Pids    *int64   `json:"pids,omitempty"`
+			Network string   `json:"network,omitempty"`
+			Ports   []string `json:"ports,omitempty"`
 		}
 		out := []entry{}
 		for i, s := range list {
 			e := entry{Name: s.Name, Pid: s.Pid, Status: s.Status, Created: s.Created.Format(time.RFC3339), Command: s.Command()}
+			e.Network, e.Ports = netMode(s), netPorts(s)
 			if u := usage[i]; u != nil {
 				e.Memory, e.Pids = cgroupv2.Known(u.Memory), cgroupv2.Known(u.Pids)
 			}
@@ -295,15 +309,48 @@ func (p *psCmd) Run() error {
 		return nil
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tPID\tSTATUS\tCREATED\tMEM\tPIDS\tCOMMAND")
+	fmt.Fprintln(w, "NAME\tPID\tSTATUS\tCREATED\tMEM\tPIDS\tNET\tPORTS\tCOMMAND")
 	for i, s := range list {
 		mem, pids := "-", "-"
 		if u := usage[i]; u != nil {
 			mem, pids = humanBytes(u.Memory), count(u.Pids)
 		}
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Pid, s.Status, s.Created.Local().Format(time.DateTime), mem, pids, strings.Join(s.Command(), " "))
+		ports := strings.Join(netPorts(s), ",")
+		if ports == "" {
+			ports = "-"
+		}
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Pid, s.Status, s.Created.Local().Format(time.DateTime), mem, pids,
+			netMode(s), ports, strings.Join(s.Command(), " "))
 	}
 	return w.Flush()
+}
+
+// netMode is a sandbox's network as --net names it ("" for a record
+// without a plan).
+func netMode(s *state.State) string {
+	if s.Plan == nil {
+		return ""
+	}
+	n := s.Plan.Network
+	switch n.Mode {
+	case "":
+		return "none"
+	case "sandbox":
+		return "sandbox:" + n.Sandbox
+	}
+	return n.Mode
+}
+
+// netPorts are a sandbox's published ports, as podman shows them.
+func netPorts(s *state.State) []string {
+	if s.Plan == nil {
+		return nil
+	}
+	var ports []string
+	for _, p := range s.Plan.Network.Ports {
+		ports = append(ports, p.String())
+	}
+	return ports
 }
 
 // humanBytes renders a size for a table (1.5MiB), "-" for unknown.

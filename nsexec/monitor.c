@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -101,6 +102,37 @@ static int wait_forwarding(pid_t pid, const sigset_t *set)
 		int sig = sigwaitinfo(set, &info);
 		if (sig > 0 && sig != SIGCHLD)
 			kill(pid, sig); // ESRCH: it is just gone
+	}
+}
+
+// CHILDREN_WAIT bounds how long the monitor waits, once pid 1 is gone, for
+// its other children: the sandbox's network helper (or its keeper), which
+// ends with it. Waiting frees a published port before sbx exits.
+#define CHILDREN_WAIT_MS 3000
+
+// wait_children reaps the monitor's other children, for at most
+// CHILDREN_WAIT_MS (SIGCHLD is blocked).
+static void wait_children(void)
+{
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	struct timespec left = { .tv_sec = CHILDREN_WAIT_MS / 1000, .tv_nsec = (CHILDREN_WAIT_MS % 1000) * 1000000L };
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		pid_t r = waitpid(-1, NULL, WNOHANG);
+		if (r > 0)
+			continue;
+		if (r < 0 && errno != EINTR)
+			return; // ECHILD: none left
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (ms >= CHILDREN_WAIT_MS)
+			return;
+		left.tv_sec = (CHILDREN_WAIT_MS - ms) / 1000;
+		left.tv_nsec = ((CHILDREN_WAIT_MS - ms) % 1000) * 1000000L;
+		sigtimedwait(&chld, NULL, &left);
 	}
 }
 
@@ -273,6 +305,7 @@ SBX_INTERNAL void monitor(const char *arg)
 	prctl(PR_SET_NAME, "sbx", 0, 0, 0);
 	int status = wait_forwarding(m.pid, &set);
 	sbx_stamp("monitor.cleanup");
+	wait_children();
 	if (m.dir != NULL)
 		remove_record(&m);
 	sbx_stamp("monitor.exit");

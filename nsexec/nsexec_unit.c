@@ -18,3 +18,4 @@
 #include "stamp.c"
 #include "logrelay.c"
 #include "cgroup.c"
+#include "keeper.c"

@@ -35,8 +35,9 @@
 // attribute lists, failure reports), idmap.c (stage 0's id maps), reexec.c
 // (stage 2's re-execution from an unwritable copy of the binary), pid1.c
 // (the sandbox's pid 1), monitor.c (the monitor of an attached sandbox and
-// the removal of its record), logrelay.c (a detached sandbox's capped log)
-// and stamp.c (time stamps for make bench).
+// the removal of its record), logrelay.c (a detached sandbox's capped log),
+// keeper.c (what ends a network helper with its sandbox) and stamp.c (time
+// stamps for make bench).
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -58,6 +59,7 @@
 #include "cloned_binary.h"
 #include "codec.h"
 #include "idmap.h"
+#include "keeper.h"
 #include "monitor.h"
 #include "nsexec.h"
 #include "pid1.h"
@@ -165,7 +167,8 @@ static void stage2_resumed(void)
 	sbx_stamp("stage2.resumed");
 	await_go_ahead();
 	const char *lm = getenv(SBX_ENV_LOGMAX);
-	pid1_start(lm ? strtoul(lm, NULL, 10) : 0);
+	const char *ll = getenv(SBX_ENV_LIFELINE);
+	pid1_start(lm ? strtoul(lm, NULL, 10) : 0, ll ? atoi(ll) : -1);
 }
 
 // ---- stage 1 -------------------------------------------------------------
@@ -180,8 +183,15 @@ static void stage1(const struct bootstrap *b, int syncfd)
 		bail(errno, "set parent death signal");
 
 	// The user namespace comes first: every other namespace is then owned
-	// by it, and creating them needs the capabilities it grants.
-	if (b->clone_flags & CLONE_NEWUSER) {
+	// by it, and creating them needs the capabilities it grants. Joining
+	// another sandbox's network (--net sandbox:NAME) takes its user
+	// namespace too, which owns that network namespace: the user
+	// namespace first, then the network, in one setns.
+	if (b->net_pidfd > 0) {
+		if (setns(b->net_pidfd, CLONE_NEWUSER | CLONE_NEWNET) < 0)
+			bail(errno, "join the user and network namespaces of the sandbox whose network this one shares");
+		close(b->net_pidfd);
+	} else if (b->clone_flags & CLONE_NEWUSER) {
 		if (unshare(CLONE_NEWUSER) < 0)
 			bail(errno, "unshare the user namespace");
 		sync_send(syncfd, SYNC_USERNS_READY, "user namespace ready");
@@ -310,6 +320,9 @@ static void nsexec(void)
 	const char *mon = getenv(SBX_ENV_MONITOR);
 	if (mon != NULL)
 		monitor(mon);
+	const char *keep = getenv(SBX_ENV_KEEPER);
+	if (keep != NULL)
+		keeper(keep);
 
 	const char *env = getenv(SBX_ENV_INITPIPE);
 	if (env == NULL)

@@ -46,6 +46,8 @@ func (p *Plan) encodeStages(e *Encoder) {
 	}
 	e.U32If(attrLogMax, s.LogMax)
 	e.U32If(attrStampFD, s.StampFD)
+	e.U32If(attrLifelineFD, s.LifelineFD)
+	e.U32If(attrNetPidfd, s.NetPidfd)
 }
 
 func (p *Plan) encodeRest(e *Encoder) {
@@ -67,6 +69,7 @@ func (p *Plan) encodeRest(e *Encoder) {
 			e.StringIf(mountSize, m.Size)
 			e.StringIf(mountMode, m.Mode)
 			e.Strings(mountLower, m.Lowers)
+			e.StringIf(mountData, m.Data)
 		})
 	}
 	e.Strings(attrMasked, p.Masked)
@@ -143,6 +146,25 @@ func (p *Plan) encodeRest(e *Encoder) {
 			u64If(resIOWeight, r.IOWeight)
 		})
 	}
+	if n := &p.Network; n.Mode != "" {
+		e.Nested(attrNetwork, func(e *Encoder) {
+			e.String(netMode, n.Mode)
+			e.StringIf(netSandbox, n.Sandbox)
+			e.Flag(netAllowHostLoopback, n.AllowHostLoopback)
+			e.U32If(netMTU, n.MTU)
+			e.Flag(netIPv6, n.IPv6)
+			for _, pt := range n.Ports {
+				e.Nested(netPort, func(e *Encoder) {
+					e.StringIf(portHostIP, pt.HostIP)
+					e.U32(portHostPort, uint32(pt.HostPort))
+					e.U32(portPort, uint32(pt.Port))
+					e.String(portProto, pt.Proto)
+				})
+			}
+			e.Strings(netDNS, n.DNS)
+			e.Strings(netHost, n.Hosts)
+		})
+	}
 }
 
 // Decode reads a plan in the wire format.
@@ -195,6 +217,10 @@ func (p *Plan) decodeAttr(d *Decoder) {
 		s.LogMax = d.U32()
 	case attrStampFD:
 		s.StampFD = d.U32()
+	case attrLifelineFD:
+		s.LifelineFD = d.U32()
+	case attrNetPidfd:
+		s.NetPidfd = d.U32()
 	case attrRoot:
 		d.Each(func(n *Decoder) bool {
 			switch n.Type() {
@@ -345,6 +371,8 @@ func (p *Plan) decodeAttr(d *Decoder) {
 			}
 			return true
 		})
+	case attrNetwork:
+		p.Network = decodeNetwork(d)
 	default:
 		d.Unknown()
 	}
@@ -375,6 +403,8 @@ func decodeMount(d *Decoder) Mount {
 			m.Mode = n.String()
 		case mountLower:
 			m.Lowers = append(m.Lowers, n.String())
+		case mountData:
+			m.Data = n.String()
 		default:
 			return false
 		}
@@ -384,6 +414,50 @@ func decodeMount(d *Decoder) Mount {
 		d.fail("a mount with a kind")
 	}
 	return m
+}
+
+func decodeNetwork(d *Decoder) Network {
+	var nw Network
+	d.Each(func(n *Decoder) bool {
+		switch n.Type() {
+		case netMode:
+			nw.Mode = n.String()
+		case netSandbox:
+			nw.Sandbox = n.String()
+		case netAllowHostLoopback:
+			nw.AllowHostLoopback = n.Bool()
+		case netMTU:
+			nw.MTU = n.U32()
+		case netIPv6:
+			nw.IPv6 = n.Bool()
+		case netPort:
+			var pt Port
+			n.Each(func(pn *Decoder) bool {
+				switch pn.Type() {
+				case portHostIP:
+					pt.HostIP = pn.String()
+				case portHostPort:
+					pt.HostPort = uint16(pn.U32())
+				case portPort:
+					pt.Port = uint16(pn.U32())
+				case portProto:
+					pt.Proto = pn.String()
+				default:
+					return false
+				}
+				return true
+			})
+			nw.Ports = append(nw.Ports, pt)
+		case netDNS:
+			nw.DNS = append(nw.DNS, n.String())
+		case netHost:
+			nw.Hosts = append(nw.Hosts, n.String())
+		default:
+			return false
+		}
+		return true
+	})
+	return nw
 }
 
 // FormatIDMap renders mappings as /proc/PID/uid_map takes them.

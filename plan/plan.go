@@ -13,6 +13,7 @@ package plan
 
 import (
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,6 +44,73 @@ type Plan struct {
 	// Resources are the sandbox's cgroup limits; the host applies them to
 	// its cgroup before the stages start.
 	Resources Resources
+	// Network is how the sandbox reaches the network (--net, -p); the
+	// host starts its helper between "pid 1 exists" and "pid 1 may go
+	// on".
+	Network Network
+}
+
+// Network modes (--net).
+const (
+	// NetNone is a network namespace of the sandbox's own with only lo.
+	NetNone = "none"
+	// NetHost is no network namespace: the host's.
+	NetHost = "host"
+	// NetPasta and NetSlirp4netns are a network namespace with a
+	// user-mode network stack, the helper of that name, started per
+	// sandbox.
+	NetPasta       = "pasta"
+	NetSlirp4netns = "slirp4netns"
+	// NetSandbox joins the network namespace (and so the user namespace)
+	// of the running named sandbox Network.Sandbox.
+	NetSandbox = "sandbox"
+)
+
+// Network is a sandbox's network: its mode, the helper's options, the
+// published ports and the names it resolves.
+type Network struct {
+	// Mode is one of the Net* modes; "" is NetNone.
+	Mode string
+	// Sandbox names the sandbox whose network a NetSandbox joins.
+	Sandbox string
+	// AllowHostLoopback lets the sandbox reach the host's loopback
+	// through the gateway address (user-mode modes).
+	AllowHostLoopback bool
+	// MTU of the sandbox's interface (user-mode modes).
+	MTU uint32
+	// IPv6 turns on IPv6 in the helper (user-mode modes).
+	IPv6 bool
+	// Ports are forwarded from the host to the sandbox (-p).
+	Ports []Port
+	// DNS are the name servers of the sandbox's /etc/resolv.conf (--dns).
+	DNS []string
+	// Hosts are extra /etc/hosts entries, "NAME:IP" (--add-host).
+	Hosts []string
+}
+
+// UserMode reports whether a helper gives the sandbox its network.
+func (n Network) UserMode() bool { return n.Mode == NetPasta || n.Mode == NetSlirp4netns }
+
+// Port is one published port: the host's HostIP:HostPort (HostIP ""
+// for every address) forwarded to the sandbox's Port.
+type Port struct {
+	HostIP   string
+	HostPort uint16
+	Port     uint16
+	// Proto is "tcp" or "udp".
+	Proto string
+}
+
+// String renders p as podman's ps does: "127.0.0.1:8080->80/tcp".
+func (p Port) String() string {
+	ip := p.HostIP
+	if ip == "" {
+		ip = "0.0.0.0"
+	}
+	if strings.Contains(ip, ":") {
+		ip = "[" + ip + "]"
+	}
+	return ip + ":" + strconv.Itoa(int(p.HostPort)) + "->" + strconv.Itoa(int(p.Port)) + "/" + p.Proto
 }
 
 // Resources are cgroup v2 limits, in podman's terms; a zero field is no
@@ -100,6 +168,15 @@ type Stages struct {
 	// StampFD, if not 0, is the descriptor number in stage 0 that time
 	// stamps of each step go to (package stamp; make bench).
 	StampFD uint32
+	// LifelineFD, if not 0, is the descriptor number in stage 0 of the
+	// write end of a pipe that the sandbox's pid 1 holds for its whole
+	// life: its network helper ends when the pipe's other end sees end
+	// of file.
+	LifelineFD uint32
+	// NetPidfd, if not 0, is the descriptor number in stage 0 of a pidfd
+	// of another sandbox's pid 1: stage 1 joins its user and network
+	// namespaces instead of creating them (--net sandbox:NAME).
+	NetPidfd uint32
 }
 
 // IDMap is one line of /proc/PID/uid_map or gid_map.
@@ -149,13 +226,16 @@ const (
 	// namespace's: the sandbox's cgroup as the root), read-only, on Dst
 	// where Dst exists.
 	Cgroup
+	// File puts a read-only file holding Data on Dst, a file created
+	// where the view is writable (a private /etc/resolv.conf).
+	File
 	kindEnd
 )
 
 var kindNames = [...]string{
 	Bind: "bind", Tmpfs: "tmpfs", Proc: "proc", Dev: "dev", Dir: "dir",
 	Symlink: "symlink", Hide: "hide", Cover: "cover", Overlay: "overlay",
-	Cgroup: "cgroup",
+	Cgroup: "cgroup", File: "file",
 }
 
 func (k Kind) String() string {
@@ -180,6 +260,8 @@ type Mount struct {
 	Size, Mode string
 	// Lowers are the layers of an Overlay, bottom first.
 	Lowers []string
+	// Data is the content of a File.
+	Data string
 }
 
 // Source is a host path of the view (without links) and the identity of

@@ -36,6 +36,8 @@ const (
 	attrRecordPid     = nsexec.AttrRecordPID
 	attrRecordStart   = nsexec.AttrRecordStart
 	attrRecordCgroup  = nsexec.AttrRecordCgroup
+	attrLifelineFD    = nsexec.AttrLifelineFD
+	attrNetPidfd      = nsexec.AttrNetPidfd
 )
 
 // Attribute types of the Go side, from nsexec.AttrGoFirst (64) on: the C
@@ -64,6 +66,7 @@ const (
 	attrAllowUserns  uint16 = 84
 	attrSeccompFrom  uint16 = 85
 	attrResources    uint16 = 86 // nested: resources*
+	attrNetwork      uint16 = 87 // nested: net*
 
 	// A record's own (package state).
 	attrRecordVersion  uint16 = 95 // uint32: recordVersion
@@ -92,6 +95,7 @@ const (
 	mountSize     uint16 = 7
 	mountMode     uint16 = 8
 	mountLower    uint16 = 9 // repeated
+	mountData     uint16 = 10
 
 	sourcePath uint16 = 1
 	sourceDev  uint16 = 2
@@ -113,6 +117,20 @@ const (
 	landlockIfExists uint16 = 4
 
 	landlockRuleAttr uint16 = 1 // in attrLandlock: nested, repeated
+
+	netMode              uint16 = 1
+	netSandbox           uint16 = 2
+	netAllowHostLoopback uint16 = 3
+	netMTU               uint16 = 4
+	netIPv6              uint16 = 5
+	netPort              uint16 = 6 // nested, repeated: port*
+	netDNS               uint16 = 7 // repeated
+	netHost              uint16 = 8 // repeated
+
+	portHostIP   uint16 = 1
+	portHostPort uint16 = 2
+	portPort     uint16 = 3
+	portProto    uint16 = 4
 
 	resMemory            uint16 = 1 // int64 as uint64
 	resMemorySwap        uint16 = 2

@@ -48,6 +48,8 @@ type Config struct {
 	// CgroupManager who makes that cgroup ("" is auto).
 	Resources     plan.Resources
 	CgroupManager cgroupv2.Manager
+	// Network is the sandbox's network (package network parses it).
+	Network plan.Network
 
 	Hardening
 }
@@ -146,8 +148,17 @@ func planStages(o *Config) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &plan.Plan{Stages: plan.Stages{
-		CloneFlags:    defaultNamespaces,
+	flags := defaultNamespaces
+	switch o.Network.Mode {
+	case plan.NetHost:
+		flags &^= unix.CLONE_NEWNET
+	case plan.NetSandbox:
+		// Stage 1 joins the other sandbox's user and network
+		// namespaces (Stages.NetPidfd) instead.
+		flags &^= unix.CLONE_NEWNET | unix.CLONE_NEWUSER
+	}
+	p := &plan.Plan{Network: o.Network, Stages: plan.Stages{
+		CloneFlags:    flags,
 		UIDMap:        maps.UIDMappings,
 		GIDMap:        maps.GIDMappings,
 		UIDMapHelper:  maps.UIDMapHelper,

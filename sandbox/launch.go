@@ -137,6 +137,9 @@ type process struct {
 	initStart uint64
 	// join bounds the joining process of sbx exec (nil for sbx run).
 	join *joinGuard
+	// beforeGo, if set, acts on the sandbox from the host once its pid 1
+	// exists and before it may go on: the slot of the network helper.
+	beforeGo func(pid1 int) error
 }
 
 // JoinBound is how long the joining process of sbx exec may take from its
@@ -394,6 +397,13 @@ func (p *process) handshake(payload []byte) error {
 		return fmt.Errorf("sbx stage 0 failed (wait status %#x)", int(ws))
 	}
 	p.stage = 0
+	if p.beforeGo != nil {
+		stamp.Mark("parent.slot")
+		if err := p.beforeGo(p.init); err != nil {
+			return err
+		}
+		stamp.Mark("parent.slotted")
+	}
 	err := nsexec.WriteFrame(p.sock, nsexec.MsgContinue, nil)
 	if err == nil {
 		err = nsexec.WriteFrame(p.sock, nsexec.MsgPlan, payload)

@@ -178,15 +178,29 @@ func Run(c Config, o RunOptions) (int, error) {
 		}
 	}
 
-	proc, err := start(&l)
+	net, err := prepareNetwork(p, &l)
 	if err != nil {
 		return ExitSbxFailed, err
+	}
+	// Once the sandbox has ended (or failed to start), its network helper
+	// is waited for; a detached sandbox keeps it.
+	ended := true
+	defer func() { net.close(ended) }()
+
+	proc, err := start(&l)
+	net.started()
+	if err != nil {
+		return ExitSbxFailed, err
+	}
+	if p.Network.UserMode() {
+		proc.beforeGo = net.startHelper
 	}
 	notes, err := planRest(c, p)
 	if err != nil {
 		proc.abort()
 		return ExitSbxFailed, err
 	}
+	p.Mounts = append(p.Mounts, netFiles(p.Network, p.Hostname, c.Rootfs != "")...)
 	if cg != nil {
 		p.Mounts = append(p.Mounts, cgroupMount)
 	}
@@ -226,6 +240,7 @@ func Run(c Config, o RunOptions) (int, error) {
 			return code, err
 		}
 		keepCgroup = true
+		ended = false
 		return 0, nil
 	}
 	code, err := proc.wait()

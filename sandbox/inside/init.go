@@ -101,15 +101,20 @@ func initSandbox(sock *os.File) error {
 		return err
 	}
 	stamp.Mark("init.plan")
+	// A network namespace of the sandbox's own (not the host's, nor one
+	// joined with --net sandbox:NAME): set up before the view, while the
+	// host's /proc (whose /proc/sys/net is this namespace's) is writable.
+	if p.Stages.CloneFlags&unix.CLONE_NEWNET != 0 {
+		if err := setUpNetwork(); err != nil {
+			return err
+		}
+	}
 	if err := buildView(p); err != nil {
 		return err
 	}
 	stamp.Mark("init.view")
 	if err := unix.Sethostname([]byte(p.Hostname)); err != nil {
 		return fmt.Errorf("set hostname %q: %w", p.Hostname, err)
-	}
-	if err := loopbackUp(); err != nil {
-		return err
 	}
 	return finishAndExec(sock, p, nil)
 }
@@ -138,6 +143,27 @@ func switchIDs(uid, gid uint32) error {
 	if uint32(unix.Geteuid()) != uid {
 		if err := unix.Setresuid(int(uid), int(uid), int(uid)); err != nil {
 			return fmt.Errorf("--uid %d: %w (is it mapped in the sandbox?)", uid, err)
+		}
+	}
+	return nil
+}
+
+// netSysctls are set in a network namespace of the sandbox's own, as
+// docker sets them: its command, an ordinary uid in there, may listen on
+// any port (a server on port 80, published with -p).
+var netSysctls = [][2]string{
+	{"/proc/sys/net/ipv4/ip_unprivileged_port_start", "0"},
+}
+
+// setUpNetwork brings up lo of the sandbox's fresh network namespace and
+// sets netSysctls there.
+func setUpNetwork() error {
+	if err := loopbackUp(); err != nil {
+		return err
+	}
+	for _, s := range netSysctls {
+		if err := os.WriteFile(s[0], []byte(s[1]), 0); err != nil {
+			return fmt.Errorf("set %s in the sandbox's network namespace: %w", s[0], err)
 		}
 	}
 	return nil

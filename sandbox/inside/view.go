@@ -181,7 +181,7 @@ func openSource(m plan.Mount, ids sourceIDs) (source, error) {
 			return s, fmt.Errorf("cgroup2 on %s: %w", m.Dst, err)
 		}
 		s.fd = fd
-	case plan.Tmpfs, plan.Dir, plan.Symlink, plan.Hide, plan.Cover:
+	case plan.Tmpfs, plan.Dir, plan.Symlink, plan.Hide, plan.Cover, plan.File:
 	default:
 		return s, fmt.Errorf("mount on %s: unknown kind %d", m.Dst, m.Kind)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -216,8 +217,49 @@ func (v *view) apply(s source) error {
 		return v.hide(dst, m.Optional)
 	case plan.Cover:
 		return v.cover(dst, m)
+	case plan.File:
+		return v.file(dst, m.Data)
 	}
 	return fmt.Errorf("mount on %s: unknown kind %d", dst, m.Kind)
+}
+
+// file puts a read-only file holding data on dst, a file created where the
+// view is writable: the only file of a small tmpfs of its own, bound from
+// there (cloned while that tmpfs is attached for a moment, see
+// cloneCovers).
+func (v *view) file(dst, data string) error {
+	mnt, err := newFS("tmpfs", []string{"mode=0755", "size=" + strconv.Itoa(len(data)+4096)}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return fmt.Errorf("file %s: %w", dst, err)
+	}
+	defer unix.Close(mnt)
+	fd, err := unix.Openat(mnt, "f", unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return fmt.Errorf("file %s: create: %w", dst, err)
+	}
+	for b := []byte(data); len(b) > 0; {
+		n, err := unix.Write(fd, b)
+		if err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("file %s: write: %w", dst, err)
+		}
+		b = b[n:]
+	}
+	unix.Close(fd)
+	clone := -1
+	err = attachBriefly(mnt, v.root, func() error {
+		var err error
+		clone, err = unix.OpenTree(mnt, "f", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("file %s: clone: %w", dst, err)
+	}
+	defer unix.Close(clone)
+	if err := unix.MountSetattr(clone, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+		return fmt.Errorf("file %s: make read-only: %w", dst, err)
+	}
+	return v.attach(clone, dst, false)
 }
 
 // tmpfsData are the filesystem options of a Tmpfs or Cover.

@@ -1,0 +1,132 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sbx-sandbox/sbx/network"
+	"github.com/sbx-sandbox/sbx/plan"
+	"github.com/sbx-sandbox/sbx/state"
+)
+
+// netStart is what one start does for the sandbox's network, on the host:
+// for a user-mode network, the lifeline pipe (pid 1 holds its write end,
+// the helper its read end) and the helper, started in the launcher's slot
+// once pid 1 exists; for sandbox:NAME, the pidfd of the sandbox whose
+// network is joined.
+type netStart struct {
+	network  plan.Network
+	lifeline *os.File // the read end, until the helper has it
+	parentW  *os.File // sbx's copy of the write end, closed once stage 0 has it
+	joinFD   int
+	helper   *network.Helper
+}
+
+// prepareNetwork checks the network of p before anything starts (the
+// helper is installed, the published ports are free, the sandbox to join
+// runs) and adds to l the descriptors the stages need for it.
+func prepareNetwork(p *plan.Plan, l *launch) (*netStart, error) {
+	n := &netStart{network: p.Network, joinFD: -1}
+	switch {
+	case p.Network.UserMode():
+		if _, err := network.Binary(p.Network.Mode); err != nil {
+			return nil, err
+		}
+		if err := network.CheckPorts(p.Network.Ports); err != nil {
+			return nil, err
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("create the network helper's lifeline: %w", err)
+		}
+		n.lifeline, n.parentW = r, w
+		p.Stages.LifelineFD = extraFD(l.preserve, len(l.extra))
+		l.extra = append(l.extra, w.Fd())
+	case p.Network.Mode == plan.NetSandbox:
+		if err := n.joinSandbox(p, l); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// joinSandbox opens the pid 1 of the sandbox whose network p joins, for
+// stage 1 (its user namespace comes along: it owns the network namespace),
+// and takes that sandbox's name servers and id maps.
+func (n *netStart) joinSandbox(p *plan.Plan, l *launch) error {
+	name := p.Network.Sandbox
+	st, err := state.Load(name)
+	if err != nil {
+		return fmt.Errorf("--net sandbox:%s: %w", name, err)
+	}
+	if st.Status != state.Running || st.Plan == nil {
+		return fmt.Errorf("--net sandbox:%s: sandbox %s is not running (start it first; `sbx ps` lists the running ones)", name, name)
+	}
+	other := st.Plan.Network
+	if other.Mode == plan.NetHost {
+		return fmt.Errorf("--net sandbox:%s: sandbox %s uses the host's network: use --net host", name, name)
+	}
+	fd, err := openSandboxPid(st)
+	if err != nil {
+		return fmt.Errorf("--net sandbox:%s: %w", name, err)
+	}
+	n.joinFD = fd
+	p.Stages.NetPidfd = extraFD(l.preserve, len(l.extra))
+	l.extra = append(l.extra, uintptr(fd))
+	// The same names as the other sandbox: its DNS forwarder is here too.
+	p.Network.DNS, p.Network.Hosts = other.DNS, other.Hosts
+	if len(p.Network.DNS) == 0 && other.UserMode() {
+		p.Network.DNS = []string{network.DNSForwarder}
+	}
+	p.Stages.UIDMap, p.Stages.GIDMap = st.Plan.Stages.UIDMap, st.Plan.Stages.GIDMap
+	p.Stages.UIDMapHelper, p.Stages.GIDMapHelper, p.Stages.SetgroupsDeny = "", "", false
+	return nil
+}
+
+// started closes what stage 0 has its own copy of now.
+func (n *netStart) started() {
+	if n.parentW != nil {
+		n.parentW.Close()
+		n.parentW = nil
+	}
+	if n.joinFD >= 0 {
+		unix.Close(n.joinFD)
+		n.joinFD = -1
+	}
+}
+
+// startHelper starts the user-mode network's helper for pid 1 pid: the
+// launcher's slot between "pid 1 exists" and "pid 1 may go on".
+func (n *netStart) startHelper(pid int) error {
+	h, err := network.Start(n.network, pid, n.lifeline)
+	n.lifeline.Close()
+	n.lifeline = nil
+	n.helper = h
+	return err
+}
+
+// close releases what is left; once the sandbox has ended, it waits for
+// the helper to be gone (it ends with the sandbox), so that a published
+// port is free again when sbx exits.
+func (n *netStart) close(ended bool) {
+	n.started()
+	if n.lifeline != nil {
+		n.lifeline.Close()
+	}
+	if ended {
+		n.helper.Wait()
+	}
+}
+
+// files are the private /etc/resolv.conf and /etc/hosts of network nw
+// (see network.Files): the host's own are read for what they keep, but for
+// a --rootfs of its own, whose hosts are its own business.
+func netFiles(nw plan.Network, hostname string, ownRoot bool) []plan.Mount {
+	hosts := "/etc/hosts"
+	if ownRoot {
+		hosts = ""
+	}
+	return network.Files(nw, hostname, "/etc/resolv.conf", hosts)
+}
