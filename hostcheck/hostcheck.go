@@ -388,6 +388,12 @@ func network() Fact {
 		}
 	}
 	if len(found) > 0 {
+		if err := unix.Access("/dev/net/tun", unix.R_OK|unix.W_OK); err != nil {
+			f.Status = Warn
+			f.Detail = strings.Join(found, ", ") + " installed, but /dev/net/tun is not open to you (" + err.Error() + "): --net pasta, slirp4netns and user fail"
+			f.Fix = "run `sudo chmod 0666 /dev/net/tun` (udev's default mode for it)"
+			return f
+		}
 		f.Status, f.Detail = OK, strings.Join(found, ", ")
 		return f
 	}

@@ -24,6 +24,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sbx-sandbox/sbx/plan"
 )
 
@@ -271,4 +273,17 @@ func Binary(mode string) (string, error) {
 		return "", fmt.Errorf("--net %s: %s is not installed: run `sudo apt-get install %s` (`sbx check` reports the network helpers)", mode, name, helperPackage[mode])
 	}
 	return path, nil
+}
+
+// CheckHost fails, naming the fix, when mode's helper cannot run here: it
+// is not installed, or the tun device it opens in the sandbox's network
+// namespace is closed to the caller.
+func CheckHost(mode string) error {
+	if _, err := Binary(mode); err != nil {
+		return err
+	}
+	if err := unix.Access("/dev/net/tun", unix.R_OK|unix.W_OK); err != nil {
+		return fmt.Errorf("--net %s: /dev/net/tun is not open to you (%v): run `sudo chmod 0666 /dev/net/tun`, udev's default (`sbx check` reports it)", mode, err)
+	}
+	return nil
 }

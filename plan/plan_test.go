@@ -17,7 +17,7 @@ func fullPlan() *Plan {
 			GIDMap:       []IDMap{{1000, 1000, 1}},
 			UIDMapHelper: "/usr/bin/newuidmap", GIDMapHelper: "/usr/bin/newgidmap",
 			SetgroupsDeny: true, Pdeathsig: 9, CloneMethod: 1, JoinPidfd: 5, JoinFlags: 0x10000000,
-			LogMax: 4096, StampFD: 7,
+			LogMax: 4096, StampFD: 7, LifelineFD: 8, NetPidfd: 9,
 		},
 		Root: Root{Path: "/", ReadOnly: true},
 		Mounts: []Mount{
@@ -27,6 +27,7 @@ func fullPlan() *Plan {
 			{Kind: Hide, Dst: "/run/user/1000", Optional: true},
 			{Kind: Overlay, Dst: "/opt", Lowers: []string{"/a", "/b"}},
 			{Kind: Symlink, Src: "target", Dst: "/l"},
+			{Kind: File, Dst: "/etc/resolv.conf", Data: "nameserver 10.0.2.3\n"},
 		},
 		Masked:   []string{"/proc/kcore"},
 		ReadOnly: []string{"/proc/sys"},
@@ -49,6 +50,11 @@ func fullPlan() *Plan {
 		Resources: Resources{
 			Memory: 32 << 20, MemorySwap: -1, MemoryReservation: 16 << 20, PidsLimit: -1,
 			CPUQuota: 50000, CPUPeriod: 100000, CPUWeight: 200, CpusetCpus: "0-1", IOWeight: 300,
+		},
+		Network: Network{
+			Mode: NetPasta, AllowHostLoopback: true, MTU: 1500, IPv6: true,
+			Ports: []Port{{HostIP: "127.0.0.1", HostPort: 8080, Port: 80, Proto: "tcp"}, {HostPort: 53, Port: 53, Proto: "udp"}},
+			DNS:   []string{"192.0.2.53"}, Hosts: []string{"db:192.0.2.10"},
 		},
 	}
 }
@@ -172,13 +178,14 @@ func TestStagesReadTheirPart(t *testing.T) {
 	}
 	for _, a := range []uint16{nsexec.AttrCloneFlags, nsexec.AttrUIDMap, nsexec.AttrGIDMap, nsexec.AttrUIDMapHelper,
 		nsexec.AttrGIDMapHelper, nsexec.AttrSetgroupsDeny, nsexec.AttrPdeathsig, nsexec.AttrCloneMethod,
-		nsexec.AttrJoinPidfd, nsexec.AttrJoinFlags, nsexec.AttrLogMax, nsexec.AttrStampFD} {
+		nsexec.AttrJoinPidfd, nsexec.AttrJoinFlags, nsexec.AttrLogMax, nsexec.AttrStampFD,
+		nsexec.AttrLifelineFD, nsexec.AttrNetPidfd} {
 		if !stage[a] {
 			t.Errorf("stage attribute %d missing from the encoded plan", a)
 		}
 	}
-	if len(stage) != 12 {
-		t.Errorf("%d stage attributes, want 12: %v", len(stage), stage)
+	if len(stage) != 14 {
+		t.Errorf("%d stage attributes, want 14: %v", len(stage), stage)
 	}
 }
 

@@ -31,7 +31,7 @@ func prepareNetwork(p *plan.Plan, l *launch) (*netStart, error) {
 	n := &netStart{network: p.Network, joinFD: -1}
 	switch {
 	case p.Network.UserMode():
-		if _, err := network.Binary(p.Network.Mode); err != nil {
+		if err := network.CheckHost(p.Network.Mode); err != nil {
 			return nil, err
 		}
 		if err := network.CheckPorts(p.Network.Ports); err != nil {

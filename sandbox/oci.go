@@ -12,6 +12,7 @@ import (
 	"github.com/sbx-sandbox/sbx/capabilities"
 	"github.com/sbx-sandbox/sbx/cgroupv2"
 	"github.com/sbx-sandbox/sbx/nsexec"
+	"github.com/sbx-sandbox/sbx/network"
 	"github.com/sbx-sandbox/sbx/plan"
 	"github.com/sbx-sandbox/sbx/state"
 )
@@ -31,7 +32,53 @@ type Description struct {
 	Namespaces map[string]string `json:"namespaces"`
 	// Cgroup is the sandbox's cgroup and, while it runs, its usage.
 	Cgroup *CgroupDescription `json:"cgroup,omitempty"`
-	Config *specs.Spec        `json:"config"`
+	// Network is the sandbox's network (--net, -p, --dns, --add-host).
+	Network *NetworkDescription `json:"network,omitempty"`
+	Config  *specs.Spec         `json:"config"`
+}
+
+// NetworkDescription is a sandbox's network in `sbx state`.
+type NetworkDescription struct {
+	// Mode is as --net names it: none, host, pasta, slirp4netns or
+	// sandbox:NAME.
+	Mode string `json:"mode"`
+	// Address, Gateway and DNS are those of a user-mode network.
+	Address string `json:"address,omitempty"`
+	Gateway string `json:"gateway,omitempty"`
+	// AllowHostLoopback, MTU and IPv6 are the helper's options.
+	AllowHostLoopback bool   `json:"allow_host_loopback,omitempty"`
+	MTU               uint32 `json:"mtu,omitempty"`
+	IPv6              bool   `json:"ipv6,omitempty"`
+	// Ports are the published ports, as podman shows them
+	// ("127.0.0.1:8080->80/tcp").
+	Ports []string `json:"ports,omitempty"`
+	// DNS are the name servers of its /etc/resolv.conf, when sbx wrote
+	// one; Hosts the --add-host entries (NAME:IP).
+	DNS   []string `json:"dns,omitempty"`
+	Hosts []string `json:"hosts,omitempty"`
+}
+
+// describeNetwork renders n for `sbx state`.
+func describeNetwork(n plan.Network) *NetworkDescription {
+	d := &NetworkDescription{Mode: n.Mode, Hosts: n.Hosts}
+	switch {
+	case n.Mode == "":
+		d.Mode = plan.NetNone
+	case n.Mode == plan.NetSandbox:
+		d.Mode = plan.NetSandbox + ":" + n.Sandbox
+	case n.UserMode():
+		d.Address = network.Address + "/" + strconv.Itoa(network.PrefixLen)
+		d.Gateway = network.Gateway
+		d.AllowHostLoopback, d.MTU, d.IPv6 = n.AllowHostLoopback, n.MTU, n.IPv6
+	}
+	d.DNS = n.DNS
+	if len(d.DNS) == 0 && n.UserMode() {
+		d.DNS = []string{network.DNSForwarder}
+	}
+	for _, p := range n.Ports {
+		d.Ports = append(d.Ports, p.String())
+	}
+	return d
 }
 
 // CgroupDescription is a sandbox's cgroup in `sbx state`, with its usage
@@ -61,6 +108,7 @@ func Describe(s *state.State) *Description {
 	}
 	if s.Plan != nil {
 		d.Config = ociSpec(s.Plan)
+		d.Network = describeNetwork(s.Plan.Network)
 	}
 	if cg := CgroupOf(s); cg != nil {
 		d.Cgroup = &CgroupDescription{Path: strings.TrimPrefix(cg.Dir, cgroupv2.Mount), Unit: cg.Unit}
@@ -233,6 +281,8 @@ func ociMount(m plan.Mount) specs.Mount {
 		}
 	case plan.Symlink:
 		o.Type, o.Source = "sbx-symlink", m.Src
+	case plan.File:
+		o.Type, o.Options = "sbx-file", []string{"ro"}
 	default:
 		o.Type = "sbx-" + m.Kind.String()
 	}

@@ -550,8 +550,8 @@ func TestPs(t *testing.T) {
 	if len(l) != 3 {
 		t.Fatalf("want a header and 2 lines:\n%s", r)
 	}
-	if head := strings.Fields(l[0]); !sameStrings(head, []string{"NAME", "PID", "STATUS", "CREATED", "MEM", "PIDS", "COMMAND"}) {
-		t.Errorf("want the header NAME PID STATUS CREATED MEM PIDS COMMAND, got %q", l[0])
+	if head := strings.Fields(l[0]); !sameStrings(head, []string{"NAME", "PID", "STATUS", "CREATED", "MEM", "PIDS", "NET", "PORTS", "COMMAND"}) {
+		t.Errorf("want the header NAME PID STATUS CREATED MEM PIDS NET PORTS COMMAND, got %q", l[0])
 	}
 	seen := map[string]bool{}
 	for _, row := range l[1:] {
