@@ -11,8 +11,8 @@ import (
 
 	"github.com/sbx-sandbox/sbx/capabilities"
 	"github.com/sbx-sandbox/sbx/cgroupv2"
-	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/network"
+	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/plan"
 	"github.com/sbx-sandbox/sbx/state"
 )
