@@ -37,6 +37,8 @@ type Helper struct {
 	Mode string
 	// Pid is the process sbx started.
 	Pid int
+	// Relay is the keeper that relays slirp4netns's UDP ports, or 0.
+	Relay int
 }
 
 // Start starts the helper of network n for the sandbox whose pid 1 is
@@ -44,7 +46,7 @@ type Helper struct {
 // lifeline is the read end of the pipe whose write end the sandbox's pid 1
 // holds: the helper ends when the sandbox does, however it ends, sbx or no
 // sbx. On error nothing is left running.
-func Start(n plan.Network, pid int, lifeline *os.File) (*Helper, error) {
+func Start(n plan.Network, pid int, lifeline *os.File, udp *Reserved) (*Helper, error) {
 	bin, err := Binary(n.Mode)
 	if err != nil {
 		return nil, err
@@ -63,12 +65,31 @@ func Start(n plan.Network, pid int, lifeline *os.File) (*Helper, error) {
 	}
 	defer null.Close()
 
+	// The keeper relays the UDP ports (udprelay.c) in the sandbox's
+	// namespaces, which it joins through these.
+	var relay []string
+	var relayFiles []*os.File
+	if udp != nil && len(udp.files) > 0 {
+		for _, ns := range []string{"user", "net"} {
+			f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+			if err != nil {
+				return nil, fmt.Errorf("--net %s: open the sandbox's %s namespace: %w", n.Mode, ns, err)
+			}
+			defer f.Close()
+			relayFiles = append(relayFiles, f)
+		}
+		relay = append(relay, "--ns=5,6")
+		for i, f := range udp.files {
+			relay = append(relay, fmt.Sprintf("--udp=%d:%d", 7+i, udp.ports[i].Port))
+			relayFiles = append(relayFiles, f)
+		}
+	}
 	var h *Helper
 	switch n.Mode {
 	case plan.NetPasta:
-		h, err = startPasta(bin, n, pid, lifeline, null, stderr)
+		h, err = startPasta(bin, n, pid, lifeline, null, stderr, relay, relayFiles)
 	case plan.NetSlirp4netns:
-		h, err = startSlirp4netns(bin, n, pid, lifeline, null, stderr)
+		h, err = startSlirp4netns(bin, n, pid, lifeline, null, stderr, relay, relayFiles)
 	default:
 		return nil, fmt.Errorf("--net %s: no helper for this mode", n.Mode)
 	}
@@ -76,6 +97,71 @@ func Start(n plan.Network, pid int, lifeline *os.File) (*Helper, error) {
 		return nil, fmt.Errorf("--net %s: %w%s", n.Mode, err, helperSaid(stderr))
 	}
 	return h, nil
+}
+
+// Reserved are the host's sockets of a sandbox's published UDP ports,
+// bound before anything starts and handed to the keeper, which relays
+// them.
+type Reserved struct {
+	ports []plan.Port
+	files []*os.File
+}
+
+// Reserve checks that the TCP ports of ports are free on the host, and
+// binds the UDP ones (the keeper relays them: udprelay.c). It fails with
+// one line naming the port.
+func Reserve(ports []plan.Port) (*Reserved, error) {
+	r := &Reserved{}
+	for _, p := range ports {
+		addr := net.JoinHostPort(p.HostIP, strconv.Itoa(int(p.HostPort)))
+		if p.Proto != "udp" {
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				r.Close()
+				return nil, portError(p, err)
+			}
+			l.Close()
+			continue
+		}
+		c, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			r.Close()
+			return nil, portError(p, err)
+		}
+		f, err := c.(*net.UDPConn).File()
+		c.Close()
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("-p %s: %w", p, err)
+		}
+		r.ports, r.files = append(r.ports, p), append(r.files, f)
+	}
+	return r, nil
+}
+
+// Close closes sbx's copies of the sockets (the keeper has its own).
+func (r *Reserved) Close() {
+	if r == nil {
+		return
+	}
+	for _, f := range r.files {
+		f.Close()
+	}
+	r.files = nil
+}
+
+// portError explains why a host port cannot be published.
+func portError(p plan.Port, err error) error {
+	why := err.Error()
+	switch {
+	case errors.Is(err, unix.EADDRINUSE):
+		why = "the host port is already in use"
+	case errors.Is(err, unix.EACCES):
+		why = fmt.Sprintf("ports below %d need privileges on this host (sysctl net.ipv4.ip_unprivileged_port_start)", unprivilegedPortStart())
+	case errors.Is(err, unix.EADDRNOTAVAIL):
+		why = "the host has no such address"
+	}
+	return fmt.Errorf("-p %s: %s: pick another host port or address", p, why)
 }
 
 // helperSaid returns the last line the helper wrote to stderr, as ": LINE".
@@ -139,14 +225,15 @@ func describe(ws unix.WaitStatus) string {
 // way of its own to learn that a namespace it joined by pid is gone.
 // pasta writes its pid to a pipe (-P) once the namespace's network is
 // configured: that is the readiness.
-func startPasta(bin string, n plan.Network, pid int, lifeline, null, stderr *os.File) (*Helper, error) {
+func startPasta(bin string, n plan.Network, pid int, lifeline, null, stderr *os.File, relay []string, relayFiles []*os.File) (*Helper, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	defer pr.Close()
-	argv := append([]string{"sbx-netkeep", bin}, pastaArgs(n, pid, "/proc/self/fd/4")...)
-	keeper, err := spawn("/proc/self/exe", argv, []string{nsexec.KeeperEnv + "=3"}, []*os.File{null, stderr, stderr, lifeline, pw})
+	argv := append(append([]string{"sbx-netkeep"}, relay...), "--", bin)
+	argv = append(argv, pastaArgs(n, pid, "/proc/self/fd/4")...)
+	keeper, err := spawnKeeper(argv, append([]*os.File{null, stderr, stderr, lifeline, pw}, relayFiles...))
 	pw.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start the keeper of pasta: %w", err)
@@ -182,40 +269,49 @@ func pastaArgs(n plan.Network, pid int, pidFile string) []string {
 	if !n.IPv6 {
 		args = append(args, "--ipv4-only")
 	}
-	tcp, udp := 0, 0
+	// The UDP ports are the keeper's (udprelay.c).
+	tcp := 0
 	for _, p := range n.Ports {
+		if p.Proto != "tcp" {
+			continue
+		}
 		spec := strconv.Itoa(int(p.HostPort)) + ":" + strconv.Itoa(int(p.Port))
 		if p.HostIP != "" {
 			spec = p.HostIP + "/" + spec
 		}
-		if p.Proto == "udp" {
-			args = append(args, "-u", spec)
-			udp++
-		} else {
-			args = append(args, "-t", spec)
-			tcp++
-		}
+		args = append(args, "-t", spec)
+		tcp++
 	}
 	if tcp == 0 {
 		args = append(args, "-t", "none")
 	}
-	if udp == 0 {
-		args = append(args, "-u", "none")
-	}
+	args = append(args, "-u", "none")
 	return append(args, strconv.Itoa(pid))
 }
 
 // startSlirp4netns runs slirp4netns, which ends by itself once the
 // lifeline closes (--exit-fd) and says when tap0 is up (--ready-fd); the
 // ports are published through its API socket, which is removed then.
-func startSlirp4netns(bin string, n plan.Network, pid int, lifeline, null, stderr *os.File) (*Helper, error) {
+// spawnKeeper starts the keeper (nsexec/keeper.c) with argv and files as
+// its descriptors from 0 (the lifeline at 3).
+func spawnKeeper(argv []string, files []*os.File) (int, error) {
+	return spawn("/proc/self/exe", argv, []string{nsexec.KeeperEnv + "=3"}, files)
+}
+
+func startSlirp4netns(bin string, n plan.Network, pid int, lifeline, null, stderr *os.File, relay []string, relayFiles []*os.File) (*Helper, error) {
 	rr, rw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	defer rr.Close()
+	var tcp []plan.Port
+	for _, p := range n.Ports {
+		if p.Proto == "tcp" {
+			tcp = append(tcp, p)
+		}
+	}
 	var apiDir, api string
-	if len(n.Ports) > 0 {
+	if len(tcp) > 0 {
 		if apiDir, err = os.MkdirTemp("", "sbx-slirp4netns-"); err != nil {
 			rw.Close()
 			return nil, fmt.Errorf("create the directory of its API socket: %w", err)
@@ -252,12 +348,24 @@ func startSlirp4netns(bin string, n plan.Network, pid int, lifeline, null, stder
 		}
 		return fail(errors.New("slirp4netns failed"))
 	}
-	for _, p := range n.Ports {
+	for _, p := range tcp {
 		if err := addHostForward(api, p); err != nil {
 			return fail(fmt.Errorf("-p %s: %w", p, err))
 		}
 	}
-	return &Helper{Mode: plan.NetSlirp4netns, Pid: child}, nil
+	h := &Helper{Mode: plan.NetSlirp4netns, Pid: child}
+	if len(relay) > 0 {
+		// The UDP ports: a keeper of its own, without a helper to run.
+		// slirp4netns drops the answers to a client on the host's
+		// loopback (podman#4586).
+		argv := append([]string{"sbx-netkeep"}, relay...)
+		keeper, err := spawnKeeper(argv, append([]*os.File{null, stderr, stderr, lifeline, null}, relayFiles...))
+		if err != nil {
+			return fail(fmt.Errorf("start the UDP relay: %w", err))
+		}
+		h.Relay = keeper
+	}
+	return h, nil
 }
 
 // slirp4netnsArgs is slirp4netns's command line for network n of pid 1
@@ -328,44 +436,26 @@ func (h *Helper) Wait() {
 	if h == nil {
 		return
 	}
-	if fd, err := unix.PidfdOpen(h.Pid, 0); err == nil {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		for {
-			if _, err := unix.Poll(fds, int(exitWait/time.Millisecond)); err != unix.EINTR {
-				break
+	deadline := time.Now().Add(exitWait)
+	for _, pid := range []int{h.Pid, h.Relay} {
+		if pid == 0 {
+			continue
+		}
+		if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			for {
+				left := time.Until(deadline)
+				if left < 0 {
+					left = 0
+				}
+				if _, err := unix.Poll(fds, int(left/time.Millisecond)); err != unix.EINTR {
+					break
+				}
 			}
+			unix.Close(fd)
 		}
-		unix.Close(fd)
+		exited(pid)
 	}
-	exited(h.Pid)
-}
-
-// CheckPorts fails, naming the port, if a published host port is taken
-// now: before anything starts, with one line, rather than from the helper.
-func CheckPorts(ports []plan.Port) error {
-	for _, p := range ports {
-		addr := net.JoinHostPort(p.HostIP, strconv.Itoa(int(p.HostPort)))
-		var c io.Closer
-		var err error
-		if p.Proto == "udp" {
-			c, err = net.ListenPacket("udp", addr)
-		} else {
-			c, err = net.Listen("tcp", addr)
-		}
-		if err != nil {
-			why := err.Error()
-			if errors.Is(err, unix.EADDRINUSE) {
-				why = "the host port is already in use"
-			} else if errors.Is(err, unix.EACCES) {
-				why = fmt.Sprintf("ports below %d need privileges on this host (sysctl net.ipv4.ip_unprivileged_port_start)", unprivilegedPortStart())
-			} else if errors.Is(err, unix.EADDRNOTAVAIL) {
-				why = "the host has no such address"
-			}
-			return fmt.Errorf("-p %s: %s: pick another host port or address", p, why)
-		}
-		c.Close()
-	}
-	return nil
 }
 
 // unprivilegedPortStart reads the lowest port an ordinary user may bind.

@@ -6,10 +6,11 @@
 
 #include "internal.h"
 
-// keeper runs the command of its own command line (from argv[1]) as its
-// child until the pipe end arg (the value of SBX_ENV_KEEPER) names sees
-// end of file, then kills it; it ends like the child if the child ends
-// first. It never returns.
+// keeper runs the helper of its own command line (after "--") as its
+// child, and relays the published UDP ports it names, until the pipe end
+// arg (the value of SBX_ENV_KEEPER) names sees end of file; then it kills
+// the helper and exits. It ends like the helper if that ends first. It
+// never returns.
 __attribute__((noreturn))
 SBX_INTERNAL void keeper(const char *arg);
 

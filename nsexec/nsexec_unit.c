@@ -19,3 +19,4 @@
 #include "logrelay.c"
 #include "cgroup.c"
 #include "keeper.c"
+#include "udprelay.c"

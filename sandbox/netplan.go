@@ -21,7 +21,10 @@ type netStart struct {
 	lifeline *os.File // the read end, until the helper has it
 	parentW  *os.File // sbx's copy of the write end, closed once stage 0 has it
 	joinFD   int
-	helper   *network.Helper
+	// udp are the host's sockets of the published UDP ports, bound
+	// before anything starts, until the keeper has them.
+	udp    *network.Reserved
+	helper *network.Helper
 }
 
 // prepareNetwork checks the network of p before anything starts (the
@@ -34,11 +37,13 @@ func prepareNetwork(p *plan.Plan, l *launch) (*netStart, error) {
 		if err := network.CheckHost(p.Network.Mode); err != nil {
 			return nil, err
 		}
-		if err := network.CheckPorts(p.Network.Ports); err != nil {
+		var err error
+		if n.udp, err = network.Reserve(p.Network.Ports); err != nil {
 			return nil, err
 		}
 		r, w, err := os.Pipe()
 		if err != nil {
+			n.udp.Close()
 			return nil, fmt.Errorf("create the network helper's lifeline: %w", err)
 		}
 		n.lifeline, n.parentW = r, w
@@ -100,9 +105,10 @@ func (n *netStart) started() {
 // startHelper starts the user-mode network's helper for pid 1 pid: the
 // launcher's slot between "pid 1 exists" and "pid 1 may go on".
 func (n *netStart) startHelper(pid int) error {
-	h, err := network.Start(n.network, pid, n.lifeline)
+	h, err := network.Start(n.network, pid, n.lifeline, n.udp)
 	n.lifeline.Close()
 	n.lifeline = nil
+	n.udp.Close()
 	n.helper = h
 	return err
 }
@@ -112,6 +118,7 @@ func (n *netStart) startHelper(pid int) error {
 // port is free again when sbx exits.
 func (n *netStart) close(ended bool) {
 	n.started()
+	n.udp.Close()
 	if n.lifeline != nil {
 		n.lifeline.Close()
 	}
