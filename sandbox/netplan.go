@@ -30,7 +30,7 @@ type netStart struct {
 // prepareNetwork checks the network of p before anything starts (the
 // helper is installed, the published ports are free, the sandbox to join
 // runs) and adds to l the descriptors the stages need for it.
-func prepareNetwork(p *plan.Plan, l *launch) (*netStart, error) {
+func prepareNetwork(p *plan.Plan, l *launch, allowUserns bool) (*netStart, error) {
 	n := &netStart{network: p.Network, joinFD: -1}
 	switch {
 	case p.Network.UserMode():
@@ -50,7 +50,7 @@ func prepareNetwork(p *plan.Plan, l *launch) (*netStart, error) {
 		p.Stages.LifelineFD = extraFD(l.preserve, len(l.extra))
 		l.extra = append(l.extra, w.Fd())
 	case p.Network.Mode == plan.NetSandbox:
-		if err := n.joinSandbox(p, l); err != nil {
+		if err := n.joinSandbox(p, l, allowUserns); err != nil {
 			return nil, err
 		}
 	}
@@ -60,7 +60,7 @@ func prepareNetwork(p *plan.Plan, l *launch) (*netStart, error) {
 // joinSandbox opens the pid 1 of the sandbox whose network p joins, for
 // stage 1 (its user namespace comes along: it owns the network namespace),
 // and takes that sandbox's name servers and id maps.
-func (n *netStart) joinSandbox(p *plan.Plan, l *launch) error {
+func (n *netStart) joinSandbox(p *plan.Plan, l *launch, allowUserns bool) error {
 	name := p.Network.Sandbox
 	st, err := state.Load(name)
 	if err != nil {
@@ -72,6 +72,15 @@ func (n *netStart) joinSandbox(p *plan.Plan, l *launch) error {
 	other := st.Plan.Network
 	if other.Mode == plan.NetHost {
 		return fmt.Errorf("--net sandbox:%s: sandbox %s uses the host's network: use --net host", name, name)
+	}
+	// The user namespace is shared, and with it its max_user_namespaces,
+	// which the Go init sets to 0 without --allow-userns: both sandboxes
+	// must agree.
+	if theirs := st.Plan.Security.AllowUserns; theirs != allowUserns {
+		if theirs {
+			return fmt.Errorf("--net sandbox:%s: sandbox %s allows user namespaces (--allow-userns) in the user namespace it would share with this one: add --allow-userns", name, name)
+		}
+		return fmt.Errorf("--net sandbox:%s: sandbox %s refuses user namespaces in the user namespace it would share with this one: drop --allow-userns, or start %s with it", name, name, name)
 	}
 	fd, err := openSandboxPid(st)
 	if err != nil {

@@ -178,7 +178,7 @@ func Run(c Config, o RunOptions) (int, error) {
 		}
 	}
 
-	net, err := prepareNetwork(p, &l)
+	net, err := prepareNetwork(p, &l, c.AllowUserns)
 	if err != nil {
 		return ExitSbxFailed, err
 	}
