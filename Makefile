@@ -11,6 +11,13 @@ LDFLAGS := -X main.version=$(VERSION)
 
 all: build
 
+# cgo compiles nsexec/nsexec_unit.c, which #includes the other C files of
+# nsexec (each //go:build ignore): the build cache does not see those, and
+# would keep a stale nsexec after a change to one. Their hash, passed as a
+# macro, makes them part of the cache's key.
+C_SOURCES_HASH := $(shell cat nsexec/*.c nsexec/*.h | sha256sum | cut -c1-16)
+export CGO_CFLAGS := $(or $(CGO_CFLAGS),-O2 -g) -DSBX_C_SOURCES=$(C_SOURCES_HASH)
+
 build:
 	@bash scripts/build-deps.sh
 	# osusergo: kong imports os/user, whose cgo lookups do not belong in a

@@ -25,37 +25,46 @@ import (
 const ReadyTimeout = 10 * time.Second
 
 // exitWait bounds how long Wait waits for a helper once its sandbox has
-// ended (it ends at once: the lifeline says so).
+// ended (its keeper ends it at once).
 const exitWait = 3 * time.Second
 
 // Helper is a sandbox's running network helper, seen from the sbx that
-// started it: its process (pasta's keeper, or slirp4netns itself), a
-// child of this sbx until sbx exits or hands the sandbox over to the
+// started it: the keeper (nsexec/keeper.c) that runs pasta or slirp4netns,
+// a child of this sbx until sbx exits or hands the sandbox over to the
 // monitor, which reaps it.
 type Helper struct {
 	// Mode is plan.NetPasta or plan.NetSlirp4netns.
 	Mode string
-	// Pid is the process sbx started.
+	// Pid is the keeper's.
 	Pid int
-	// Relay is the keeper that relays slirp4netns's UDP ports, or 0.
-	Relay int
 }
 
 // Start starts the helper of network n for the sandbox whose pid 1 is
-// pid, publishes n's ports and returns once the sandbox's tap0 is up.
-// lifeline is the read end of the pipe whose write end the sandbox's pid 1
-// holds: the helper ends when the sandbox does, however it ends, sbx or no
-// sbx. On error nothing is left running.
-func Start(n plan.Network, pid int, lifeline *os.File, udp *Reserved) (*Helper, error) {
+// pid, publishes n's ports (the UDP ones bound in udp) and returns once the
+// sandbox's tap0 is up. The helper runs under a keeper that ends it when
+// pid 1 exits, however the sandbox ends, sbx or no sbx. On error nothing is
+// left running.
+func Start(n plan.Network, pid int, udp *Reserved) (*Helper, error) {
 	bin, err := Binary(n.Mode)
 	if err != nil {
 		return nil, err
 	}
-	// What the helper says on failure goes to a file in memory, read if
-	// it fails: a pipe would break (SIGPIPE) once sbx has gone.
+	h, err := start(bin, n, pid, udp)
+	if err != nil {
+		return nil, fmt.Errorf("--net %s: %w", n.Mode, err)
+	}
+	return h, nil
+}
+
+// start runs the keeper with the helper bin and waits until it is ready.
+// The keeper's descriptors: 0 /dev/null, 1 and 2 a file in memory (read
+// if it fails: a pipe would break, SIGPIPE, once sbx has gone), 3 a pidfd
+// of pid 1, 4 the readiness pipe; with UDP ports, 5 and 6 the sandbox's
+// user and network namespaces and 7 on their host sockets.
+func start(bin string, n plan.Network, pid int, udp *Reserved) (*Helper, error) {
 	errFD, err := unix.MemfdCreate("sbx-net-stderr", unix.MFD_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("--net %s: create the helper's error file: %w", n.Mode, err)
+		return nil, fmt.Errorf("create the helper's error file: %w", err)
 	}
 	stderr := os.NewFile(uintptr(errFD), "sbx-net-stderr")
 	defer stderr.Close()
@@ -64,39 +73,117 @@ func Start(n plan.Network, pid int, lifeline *os.File, udp *Reserved) (*Helper, 
 		return nil, err
 	}
 	defer null.Close()
-
-	// The keeper relays the UDP ports (udprelay.c) in the sandbox's
-	// namespaces, which it joins through these.
-	var relay []string
-	var relayFiles []*os.File
+	// pid 1 is sbx's child and not reaped: the pidfd is surely of it.
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open a pidfd of the sandbox's pid 1: %w", err)
+	}
+	pid1 := os.NewFile(uintptr(pidfd), "sbx-pid1")
+	defer pid1.Close()
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer readyR.Close()
+	defer readyW.Close()
+	files := []*os.File{null, stderr, stderr, pid1, readyW}
+	argv := []string{"sbx-netkeep"}
 	if udp != nil && len(udp.files) > 0 {
 		for _, ns := range []string{"user", "net"} {
 			f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
 			if err != nil {
-				return nil, fmt.Errorf("--net %s: open the sandbox's %s namespace: %w", n.Mode, ns, err)
+				return nil, fmt.Errorf("open the sandbox's %s namespace: %w", ns, err)
 			}
 			defer f.Close()
-			relayFiles = append(relayFiles, f)
+			files = append(files, f)
 		}
-		relay = append(relay, "--ns=5,6")
 		for i, f := range udp.files {
-			relay = append(relay, fmt.Sprintf("--udp=%d:%d", 7+i, udp.ports[i].Port))
-			relayFiles = append(relayFiles, f)
+			argv = append(argv, "--udp="+strconv.Itoa(int(udp.ports[i].Port)))
+			files = append(files, f)
 		}
 	}
-	var h *Helper
+	var tcp []plan.Port
+	for _, p := range n.Ports {
+		if p.Proto == "tcp" {
+			tcp = append(tcp, p)
+		}
+	}
+	var api string
+	argv = append(argv, "--", bin)
 	switch n.Mode {
 	case plan.NetPasta:
-		h, err = startPasta(bin, n, pid, lifeline, null, stderr, relay, relayFiles)
+		argv = append(argv, pastaArgs(n, pid, "/proc/self/fd/4")...)
 	case plan.NetSlirp4netns:
-		h, err = startSlirp4netns(bin, n, pid, lifeline, null, stderr, relay, relayFiles)
+		if len(tcp) > 0 {
+			dir, err := os.MkdirTemp("", "sbx-slirp4netns-")
+			if err != nil {
+				return nil, fmt.Errorf("create the directory of its API socket: %w", err)
+			}
+			defer os.RemoveAll(dir)
+			api = filepath.Join(dir, "api.sock")
+		}
+		argv = append(argv, slirp4netnsArgs(n, pid, api)...)
 	default:
-		return nil, fmt.Errorf("--net %s: no helper for this mode", n.Mode)
+		return nil, errors.New("no helper for this mode")
 	}
+	// slirp4netns makes its API socket once it has joined the sandbox's
+	// user namespace (--enable-sandbox), as the uid the sandbox's root
+	// maps to, which need not be the caller's (--map auto): without
+	// umask 0 the caller could not connect to it. The socket's private
+	// directory keeps it the caller's alone. umask is the process's: sbx
+	// creates no file meanwhile (its other goroutines relay signals).
+	old := unix.Umask(0)
+	keeper, err := spawn("/proc/self/exe", argv, []string{nsexec.KeeperEnv + "=1"}, files)
+	unix.Umask(old)
+	readyW.Close()
 	if err != nil {
-		return nil, fmt.Errorf("--net %s: %w%s", n.Mode, err, helperSaid(stderr))
+		return nil, fmt.Errorf("start the keeper of %s: %w", n.Mode, err)
 	}
-	return h, nil
+	fail := func(err error) (*Helper, error) {
+		kill(keeper)
+		return nil, fmt.Errorf("%w%s", err, helperSaid(stderr))
+	}
+	// Ready: pasta writes its pid once the namespace's network is
+	// configured (its pid file), slirp4netns "1" (--ready-fd). Both only
+	// once the keeper is set up (it lets the helper exec then).
+	readyR.SetReadDeadline(time.Now().Add(ReadyTimeout))
+	got, err := bufio.NewReader(readyR).ReadString('\n')
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fail(fmt.Errorf("%s did not set up the network within %v", n.Mode, ReadyTimeout))
+	case strings.TrimSpace(got) == "":
+		if ws, ok := exited(keeper); ok {
+			return nil, fmt.Errorf("%s failed (%s)%s", n.Mode, describe(ws), helperSaid(stderr))
+		}
+		return fail(fmt.Errorf("%s failed", n.Mode))
+	}
+	if api != "" {
+		for _, p := range tcp {
+			if err := addHostForward(api, p); err != nil {
+				return fail(fmt.Errorf("-p %s: %w", p, err))
+			}
+		}
+	}
+	return &Helper{Mode: n.Mode, Pid: keeper}, nil
+}
+
+// Wait reaps the helper's keeper once its sandbox has ended, waiting a few
+// seconds at most: a published port is free again when sbx exits. The
+// keeper ends the helper as soon as pid 1 has exited, which it has.
+func (h *Helper) Wait() {
+	if h == nil {
+		return
+	}
+	if fd, err := unix.PidfdOpen(h.Pid, 0); err == nil {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(fds, int(exitWait/time.Millisecond)); err != unix.EINTR {
+				break
+			}
+		}
+		unix.Close(fd)
+	}
+	exited(h.Pid)
 }
 
 // Reserved are the host's sockets of a sandbox's published UDP ports,
@@ -220,36 +307,6 @@ func describe(ws unix.WaitStatus) string {
 	return "exit status " + strconv.Itoa(ws.ExitStatus())
 }
 
-// startPasta runs pasta in the foreground under the keeper (see
-// nsexec/keeper.c), which ends it when the lifeline closes: pasta has no
-// way of its own to learn that a namespace it joined by pid is gone.
-// pasta writes its pid to a pipe (-P) once the namespace's network is
-// configured: that is the readiness.
-func startPasta(bin string, n plan.Network, pid int, lifeline, null, stderr *os.File, relay []string, relayFiles []*os.File) (*Helper, error) {
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer pr.Close()
-	argv := append(append([]string{"sbx-netkeep"}, relay...), "--", bin)
-	argv = append(argv, pastaArgs(n, pid, "/proc/self/fd/4")...)
-	keeper, err := spawnKeeper(argv, append([]*os.File{null, stderr, stderr, lifeline, pw}, relayFiles...))
-	pw.Close()
-	if err != nil {
-		return nil, fmt.Errorf("start the keeper of pasta: %w", err)
-	}
-	pr.SetReadDeadline(time.Now().Add(ReadyTimeout))
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if _, perr := strconv.Atoi(strings.TrimSpace(line)); perr != nil {
-		kill(keeper)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, fmt.Errorf("pasta did not set up the network within %v", ReadyTimeout)
-		}
-		return nil, errors.New("pasta failed")
-	}
-	return &Helper{Mode: plan.NetPasta, Pid: keeper}, nil
-}
-
 // pastaArgs is pasta's command line for network n of pid 1 pid, with its
 // pid file at pidFile.
 func pastaArgs(n plan.Network, pid int, pidFile string) []string {
@@ -289,88 +346,9 @@ func pastaArgs(n plan.Network, pid int, pidFile string) []string {
 	return append(args, strconv.Itoa(pid))
 }
 
-// startSlirp4netns runs slirp4netns, which ends by itself once the
-// lifeline closes (--exit-fd) and says when tap0 is up (--ready-fd); the
-// ports are published through its API socket, which is removed then.
-// spawnKeeper starts the keeper (nsexec/keeper.c) with argv and files as
-// its descriptors from 0 (the lifeline at 3).
-func spawnKeeper(argv []string, files []*os.File) (int, error) {
-	return spawn("/proc/self/exe", argv, []string{nsexec.KeeperEnv + "=3"}, files)
-}
-
-func startSlirp4netns(bin string, n plan.Network, pid int, lifeline, null, stderr *os.File, relay []string, relayFiles []*os.File) (*Helper, error) {
-	rr, rw, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer rr.Close()
-	var tcp []plan.Port
-	for _, p := range n.Ports {
-		if p.Proto == "tcp" {
-			tcp = append(tcp, p)
-		}
-	}
-	var apiDir, api string
-	if len(tcp) > 0 {
-		if apiDir, err = os.MkdirTemp("", "sbx-slirp4netns-"); err != nil {
-			rw.Close()
-			return nil, fmt.Errorf("create the directory of its API socket: %w", err)
-		}
-		defer os.RemoveAll(apiDir)
-		api = filepath.Join(apiDir, "api.sock")
-	}
-	argv := append([]string{"slirp4netns"}, slirp4netnsArgs(n, pid, api)...)
-	// slirp4netns makes its API socket once it has joined the sandbox's
-	// user namespace (--enable-sandbox), as the uid the sandbox's root
-	// maps to, which need not be the caller's (--map auto): without
-	// umask 0 the caller could not connect to it. The socket's private
-	// directory keeps it the caller's alone. umask is the process's: sbx
-	// creates no file meanwhile (its other goroutines relay signals).
-	old := unix.Umask(0)
-	child, err := spawn(bin, argv, os.Environ(), []*os.File{null, stderr, stderr, lifeline, rw})
-	unix.Umask(old)
-	rw.Close()
-	if err != nil {
-		return nil, fmt.Errorf("start slirp4netns: %w", err)
-	}
-	fail := func(err error) (*Helper, error) {
-		kill(child)
-		return nil, err
-	}
-	rr.SetReadDeadline(time.Now().Add(ReadyTimeout))
-	var b [1]byte
-	if _, err := rr.Read(b[:]); err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return fail(fmt.Errorf("slirp4netns did not set up the network within %v", ReadyTimeout))
-		}
-		if ws, ok := exited(child); ok {
-			return nil, fmt.Errorf("slirp4netns failed (%s)", describe(ws))
-		}
-		return fail(errors.New("slirp4netns failed"))
-	}
-	for _, p := range tcp {
-		if err := addHostForward(api, p); err != nil {
-			return fail(fmt.Errorf("-p %s: %w", p, err))
-		}
-	}
-	h := &Helper{Mode: plan.NetSlirp4netns, Pid: child}
-	if len(relay) > 0 {
-		// The UDP ports: a keeper of its own, without a helper to run.
-		// slirp4netns drops the answers to a client on the host's
-		// loopback (podman#4586).
-		argv := append([]string{"sbx-netkeep"}, relay...)
-		keeper, err := spawnKeeper(argv, append([]*os.File{null, stderr, stderr, lifeline, null}, relayFiles...))
-		if err != nil {
-			return fail(fmt.Errorf("start the UDP relay: %w", err))
-		}
-		h.Relay = keeper
-	}
-	return h, nil
-}
-
 // slirp4netnsArgs is slirp4netns's command line for network n of pid 1
-// pid, with its API socket at api ("": none), the lifeline at 3 and the
-// ready pipe at 4.
+// pid, with its API socket at api ("": none), the keeper's exit pipe at 3
+// and the ready pipe at 4.
 func slirp4netnsArgs(n plan.Network, pid int, api string) []string {
 	args := []string{
 		"--configure", "--mtu", strconv.Itoa(int(n.MTU)),
@@ -427,35 +405,6 @@ func addHostForward(api string, p plan.Port) error {
 		return fmt.Errorf("slirp4netns: %s", resp.Error.Desc)
 	}
 	return nil
-}
-
-// Wait reaps the helper once its sandbox has ended, waiting a few seconds
-// at most: a published port is free again when sbx exits. The helper ends
-// as soon as the lifeline closes, which it has (pid 1 is gone).
-func (h *Helper) Wait() {
-	if h == nil {
-		return
-	}
-	deadline := time.Now().Add(exitWait)
-	for _, pid := range []int{h.Pid, h.Relay} {
-		if pid == 0 {
-			continue
-		}
-		if fd, err := unix.PidfdOpen(pid, 0); err == nil {
-			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			for {
-				left := time.Until(deadline)
-				if left < 0 {
-					left = 0
-				}
-				if _, err := unix.Poll(fds, int(left/time.Millisecond)); err != unix.EINTR {
-					break
-				}
-			}
-			unix.Close(fd)
-		}
-		exited(pid)
-	}
 }
 
 // unprivilegedPortStart reads the lowest port an ordinary user may bind.

@@ -225,9 +225,6 @@ static void parse_attr(const struct sbx_attr *a, struct bootstrap *b)
 	case SBX_ATTR_STAMP_FD:
 		b->stamp_fd = (int)attr_u32(a, "stamp descriptor");
 		break;
-	case SBX_ATTR_LIFELINE_FD:
-		b->lifeline_fd = (int)attr_u32(a, "lifeline descriptor");
-		break;
 	case SBX_ATTR_NET_PIDFD:
 		b->net_pidfd = (int)attr_u32(a, "network pidfd");
 		break;

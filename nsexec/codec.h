@@ -30,7 +30,6 @@ struct bootstrap {
 	uint32_t join_flags;
 	uint32_t log_max; // > 0: relay stdout and stderr to the log, capped
 	int stamp_fd;     // > 0: the descriptor time stamps go to
-	int lifeline_fd;  // > 0: the pipe end pid 1 holds for its whole life
 	int net_pidfd;    // > 0: stage 1 joins this process's user and net namespaces
 };
 

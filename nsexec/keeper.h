@@ -7,10 +7,10 @@
 #include "internal.h"
 
 // keeper runs the helper of its own command line (after "--") as its
-// child, and relays the published UDP ports it names, until the pipe end
-// arg (the value of SBX_ENV_KEEPER) names sees end of file; then it kills
-// the helper and exits. It ends like the helper if that ends first. It
-// never returns.
+// child, and relays the published UDP ports it names, until the sandbox's
+// pid 1 (its pidfd at descriptor 3) exits; then it kills the helper and
+// exits. It ends like the helper if that ends first. arg is the value of
+// SBX_ENV_KEEPER, "1". It never returns.
 __attribute__((noreturn))
 SBX_INTERNAL void keeper(const char *arg);
 

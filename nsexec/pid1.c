@@ -153,10 +153,8 @@ static void drop_all_caps(void)
 // init (pid 2), which returns from here to set up the sandbox and exec the
 // command, and stays behind as the tiny init of run_init. With log_max > 0
 // the command's stdout and stderr go through a pipe that pid 1 relays to
-// its own stdout, the log, under that cap. pid 1 keeps lifeline, and
-// nothing else of its own from 3 on, until it exits: the sandbox's network
-// helper lives exactly as long (keeper.c).
-SBX_INTERNAL void pid1_start(unsigned long log_max, int lifeline)
+// its own stdout, the log, under that cap.
+SBX_INTERNAL void pid1_start(unsigned long log_max)
 {
 	sigset_t waitset;
 	sigemptyset(&waitset);
@@ -186,8 +184,6 @@ SBX_INTERNAL void pid1_start(unsigned long log_max, int lifeline)
 			close(logpipe[0]);
 			close(logpipe[1]);
 		}
-		if (lifeline >= 0)
-			close(lifeline);
 		sbx_role = SBX_ROLE_INIT;
 		return;
 	}
@@ -205,13 +201,7 @@ SBX_INTERNAL void pid1_start(unsigned long log_max, int lifeline)
 					    .size = fstat(1, &st) == 0 ? (uint64_t)st.st_size : 0 };
 		rp = &relay;
 	}
-	int keep_from = 3;
-	if (lifeline >= 0) {
-		if (lifeline != 3 && dup3(lifeline, 3, O_CLOEXEC) < 0)
-			bail(errno, "keep the lifeline descriptor");
-		keep_from = 4;
-	}
-	close_fds_from(keep_from); // the stamp descriptor too
+	close_fds_from(3); // the stamp descriptor too
 	sbx_stamp_fd = -1;
 	run_init(command, &waitset, rp);
 }

@@ -17,9 +17,7 @@ SBX_INTERNAL int exit_like(int status);
 
 // pid1_start forks the Go init, which returns from it with sbx_role set
 // to SBX_ROLE_INIT; pid 1 itself stays in it for the sandbox's life and
-// never returns, holding lifeline (if >= 0: the write end of the pipe
-// whose end of file ends the sandbox's network helper) until it exits. It
-// bails on failure.
-SBX_INTERNAL void pid1_start(unsigned long log_max, int lifeline);
+// never returns. It bails on failure.
+SBX_INTERNAL void pid1_start(unsigned long log_max);
 
 #endif

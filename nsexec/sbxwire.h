@@ -48,7 +48,6 @@
 #define SBX_ATTR_RECORD_PID 13     // u32: the sandbox's pid 1 (in a record)
 #define SBX_ATTR_RECORD_START 14   // u64: its start time, field 22 of /proc/PID/stat
 #define SBX_ATTR_RECORD_CGROUP 15  // string: the sandbox's cgroup directory (in a record)
-#define SBX_ATTR_LIFELINE_FD 16    // u32: pipe end pid 1 holds for its whole life (network helper)
 #define SBX_ATTR_NET_PIDFD 17      // u32: pidfd whose user and net namespaces stage 1 joins
 
 // SBX_CGROUP_MOUNT is where the cgroup v2 hierarchy is (cgroupv2.Mount).
@@ -108,16 +107,14 @@ static const struct sbx_namespace sbx_namespaces[] = {
 #define SBX_ENV_PDEATHSIG "_SBX_PDEATHSIG" // the parent-death signal to re-arm
 #define SBX_ENV_LOGMAX "_SBX_LOGMAX"       // the log's cap, if pid 1 relays it
 #define SBX_ENV_STAMPFD "_SBX_STAMPFD"     // the descriptor time stamps go to
-#define SBX_ENV_LIFELINE "_SBX_LIFELINE"   // the descriptor pid 1 holds for its life
-// The keeper of a network helper: "FD", the pipe end whose end of file
-// ends the helper (see keeper.c).
+// "1" makes the process the keeper of a sandbox's network helper
+// (keeper.c).
 #define SBX_ENV_KEEPER "_SBX_KEEPER"
 
 // sbx_internal_env lists them all: none may reach a sandbox's command.
 static const char *const sbx_internal_env[] = {
 	SBX_ENV_INITPIPE, SBX_ENV_MONITOR, SBX_ENV_RESUME, SBX_ENV_CLONED,
-	SBX_ENV_PDEATHSIG, SBX_ENV_LOGMAX, SBX_ENV_STAMPFD, SBX_ENV_LIFELINE,
-	SBX_ENV_KEEPER,
+	SBX_ENV_PDEATHSIG, SBX_ENV_LOGMAX, SBX_ENV_STAMPFD, SBX_ENV_KEEPER,
 };
 #define SBX_N_INTERNAL_ENV (sizeof(sbx_internal_env) / sizeof(sbx_internal_env[0]))
 

@@ -167,8 +167,7 @@ static void stage2_resumed(void)
 	sbx_stamp("stage2.resumed");
 	await_go_ahead();
 	const char *lm = getenv(SBX_ENV_LOGMAX);
-	const char *ll = getenv(SBX_ENV_LIFELINE);
-	pid1_start(lm ? strtoul(lm, NULL, 10) : 0, ll ? atoi(ll) : -1);
+	pid1_start(lm ? strtoul(lm, NULL, 10) : 0);
 }
 
 // ---- stage 1 -------------------------------------------------------------

@@ -54,7 +54,6 @@ const (
 	AttrRecordPID     uint16 = C.SBX_ATTR_RECORD_PID     // uint32: a record's pid 1
 	AttrRecordStart   uint16 = C.SBX_ATTR_RECORD_START   // uint64: its start time in clock ticks
 	AttrRecordCgroup  uint16 = C.SBX_ATTR_RECORD_CGROUP  // string: the sandbox's cgroup directory
-	AttrLifelineFD    uint16 = C.SBX_ATTR_LIFELINE_FD    // uint32: descriptor pid 1 holds for its life
 	AttrNetPidfd      uint16 = C.SBX_ATTR_NET_PIDFD      // uint32: pidfd whose user and net namespaces stage 1 joins
 
 	// AttrGoFirst is the first attribute type of the Go side: the C side
@@ -87,9 +86,8 @@ const (
 	PdeathsigEnv = C.SBX_ENV_PDEATHSIG
 	LogMaxEnv    = C.SBX_ENV_LOGMAX
 	StampFDEnv   = C.SBX_ENV_STAMPFD
-	LifelineEnv  = C.SBX_ENV_LIFELINE
-	// KeeperEnv holds the lifeline descriptor of a network helper's
-	// keeper (keeper.c), which runs the helper of its command line.
+	// KeeperEnv, "1", makes the process the keeper of a network helper
+	// (keeper.c), which runs the helper of its command line.
 	KeeperEnv = C.SBX_ENV_KEEPER
 )
 

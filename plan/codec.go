@@ -46,7 +46,6 @@ func (p *Plan) encodeStages(e *Encoder) {
 	}
 	e.U32If(attrLogMax, s.LogMax)
 	e.U32If(attrStampFD, s.StampFD)
-	e.U32If(attrLifelineFD, s.LifelineFD)
 	e.U32If(attrNetPidfd, s.NetPidfd)
 }
 
@@ -217,8 +216,6 @@ func (p *Plan) decodeAttr(d *Decoder) {
 		s.LogMax = d.U32()
 	case attrStampFD:
 		s.StampFD = d.U32()
-	case attrLifelineFD:
-		s.LifelineFD = d.U32()
 	case attrNetPidfd:
 		s.NetPidfd = d.U32()
 	case attrRoot:

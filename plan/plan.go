@@ -168,11 +168,6 @@ type Stages struct {
 	// StampFD, if not 0, is the descriptor number in stage 0 that time
 	// stamps of each step go to (package stamp; make bench).
 	StampFD uint32
-	// LifelineFD, if not 0, is the descriptor number in stage 0 of the
-	// write end of a pipe that the sandbox's pid 1 holds for its whole
-	// life: its network helper ends when the pipe's other end sees end
-	// of file.
-	LifelineFD uint32
 	// NetPidfd, if not 0, is the descriptor number in stage 0 of a pidfd
 	// of another sandbox's pid 1: stage 1 joins its user and network
 	// namespaces instead of creating them (--net sandbox:NAME).

@@ -36,7 +36,6 @@ const (
 	attrRecordPid     = nsexec.AttrRecordPID
 	attrRecordStart   = nsexec.AttrRecordStart
 	attrRecordCgroup  = nsexec.AttrRecordCgroup
-	attrLifelineFD    = nsexec.AttrLifelineFD
 	attrNetPidfd      = nsexec.AttrNetPidfd
 )
 

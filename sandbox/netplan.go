@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"fmt"
-	"os"
 
 	"golang.org/x/sys/unix"
 
@@ -12,24 +11,22 @@ import (
 )
 
 // netStart is what one start does for the sandbox's network, on the host:
-// for a user-mode network, the lifeline pipe (pid 1 holds its write end,
-// the helper its read end) and the helper, started in the launcher's slot
-// once pid 1 exists; for sandbox:NAME, the pidfd of the sandbox whose
+// for a user-mode network, the host's sockets of its published UDP ports,
+// bound before anything starts, and the helper, started in the launcher's
+// slot once pid 1 exists; for sandbox:NAME, the pidfd of the sandbox whose
 // network is joined.
 type netStart struct {
-	network  plan.Network
-	lifeline *os.File // the read end, until the helper has it
-	parentW  *os.File // sbx's copy of the write end, closed once stage 0 has it
-	joinFD   int
-	// udp are the host's sockets of the published UDP ports, bound
-	// before anything starts, until the keeper has them.
+	network plan.Network
+	joinFD  int
+	// udp are the host's sockets of the published UDP ports, until the
+	// keeper has them.
 	udp    *network.Reserved
 	helper *network.Helper
 }
 
 // prepareNetwork checks the network of p before anything starts (the
-// helper is installed, the published ports are free, the sandbox to join
-// runs) and adds to l the descriptors the stages need for it.
+// helper can run, the published ports are free, the sandbox to join runs)
+// and adds to l the descriptors the stages need for it.
 func prepareNetwork(p *plan.Plan, l *launch, allowUserns bool) (*netStart, error) {
 	n := &netStart{network: p.Network, joinFD: -1}
 	switch {
@@ -41,14 +38,6 @@ func prepareNetwork(p *plan.Plan, l *launch, allowUserns bool) (*netStart, error
 		if n.udp, err = network.Reserve(p.Network.Ports); err != nil {
 			return nil, err
 		}
-		r, w, err := os.Pipe()
-		if err != nil {
-			n.udp.Close()
-			return nil, fmt.Errorf("create the network helper's lifeline: %w", err)
-		}
-		n.lifeline, n.parentW = r, w
-		p.Stages.LifelineFD = extraFD(l.preserve, len(l.extra))
-		l.extra = append(l.extra, w.Fd())
 	case p.Network.Mode == plan.NetSandbox:
 		if err := n.joinSandbox(p, l, allowUserns); err != nil {
 			return nil, err
@@ -101,10 +90,6 @@ func (n *netStart) joinSandbox(p *plan.Plan, l *launch, allowUserns bool) error 
 
 // started closes what stage 0 has its own copy of now.
 func (n *netStart) started() {
-	if n.parentW != nil {
-		n.parentW.Close()
-		n.parentW = nil
-	}
 	if n.joinFD >= 0 {
 		unix.Close(n.joinFD)
 		n.joinFD = -1
@@ -114,9 +99,7 @@ func (n *netStart) started() {
 // startHelper starts the user-mode network's helper for pid 1 pid: the
 // launcher's slot between "pid 1 exists" and "pid 1 may go on".
 func (n *netStart) startHelper(pid int) error {
-	h, err := network.Start(n.network, pid, n.lifeline, n.udp)
-	n.lifeline.Close()
-	n.lifeline = nil
+	h, err := network.Start(n.network, pid, n.udp)
 	n.udp.Close()
 	n.helper = h
 	return err
@@ -128,9 +111,6 @@ func (n *netStart) startHelper(pid int) error {
 func (n *netStart) close(ended bool) {
 	n.started()
 	n.udp.Close()
-	if n.lifeline != nil {
-		n.lifeline.Close()
-	}
 	if ended {
 		n.helper.Wait()
 	}
