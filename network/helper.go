@@ -197,12 +197,16 @@ type Reserved struct {
 // Reserve checks that the TCP ports of ports are free on the host, and
 // binds the UDP ones (the keeper relays them: udprelay.c). It fails with
 // one line naming the port.
-func Reserve(ports []plan.Port) (*Reserved, error) {
+func Reserve(ports []plan.Port, ipv6 bool) (*Reserved, error) {
 	r := &Reserved{}
 	for _, p := range ports {
 		addr := net.JoinHostPort(p.HostIP, strconv.Itoa(int(p.HostPort)))
 		if p.Proto != "udp" {
-			l, err := net.Listen("tcp", addr)
+			proto := "tcp"
+			if p.HostIP == "" && !ipv6 {
+				proto = "tcp4"
+			}
+			l, err := net.Listen(proto, addr)
 			if err != nil {
 				r.Close()
 				return nil, portError(p, err)
@@ -210,7 +214,12 @@ func Reserve(ports []plan.Port) (*Reserved, error) {
 			l.Close()
 			continue
 		}
-		c, err := net.ListenPacket("udp", addr)
+		// As the helpers bind TCP: IPv4 only unless IPv6 is on.
+		proto := "udp"
+		if p.HostIP == "" && !ipv6 {
+			proto = "udp4"
+		}
+		c, err := net.ListenPacket(proto, addr)
 		if err != nil {
 			r.Close()
 			return nil, portError(p, err)

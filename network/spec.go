@@ -50,6 +50,10 @@ const (
 // User is the mode that picks whichever helper is installed.
 const User = "user"
 
+// MaxPorts bounds the ports one sandbox publishes (the keeper's command
+// line and its UDP relay hold that many).
+const MaxPorts = 64
+
 // Helper binaries, looked up in PATH.
 var helperBinaries = map[string]string{
 	plan.NetPasta:       "pasta",
@@ -115,10 +119,21 @@ func Parse(o Options) (plan.Network, error) {
 	if len(o.Publish) > 0 && !n.UserMode() {
 		return n, fmt.Errorf("-p %s: publishing a port needs a user-mode network (--net user, pasta or slirp4netns), not --net %s", o.Publish[0], mode)
 	}
+	if len(o.Publish) > MaxPorts {
+		return n, fmt.Errorf("-p: %d ports published, at most %d are (publish a service's ports, not ranges of them)", len(o.Publish), MaxPorts)
+	}
 	for _, s := range o.Publish {
 		p, err := ParsePort(s)
 		if err != nil {
 			return n, err
+		}
+		if p.HostIP != "" && strings.Contains(p.HostIP, ":") {
+			switch {
+			case n.Mode == plan.NetSlirp4netns && p.Proto == "tcp":
+				return n, fmt.Errorf("-p %s: slirp4netns publishes TCP on IPv4 host addresses only: use --net pasta:enable_ipv6=true", s)
+			case !n.IPv6 && p.Proto == "tcp":
+				return n, fmt.Errorf("-p %s: an IPv6 host address needs --net %s:enable_ipv6=true", s, n.Mode)
+			}
 		}
 		for _, q := range n.Ports {
 			if q.HostPort == p.HostPort && q.Proto == p.Proto && (q.HostIP == p.HostIP || q.HostIP == "" || p.HostIP == "") {

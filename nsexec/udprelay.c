@@ -123,9 +123,18 @@ static void to_client(struct udp_relay *r, struct udp_relay_flow *f, time_t now)
 	}
 }
 
+// relay_now is the time in seconds that idle flows are measured in (not
+// the wall clock, which may jump).
+static time_t relay_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 SBX_INTERNAL void udp_relay_handle(struct udp_relay *r, const struct pollfd *fds, int n)
 {
-	time_t now = time(NULL);
+	time_t now = relay_now();
 	for (int i = 0; i < n; i++) {
 		if (fds[i].revents == 0 || fds[i].fd < 0)
 			continue;

@@ -35,7 +35,7 @@ func prepareNetwork(p *plan.Plan, l *launch, allowUserns bool) (*netStart, error
 			return nil, err
 		}
 		var err error
-		if n.udp, err = network.Reserve(p.Network.Ports); err != nil {
+		if n.udp, err = network.Reserve(p.Network.Ports, p.Network.IPv6); err != nil {
 			return nil, err
 		}
 	case p.Network.Mode == plan.NetSandbox:
@@ -105,13 +105,15 @@ func (n *netStart) startHelper(pid int) error {
 	return err
 }
 
-// close releases what is left; once the sandbox has ended, it waits for
-// the helper to be gone (it ends with the sandbox), so that a published
-// port is free again when sbx exits.
+// close releases what is left. Once a sandbox that published ports has
+// ended, it waits for the helper to be gone (it ends with the sandbox, in
+// some 20 ms: the kernel takes that long to drop its tap device), so that
+// the ports are free again when sbx exits; without ports nothing needs the
+// wait, and sbx exits at once.
 func (n *netStart) close(ended bool) {
 	n.started()
 	n.udp.Close()
-	if ended {
+	if ended && len(n.network.Ports) > 0 {
 		n.helper.Wait()
 	}
 }

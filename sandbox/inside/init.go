@@ -116,7 +116,14 @@ func initSandbox(sock *os.File) error {
 	if err := unix.Sethostname([]byte(p.Hostname)); err != nil {
 		return fmt.Errorf("set hostname %q: %w", p.Hostname, err)
 	}
-	return finishAndExec(sock, p, nil)
+	// In a user namespace of its own the map gave the ids; in one joined
+	// with --net sandbox:NAME, NAME's map holds them: take them on.
+	var ids func() error
+	if p.Stages.CloneFlags&unix.CLONE_NEWUSER == 0 {
+		uid, gid := p.Process.UID, p.Process.GID
+		ids = func() error { return switchIDs(uid, gid) }
+	}
+	return finishAndExec(sock, p, ids)
 }
 
 func execInit(sock *os.File) error {

@@ -223,11 +223,59 @@ func (v *view) apply(s source) error {
 	return fmt.Errorf("mount on %s: unknown kind %d", dst, m.Kind)
 }
 
-// file puts a read-only file holding data on dst, a file created where the
-// view is writable: the only file of a small tmpfs of its own, bound from
-// there (cloned while that tmpfs is attached for a moment, see
-// cloneCovers).
+// file puts a read-only file holding data on dst: the only file of a small
+// tmpfs of its own, bound from there (cloned while that tmpfs is attached
+// for a moment, see cloneCovers). Where dst is a link, the file goes on
+// what it leads to (Ubuntu's /etc/resolv.conf leads into /run, which is
+// covered, so it is made there). Where there is nothing to mount on and
+// nothing can be made (a read-only --rootfs without the file), the view
+// keeps what it has: no file is no reason not to run.
 func (v *view) file(dst, data string) error {
+	target, ok, err := v.fileTarget(dst)
+	if err != nil || !ok {
+		return err
+	}
+	return v.fileOn(target, data)
+}
+
+// fileTarget follows dst's links (inside the root) to the path a file
+// mount goes on, creating it where the view is writable; ok is false when
+// there is none and none can be made.
+func (v *view) fileTarget(dst string) (string, bool, error) {
+	for hops := 0; hops < 8; hops++ {
+		fd, err := v.open(dst, unix.O_PATH|unix.O_NOFOLLOW)
+		if errors.Is(err, unix.ENOENT) {
+			if v.create(dst, false) != nil {
+				return "", false, nil
+			}
+			return dst, true, nil
+		}
+		if err != nil {
+			return "", false, fmt.Errorf("file %s: %w", dst, err)
+		}
+		var st unix.Stat_t
+		err = unix.Fstat(fd, &st)
+		if err != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			unix.Close(fd)
+			return dst, err == nil, err
+		}
+		buf := make([]byte, 4096)
+		n, err := unix.Readlinkat(fd, "", buf)
+		unix.Close(fd)
+		if err != nil {
+			return "", false, fmt.Errorf("file %s: read link: %w", dst, err)
+		}
+		link := string(buf[:n])
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(filepath.Dir(dst), link)
+		}
+		dst = filepath.Clean(link)
+	}
+	return "", false, fmt.Errorf("file %s: too many links", dst)
+}
+
+// fileOn puts the file on dst, which exists and is no link.
+func (v *view) fileOn(dst, data string) error {
 	mnt, err := newFS("tmpfs", []string{"mode=0755", "size=" + strconv.Itoa(len(data)+4096)}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 	if err != nil {
 		return fmt.Errorf("file %s: %w", dst, err)
