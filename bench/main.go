@@ -1,9 +1,11 @@
 // Command bench measures sbx next to the tools people use for the same job
-// (bubblewrap, util-linux unshare and nsenter, runc) and prints markdown
-// tables: start and exit, the start of the binary itself, joining a running
-// sandbox, the steps of a start (from the time stamps sbx writes to
-// $SBX_STAMPS), throughput, memory, how the view scales with the number of
-// binds, and the targets of the project. Commands run interleaved,
+// (bubblewrap, util-linux unshare and nsenter, runc; for --net, rootlesskit
+// and podman) and prints markdown tables: start and exit, the start of the
+// binary itself, joining a running sandbox, the steps of a start (from the
+// time stamps sbx writes to $SBX_STAMPS), throughput, memory, how the view
+// scales with the number of binds, the network (net.go: start with each
+// --net mode, the helper's share of it, a transfer through a published
+// port, the helper's memory), and the targets of the project. Commands run interleaved,
 // one of each per round, so that a machine that speeds up or slows down
 // during the run affects every command alike; the tables give medians.
 //
@@ -33,7 +35,16 @@ func main() {
 	sbx := flag.String("sbx", "bin/sbx", "the sbx binary to measure")
 	rounds := flag.Int("rounds", 40, "measured rounds of each command")
 	empty := flag.String("empty", "", "an empty static Go program (CGO_ENABLED=0), for the start of sbx version")
+	only := flag.String("only", "", "run only these sections, comma-separated: "+strings.Join(sectionNames, ", ")+", net (all four net-...); the targets are always printed")
+	rootlesskit := flag.String("rootlesskit", "", "rootlesskit, a peer of the network sections (default: found on $PATH)")
+	xferRounds := flag.Int("xfer-rounds", 3, "rounds of the transfer through a published port")
+	xferMiB := flag.Int64("xfer-mib", 1024, "MiB sent through a published port per round")
+	sinkPort := flag.String("sink", "", "be the receiving end of a transfer on this port (bench runs itself so in a sandbox)")
 	flag.Parse()
+	if *sinkPort != "" {
+		sink(*sinkPort)
+		return
+	}
 	self, err := filepath.Abs(*sbx)
 	if err != nil {
 		fatal(err)
@@ -46,17 +57,42 @@ func main() {
 		fatal(err)
 	}
 	defer os.RemoveAll(work)
-	b := &bench{sbx: self, work: work, rounds: *rounds, empty: *empty}
+	b := &bench{sbx: self, work: work, rounds: *rounds, empty: *empty, rootlesskit: *rootlesskit,
+		netRounds: max(5, *rounds/2), xferRounds: max(1, *xferRounds), xferBytes: *xferMiB << 20}
+	sections := map[string]func(){
+		"start": b.startExit, "binary": b.binaryStart, "join": b.join, "steps": b.steps,
+		"throughput": b.throughput, "memory": b.memory, "scale": b.scale,
+		"net-start": b.netStart, "net-helper": b.netHelper, "net-xfer": b.netTransfer, "net-mem": b.netMemory,
+	}
+	run := map[string]bool{}
+	for _, s := range strings.Split(*only, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if s == "net" {
+			for _, n := range sectionNames {
+				run[n] = run[n] || strings.HasPrefix(n, "net-")
+			}
+			continue
+		}
+		if sections[s] == nil {
+			fatal(fmt.Errorf("-only %s: no such section (%s)", s, strings.Join(sectionNames, ", ")))
+		}
+		run[s] = true
+	}
+	b.partial = len(run) > 0
 	b.machine()
-	b.startExit()
-	b.binaryStart()
-	b.join()
-	b.steps()
-	b.throughput()
-	b.memory()
-	b.scale()
+	for _, s := range sectionNames {
+		if !b.partial || run[s] {
+			sections[s]()
+		}
+	}
 	b.verdict()
 }
+
+// sectionNames are the sections of the benchmark, in the order they run.
+// ("net" stands for the four net-... ones).
+var sectionNames = []string{"start", "binary", "join", "steps", "throughput", "memory", "scale", "net-start", "net-helper", "net-xfer", "net-mem"}
 
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "bench:", err)
@@ -77,6 +113,18 @@ type bench struct {
 	// stamps of each round of sbx exec, taken while the join section's
 	// sandbox runs
 	execSteps stepped
+	// partial: only some sections run (-only); the targets not measured
+	// are left out
+	partial bool
+
+	// the network sections
+	rootlesskit                          string
+	netRounds, xferRounds                int
+	xferBytes                            int64
+	netNone, netHost, netPasta, netSlirp time.Duration
+	rkHost, rkSlirp, rkPasta             time.Duration
+	// pastas that rootlesskit left running, killed by bench
+	strays map[int]bool
 }
 
 // The peers of sbx run and sbx exec as the targets of the project name
@@ -90,11 +138,13 @@ func nsenterArgs(pid string) []string {
 	return []string{"-U", "-m", "-p", "-n", "-i", "-u", "-C", "--preserve-credentials", "-t", pid, "true"}
 }
 
-// command is one thing to time; absent says why a peer is left out.
+// command is one thing to time; absent says why a peer is left out;
+// after, if set, runs after each run (to clean up after a peer).
 type command struct {
 	label  string
 	argv   []string
 	absent string
+	after  func()
 }
 
 func (b *bench) machine() {
@@ -168,6 +218,9 @@ func (b *bench) interleave(cmds []command) []time.Duration {
 				continue
 			}
 			d, err := once(c.argv)
+			if c.after != nil {
+				c.after()
+			}
 			if err != nil {
 				c.absent = "fails here: " + err.Error()
 				continue
@@ -255,28 +308,9 @@ func (b *bench) binaryStart() {
 // runcBundle prepares a rootless runc bundle with a static busybox root,
 // running args, in new user, mount, pid, ipc, uts and network namespaces.
 func (b *bench) runcBundle(runc, name string, args []string) (string, error) {
-	busybox, err := exec.LookPath("busybox")
-	if err != nil {
-		return "", errors.New("busybox not installed (apt-get install busybox-static)")
-	}
 	dir := filepath.Join(b.work, "bundle-"+name)
-	root := filepath.Join(dir, "rootfs")
-	for _, d := range []string{"bin", "proc", "dev", "sys", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			return "", err
-		}
-	}
-	data, err := os.ReadFile(busybox)
-	if err != nil {
+	if _, err := busyboxRoot(filepath.Join(dir, "rootfs")); err != nil {
 		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), data, 0o755); err != nil {
-		return "", err
-	}
-	for _, l := range []string{"true", "sh", "sleep"} {
-		if err := os.Symlink("busybox", filepath.Join(root, "bin", l)); err != nil {
-			return "", err
-		}
 	}
 	spec := exec.Command(runc, "spec", "--rootless")
 	spec.Dir = dir
@@ -676,7 +710,9 @@ func (b *bench) verdict() {
 	// strict ("faster than").
 	row := func(name string, got, limit float64, strict bool, unit string) {
 		if got == 0 {
-			fmt.Printf("| %s | not measured | |\n", name)
+			if !b.partial {
+				fmt.Printf("| %s | not measured | |\n", name)
+			}
 			return
 		}
 		v := "met"
@@ -703,5 +739,6 @@ func (b *bench) verdict() {
 	row("attached sandbox ≤ 8 MiB RSS (one sandbox)", float64(b.attachedRSS)/1024, 8, false, " MiB")
 	row("attached sandbox ≤ 8 MiB (PSS, 10 sandboxes)", float64(b.attachedPSS)/1024, 8, false, " MiB")
 	row("detached sandbox ≤ 2 MiB RSS", float64(b.detachedRSS)/1024, 2, false, " MiB")
+	row("`sbx run --net host -- true` ≤ 1.0x `sbx run --net none -- true`", ratio(b.netHost, b.netNone), 1.0, false, "x")
 	fmt.Println()
 }

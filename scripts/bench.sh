@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Measures sbx next to bubblewrap, unshare/nsenter and runc (bench/main.go)
-# and runs the Go benchmarks of the hot paths. A benchmark, not a test: it
-# fails only when it cannot run, never on a figure.
+# Measures sbx next to bubblewrap, unshare/nsenter, runc and, for --net,
+# rootlesskit (bench/main.go, bench/net.go) and runs the Go benchmarks of
+# the hot paths. A benchmark, not a test: it fails only when it cannot run,
+# never on a figure.
 #
 # As root it first installs the peers that are missing (bubblewrap, runc,
-# busybox-static for runc's bundle, uidmap) and sets up the unprivileged
-# user $SBX_TEST_USER (default sbxtest), then measures as that user. As any
-# other user it measures as that user, with whatever peers are installed.
+# busybox-static for runc's bundle, uidmap, passt and slirp4netns) and sets
+# up the unprivileged user $SBX_TEST_USER (default sbxtest), then measures
+# as that user. As any other user it measures as that user, with whatever
+# peers are installed. rootlesskit is built with go install
+# ($SBX_BENCH_ROOTLESSKIT, a module path@version); without it, the network
+# sections say so.
+#
+# SBX_BENCH_ONLY=SECTION,... runs only those sections of bench/main.go (see
+# its -only; "net" is the four network ones) and skips the Go benchmarks;
+# SBX_BENCH_ROUNDS sets its rounds.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +31,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	have busybox || pkgs+=(busybox-static)
 	{ have newuidmap && have newgidmap; } || pkgs+=(uidmap)
 	have setpriv || pkgs+=(util-linux)
+	have pasta || pkgs+=(passt)
+	have slirp4netns || pkgs+=(slirp4netns)
 	if [ "${#pkgs[@]}" -gt 0 ]; then
 		log "installing ${pkgs[*]}"
 		export DEBIAN_FRONTEND=noninteractive
@@ -35,8 +45,11 @@ else
 	run_user=$(id -un)
 fi
 
-log "Go benchmarks of the hot paths"
-go test -run '^$' -bench . -benchmem ./sandbox ./plan ./usermap ./seccomp
+only=${SBX_BENCH_ONLY:-}
+if [ -z "$only" ]; then
+	log "Go benchmarks of the hot paths"
+	go test -run '^$' -bench . -benchmem ./sandbox ./plan ./usermap ./seccomp
+fi
 
 make --no-print-directory build
 work=$(mktemp -d /var/tmp/sbx-bench.XXXXXX)
@@ -46,6 +59,18 @@ go build -o "$work/bench" ./bench
 # program (bench runs as a user who may have no go on its PATH).
 CGO_ENABLED=0 go build -o "$work/empty" ./bench/empty
 install -m 0755 bin/sbx "$work/sbx"
+# rootlesskit, the peer of the network sections: what Docker's and
+# Podman's rootless modes start their slirp4netns or pasta with.
+rootlesskit=()
+if [ -z "$only" ] || [[ ",$only," == *,net* ]]; then
+	rk_pkg=${SBX_BENCH_ROOTLESSKIT:-github.com/rootless-containers/rootlesskit/v3/cmd/rootlesskit@latest}
+	log "go install $rk_pkg"
+	if GOBIN="$work" go install "$rk_pkg" </dev/null && [ -x "$work/rootlesskit" ]; then
+		rootlesskit=(-rootlesskit "$work/rootlesskit")
+	else
+		log "rootlesskit could not be built: the network sections go without it"
+	fi
+fi
 chmod 0755 "$work"
 [ "$(id -u)" -ne 0 ] || chown -R "$test_user" "$work"
 
@@ -53,5 +78,6 @@ log "sbx and its peers, as $run_user"
 (
 	cd "$work" &&
 		as_user "$run_user" env -i PATH="$user_path" HOME="$(user_home "$run_user")" TMPDIR="$work" \
-			"$work/bench" -sbx "$work/sbx" -empty "$work/empty" ${SBX_BENCH_ROUNDS:+-rounds "$SBX_BENCH_ROUNDS"}
+			"$work/bench" -sbx "$work/sbx" -empty "$work/empty" "${rootlesskit[@]}" \
+			${SBX_BENCH_ROUNDS:+-rounds "$SBX_BENCH_ROUNDS"} ${only:+-only "$only"}
 ) </dev/null
