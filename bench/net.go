@@ -710,7 +710,7 @@ func readMem(pid int) (procMem, error) {
 }
 
 // netMemory measures the processes of attached sandboxes with each helper,
-// n at once: sbx's monitor and pid 1, and the helper's (pasta's keeper and
+// n at once: sbx's monitor and pid 1, and the helper's (its keeper and
 // pasta; slirp4netns); and rootlesskit's own next to them.
 func (b *bench) netMemory() {
 	p := b.peers()
@@ -764,11 +764,7 @@ func (b *bench) netMemory() {
 		}
 		roles := map[string]*role{}
 		order := []string{"sbx monitor", "pid 1 (init)"}
-		if mode == "pasta" {
-			order = append(order, "sbx-netkeep (pasta's keeper)", "pasta")
-		} else {
-			order = append(order, "slirp4netns")
-		}
+		order = append(order, "sbx-netkeep (the helper's keeper)", mode)
 		for _, o := range order {
 			roles[o] = &role{name: o}
 		}
@@ -800,13 +796,11 @@ func (b *bench) netMemory() {
 				comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 				switch strings.TrimSpace(string(comm)) {
 				case "sbx-netkeep":
-					add("sbx-netkeep (pasta's keeper)", pid)
+					add("sbx-netkeep (the helper's keeper)", pid)
 					for _, g := range children(pid) {
 						gp, _ := strconv.Atoi(g)
-						add("pasta", gp)
+						add(mode, gp)
 					}
-				case "slirp4netns":
-					add("slirp4netns", pid)
 				}
 			}
 		}

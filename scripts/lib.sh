@@ -65,7 +65,9 @@ ensure_user() {
 
 # as_user USER CMD... runs CMD as USER (or as is, when USER is the current
 # user), with no file descriptor open but 0, 1 and 2, in the cgroup
-# $test_cgroup once delegate_cgroup set it. Only CMD's process moves there,
+# $test_cgroup once delegate_cgroup set it, and, run by root once
+# start_dns_stub set test_resolv_conf, in a private mount namespace whose
+# /etc/resolv.conf is that file. Only CMD's process moves there,
 # never a shell of root's: a process with more capabilities than USER in
 # the leaf would keep USER from enabling cpuset in its parent (moving the
 # leaf's processes to the new cpuset asks for the right to change their
@@ -84,6 +86,17 @@ as_user() {
 		if [ "$(id -un)" = "$user" ]; then
 			exec "$@"
 		fi
+		if [ -n "${test_resolv_conf:-}" ]; then
+			# In a private mount namespace where /etc/resolv.conf names
+			# the DNS stub (see start_dns_stub): the mount goes away with
+			# the last process in it.
+			exec unshare --mount --propagation private -- /bin/sh -c '
+				f=$1 u=$2
+				shift 2
+				mount --bind "$f" "$(readlink -f /etc/resolv.conf)" || exit 125
+				exec setpriv --reuid="$u" --regid="$u" --init-groups "$@"' \
+				sh "$test_resolv_conf" "$user" "$@"
+		fi
 		exec setpriv --reuid="$user" --regid="$user" --init-groups "$@"
 	)
 }
@@ -101,6 +114,9 @@ missing_packages() {
 	have gcc || pkgs+=(gcc libc6-dev)
 	have setpriv || pkgs+=(util-linux)
 	have setfattr || pkgs+=(attr)
+	# The user-mode networks of sbx run --net (the network tests).
+	have pasta || pkgs+=(passt)
+	have slirp4netns || pkgs+=(slirp4netns)
 	if [ "${1:-}" = systemd ]; then
 		[ -x /lib/systemd/systemd ] && have systemd-run || pkgs+=(systemd)
 		have dbus-daemon || pkgs+=(dbus)
@@ -137,6 +153,78 @@ ensure_negative_group() {
 	echo "only those outside group $neg_group may read this" >"$neg_file"
 	chown "root:$neg_group" "$neg_file"
 	chmod 0604 "$neg_file"
+}
+
+# ensure_tun (as root) makes /dev/net/tun usable by every user, as Debian's
+# udev rules do (mode 0666): pasta and slirp4netns, started by sbx as the
+# test user, open it in the sandbox's namespaces. A system without udev (a
+# container, a minimal VM, the busybox VM of scripts/vm-test.sh) has it
+# 0600, or not at all until the module tun is loaded.
+ensure_tun() {
+	[ -c /dev/net/tun ] || modprobe tun 2>/dev/null || true
+	if [ ! -c /dev/net/tun ]; then
+		log "creating /dev/net/tun"
+		mkdir -p /dev/net && mknod -m 0666 /dev/net/tun c 10 200 ||
+			die "cannot create /dev/net/tun (no module tun?)"
+	fi
+	if [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+		log "making /dev/net/tun usable by every user (mode 0666, as udev does)"
+		chmod 0666 /dev/net/tun || die "cannot chmod /dev/net/tun"
+	fi
+}
+
+# check_tun USER fails, naming the fix, unless USER may open /dev/net/tun
+# (see ensure_tun). The VMs of scripts/vm-test.sh see their own.
+check_tun() {
+	local user=$1
+	as_user "$user" sh -c '[ -c /dev/net/tun ] && [ -r /dev/net/tun ] && [ -w /dev/net/tun ]' </dev/null && return 0
+	if [ -c /dev/net/tun ]; then
+		die "user $user cannot open /dev/net/tun ($(stat -c '%A %U' /dev/net/tun)), which pasta and slirp4netns need for the network tests: run \`sudo chmod 0666 /dev/net/tun\` (as Debian's udev rules do), or \`sudo make test\`, which does it"
+	fi
+	die "there is no /dev/net/tun, which pasta and slirp4netns need for the network tests: run \`sudo modprobe tun && sudo chmod 0666 /dev/net/tun\`, or \`sudo make test\`, which does it"
+}
+
+# The DNS stub of the network tests (test/dnsstub): the upstream of the DNS
+# forwarder (10.0.2.3) that pasta and slirp4netns give a sandbox. Both read
+# the first nameserver of /etc/resolv.conf and send to its port 53, so the
+# stub listens on a loopback address of its own, on port 53 (root only),
+# and the integration tests run in a private mount namespace where
+# /etc/resolv.conf names it (see as_user); they learn its address from
+# SBX_TEST_DNS, and fail without it.
+dns_stub_addr=127.0.0.153
+
+# start_dns_stub BIN DIR starts, as root, the DNS stub BIN on
+# $dns_stub_addr:53 (UDP), logging to DIR/dnsstub.log, writes
+# DIR/resolv.conf (nameserver $dns_stub_addr), sets test_resolv_conf to it
+# and exports SBX_TEST_DNS. The stub dies with the calling shell;
+# stop_dns_stub stops it before.
+start_dns_stub() {
+	local bin=$1 dir=$2 i
+	[ "$(id -u)" -eq 0 ] || die "start_dns_stub: only root may listen on port 53"
+	printf 'nameserver %s\n' "$dns_stub_addr" >"$dir/resolv.conf"
+	chmod 0644 "$dir/resolv.conf"
+	"$bin" -addr "$dns_stub_addr:53" -die-with-parent </dev/null >"$dir/dnsstub.log" 2>&1 &
+	dns_stub_pid=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^listening on ' "$dir/dnsstub.log" && break
+		kill -0 "$dns_stub_pid" 2>/dev/null || {
+			dns_stub_pid=
+			die "the DNS stub did not start: $(cat "$dir/dnsstub.log")"
+		}
+		sleep 0.1
+	done
+	grep -q '^listening on ' "$dir/dnsstub.log" || die "the DNS stub did not listen within 10 s: $(cat "$dir/dnsstub.log")"
+	test_resolv_conf=$dir/resolv.conf
+	export SBX_TEST_DNS=$dns_stub_addr
+	log "DNS stub on $dns_stub_addr:53 (log: $dir/dnsstub.log); the tests' /etc/resolv.conf names it"
+}
+
+# stop_dns_stub stops the stub start_dns_stub started, if it runs.
+stop_dns_stub() {
+	[ -n "${dns_stub_pid:-}" ] || return 0
+	kill "$dns_stub_pid" 2>/dev/null || true
+	wait "$dns_stub_pid" 2>/dev/null || true
+	dns_stub_pid=
 }
 
 # check_prerequisites fails, naming the fix, when something the tests need
@@ -229,11 +317,12 @@ enter_test_cgroup() {
 # run with as USER: only PATH, HOME, USER, LOGNAME and, when set,
 # SBX_TEST_CGROUP (the cgroup backend the tests expect sbx to pick: none,
 # cgroupfs or systemd), XDG_RUNTIME_DIR and DBUS_SESSION_BUS_ADDRESS (the
-# way to USER's systemd manager) and SBX_TEST_TIME_SCALE.
+# way to USER's systemd manager), SBX_TEST_TIME_SCALE and SBX_TEST_DNS (the
+# address of the DNS stub, see start_dns_stub).
 test_env() {
 	local user=$1 v
 	test_env_vars=(PATH="$user_path" HOME="$(user_home "$user")" USER="$user" LOGNAME="$user")
-	for v in SBX_TEST_CGROUP XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS SBX_TEST_TIME_SCALE; do
+	for v in SBX_TEST_CGROUP XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS SBX_TEST_TIME_SCALE SBX_TEST_DNS; do
 		[ -z "${!v:-}" ] || test_env_vars+=("$v=${!v}")
 	done
 }

@@ -3,16 +3,24 @@
 # tests in ./test, which must run as an unprivileged user.
 #
 # As root it first sets up what the tests need, idempotently:
-#   - the Debian packages uidmap (newuidmap, newgidmap) and busybox-static,
-#     and what building sbx needs (scripts/build-deps.sh), if missing;
+#   - the Debian packages uidmap (newuidmap, newgidmap), busybox-static,
+#     passt (pasta) and slirp4netns, and what building sbx needs
+#     (scripts/build-deps.sh), if missing;
 #   - the user $SBX_TEST_USER (default sbxtest), with ranges in /etc/subuid
 #     and /etc/subgid;
+#   - /dev/net/tun usable by every user (mode 0666, as Debian's udev rules
+#     make it), which pasta and slirp4netns need;
 # then runs the unit tests as root and the integration tests as that user,
 # from a fresh directory it owns, with a clean environment and no file
-# descriptor but 0, 1 and 2.
+# descriptor but 0, 1 and 2, in a private mount namespace whose
+# /etc/resolv.conf names a DNS stub of the tests' own (test/dnsstub, on
+# 127.0.0.153:53, stopped afterwards; SBX_TEST_DNS tells the tests its
+# address): the upstream of the DNS forwarder of sbx's user-mode networks.
 #
 # As any other user it checks the same prerequisites, fails naming the fix
-# when one is missing, and runs everything as that user.
+# when one is missing, and runs everything as that user; the DNS stub needs
+# root (port 53), so the test of the DNS forwarder fails, naming
+# `sudo make test`, unless SBX_TEST_DNS names a stub of the user's own.
 #
 # Set SBX_KEEP=1 to keep the scratch directory of the integration tests,
 # SBX_TEST_RUN=REGEXP to run only the integration tests it matches, and
@@ -48,11 +56,13 @@ if [ "$(id -u)" -eq 0 ]; then
 	install_packages
 	ensure_user
 	ensure_negative_group
+	ensure_tun
 	run_user=$test_user
 else
 	run_user=$(id -un)
 fi
 check_prerequisites "$run_user"
+check_tun "$run_user"
 if ! as_user "$run_user" unshare --user true </dev/null; then
 	die "user $run_user cannot create a user namespace: enable unprivileged user namespaces (\`sudo sysctl -w kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000\`)"
 fi
@@ -67,18 +77,27 @@ go test "${unit_pkgs[@]}"
 log "building bin/sbx and the integration tests"
 make --no-print-directory build
 work=$(mktemp -d /var/tmp/sbx-test.XXXXXX)
+dns_dir=
 cleanup() {
+	stop_dns_stub
 	[ -z "${test_cgroup_dir:-}" ] || undelegate_cgroup "$test_cgroup_dir"
 	if [ "${SBX_KEEP:-}" = 1 ]; then
-		log "kept $work"
+		log "kept $work${dns_dir:+ and $dns_dir}"
 	else
-		rm -rf "$work"
+		rm -rf "$work" ${dns_dir:+"$dns_dir"}
 	fi
 }
 trap cleanup EXIT
 go test -c -o "$work/integration.test" ./test/
 mkdir -p "$work/bin"
 install -m 0755 bin/sbx "$work/bin/sbx"
+if [ "$(id -u)" -eq 0 ]; then
+	# Root's own directory, out of the test user's reach: root runs the
+	# stub from it, and the tests' /etc/resolv.conf is bound from it.
+	dns_dir=$(mktemp -d /var/tmp/sbx-dns.XXXXXX)
+	chmod 0755 "$dns_dir"
+	go build -o "$dns_dir/dnsstub" ./test/dnsstub
+fi
 
 prepare_work "$work" "$run_user"
 
@@ -106,6 +125,7 @@ if [ -z "${SBX_TEST_CGROUP:-}" ]; then
 fi
 export SBX_TEST_CGROUP
 
+[ -z "$dns_dir" ] || start_dns_stub "$dns_dir/dnsstub" "$dns_dir"
 status=0
 run_integration "$work" "$run_user" || status=$?
 exit "$status"

@@ -8,6 +8,9 @@
 # leaves there integration.log and status (the tests' exit status), then
 # powers the VM off. As pid 1, bash also reaps orphaned processes.
 #
+# Both set up the network the tests need (see setup_network): lo, a
+# default route on a dummy interface, /dev/net/tun, the DNS stub.
+#
 # guest.env sets: run_user, init (busybox or systemd), cmd (empty: run the
 # integration tests; otherwise a command to run as run_user instead),
 # SBX_TEST_RUN, SBX_TEST_SKIP (when set), SBX_TEST_TIMEOUT, SBX_TEST_TIME_SCALE.
@@ -56,6 +59,30 @@ start_user_manager() {
 	log "user manager of $user up at $(cut -d' ' -f1 /proc/uptime) s; tests run from $(cut -d: -f3 /proc/self/cgroup)"
 }
 
+# setup_network gives the guest what the network tests need: lo up (the
+# busybox init leaves it down); a default route, which pasta derives its
+# setup from, on dummy0 (the module dummy, loaded by the initramfs): the
+# VM has no network card, so nothing sent there leaves the guest;
+# /dev/net/tun usable by the test user (no udev here: devtmpfs makes it
+# 0600); and the DNS stub, named by the tests' /etc/resolv.conf.
+ip_cmd=ip
+have ip || ip_cmd="busybox ip"
+setup_network() {
+	local ip=$ip_cmd
+	$ip link set lo up || die "cannot bring lo up"
+	if [ -z "$($ip route show default)" ]; then
+		$ip link show dummy0 >/dev/null 2>&1 || $ip link add dummy0 type dummy ||
+			die "no interface dummy0 (module dummy not loaded?)"
+		$ip link set dummy0 up &&
+			$ip addr add 198.51.100.2/24 dev dummy0 &&
+			$ip route add default via 198.51.100.1 dev dummy0 ||
+			die "cannot give dummy0 an address and the default route"
+	fi
+	ensure_tun
+	mkdir -p /run/sbx-dns
+	start_dns_stub "$out/dnsstub" /run/sbx-dns
+}
+
 if [ "${init:-busybox}" = systemd ]; then
 	start_user_manager "$run_user"
 	export SBX_TEST_CGROUP=systemd
@@ -64,6 +91,8 @@ else
 	export SBX_TEST_CGROUP=cgroupfs
 	log "/sys/fs/cgroup/sbx-test delegated to $run_user at $(cut -d' ' -f1 /proc/uptime) s"
 fi
+setup_network
+log "network: $($ip_cmd -o -4 addr show | awk '{ printf "%s %s, ", $2, $4 }')$($ip_cmd route show default)"
 
 if [ -n "${cmd:-}" ]; then
 	status=0

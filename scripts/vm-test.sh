@@ -7,13 +7,16 @@
 #
 # The kernel package is fetched with `apt-get download` and unpacked into a
 # cache, never installed on the host. The VM boots it with a small
-# initramfs (busybox-static and the modules that mounting the root needs:
-# virtio_pci, 9p, overlay) and uses the host's root filesystem, read-only
-# over virtio-9p, as its own, with tmpfs on /tmp, /var/tmp, /run, /root and
-# the test user's home; so the guest has the host's users, /etc/subuid,
-# setuid newuidmap and busybox. The output directory (the binaries under
-# test going in, the log and the exit status coming out) is a second,
-# writable 9p share.
+# initramfs (busybox-static, the modules that mounting the root needs:
+# virtio_pci, 9p, overlay; and tun and dummy, for the network tests) and
+# uses the host's root filesystem, read-only over virtio-9p, as its own,
+# with tmpfs on /tmp, /var/tmp, /run, /root and the test user's home; so
+# the guest has the host's users, /etc/subuid, setuid newuidmap, busybox,
+# pasta and slirp4netns. The guest has no network card: its network is lo
+# and a dummy interface with the default route, and the network tests' DNS
+# stub (test/dnsstub, built here) runs there (see scripts/vm-guest.sh).
+# The output directory (the binaries under test going in, the log and the
+# exit status coming out) is a second, writable 9p share.
 #
 # Two kinds of VM (SBX_VM_INIT):
 #   busybox  (default) the initramfs hands over to scripts/vm-guest.sh as
@@ -78,8 +81,11 @@ export CGO_ENABLED=1
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-# The modules the initramfs loads, in this order, with what they need.
-vm_modules=(virtio_pci 9pnet_virtio 9p overlay)
+# The modules the initramfs loads, in this order, with what they need:
+# virtio-9p for the root and the output directory, overlayfs; tun for
+# /dev/net/tun (pasta, slirp4netns) and dummy for an interface to hold the
+# default route pasta derives its setup from (see scripts/vm-guest.sh).
+vm_modules=(virtio_pci 9pnet_virtio 9p overlay tun dummy)
 
 if [ "$(id -u)" -eq 0 ]; then
 	root=1
@@ -160,10 +166,21 @@ modules_closure() {
 		}' "$dir/modules.dep" | sort -u
 }
 
+# cached_modules_complete tells whether the modules unpacked in $kdir hold
+# every module of vm_modules (a cache made before one was added does not).
+cached_modules_complete() {
+	local dep=$kdir/modules/lib/modules/$kver/modules.dep m
+	[ -s "$dep" ] || return 1
+	for m in "${vm_modules[@]}"; do
+		awk -F: -v m="$m" '{ f = $1; sub(/.*\//, "", f); sub(/\.ko(\.[a-z]+)?$/, "", f); gsub(/-/, "_", f); if (f == m) found = 1 }
+			END { exit !found }' "$dep" || return 1
+	done
+}
+
 # fetch_kernel unpacks the kernel and the modules the initramfs needs into
 # $kdir, once.
 fetch_kernel() {
-	[ -s "$kdir/vmlinuz" ] && [ -s "$kdir/modules/lib/modules/$kver/modules.dep" ] && return 0
+	[ -s "$kdir/vmlinuz" ] && cached_modules_complete && return 0
 	log "fetching $pkg into $kdir (apt-get download, not installed)"
 	mkdir -p "$cache"
 	local tmp deb mods
@@ -308,6 +325,9 @@ if [ -z "${SBX_VM_CMD:-}" ]; then
 	go test -c -o "$out/integration.test" ./test/
 	install -m 0755 bin/sbx "$out/sbx"
 fi
+# The DNS stub of the network tests, which the guest starts as root (see
+# start_dns_stub in scripts/lib.sh).
+go build -o "$out/dnsstub" ./test/dnsstub
 cp scripts/lib.sh scripts/vm-guest.sh "$out/"
 append="console=ttyS0 panic=-1 quiet loglevel=4 sbx.out=$out sbx.run=$out/vm-guest.sh sbx.user=$run_user"
 if [ "$init" = systemd ]; then
