@@ -18,4 +18,14 @@
 //   - SBX_TEST_DIR: where the tests create their working directories
 //     (default: /var/tmp). It must not be under /tmp, which sbx replaces
 //     with an empty tmpfs inside the sandbox.
+//   - SBX_TEST_CGROUP: the cgroup backend sbx must choose here (none,
+//     cgroupfs, systemd); scripts/test.sh sets it.
+//   - SBX_TEST_DNS: the address of the tests' own DNS server
+//     (test/dnsstub), the first name server of /etc/resolv.conf, which
+//     the network helpers' DNS forwarder asks; scripts/test.sh starts it
+//     as root and runs the tests in a private mount namespace whose
+//     resolv.conf names it. TestNetDNS fails without it.
+//
+// The network tests use the real pasta and slirp4netns and talk only to
+// addresses of this machine: 127.0.0.0/8, the host's own, the sandboxes'.
 package test
