@@ -2,6 +2,7 @@ package test
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -1222,4 +1223,97 @@ func readFile(t *testing.T, path string) string {
 func rand8() int {
 	n, _ := strconv.Atoi(token())
 	return 1 + n%254
+}
+
+// TestNetPsState checks that sbx ps (table and JSON) and sbx state show a
+// sandbox's network mode and its published ports, as podman prints them,
+// for each mode.
+func TestNetPsState(t *testing.T) {
+	t.Parallel()
+	netHelpers[0].require(t)
+	netHelpers[1].require(t)
+	h := newStateHome(t)
+	tcp, udp := freePort(t, "tcp4"), freePort(t, "udp4")
+	ports := []string{fmt.Sprintf("127.0.0.1:%d->80/tcp", tcp), fmt.Sprintf("127.0.0.1:%d->53/udp", udp)}
+	h.detach(t, "pub", "--net", "slirp4netns:mtu=1500", "-p", fmt.Sprintf("127.0.0.1:%d:80", tcp), "-p", fmt.Sprintf("127.0.0.1:%d:53/udp", udp), "--", "sleep", "1000")
+	h.detach(t, "plain", "--", "sleep", "1000")
+	h.detach(t, "shared", "--net", "sandbox:pub", "--", "sleep", "1000")
+	h.detach(t, "onhost", "--net", "host", "--", "sleep", "1000")
+	want := map[string]struct {
+		mode  string
+		ports []string
+	}{
+		"pub": {"slirp4netns", ports}, "plain": {"none", nil}, "shared": {"sandbox:pub", nil}, "onhost": {"host", nil},
+	}
+
+	var list []struct {
+		Name    string   `json:"name"`
+		Network string   `json:"network"`
+		Ports   []string `json:"ports"`
+	}
+	r := h.sbx(t, "ps", "--json")
+	if err := json.Unmarshal([]byte(r.ok(t)), &list); err != nil {
+		t.Fatalf("sbx ps --json: %v\n%s", err, r)
+	}
+	seen := 0
+	for _, e := range list {
+		w, ok := want[e.Name]
+		if !ok {
+			continue
+		}
+		seen++
+		if e.Network != w.mode || !slices.Equal(e.Ports, w.ports) {
+			t.Errorf("sbx ps --json: %s has network %q, ports %q; want %q, %q", e.Name, e.Network, e.Ports, w.mode, w.ports)
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("sbx ps --json lists %d of the %d sandboxes:\n%s", seen, len(want), r)
+	}
+
+	r = h.sbx(t, "ps")
+	l := lines(r.ok(t))
+	head := strings.Fields(l[0])
+	netCol, portsCol := slices.Index(head, "NET"), slices.Index(head, "PORTS")
+	if netCol < 0 || portsCol != netCol+1 {
+		t.Fatalf("sbx ps: want the columns NET PORTS, got %q", l[0])
+	}
+	for _, row := range l[1:] {
+		// CREATED is a date and a time: one field more in a row.
+		f := strings.Fields(row)
+		w, ok := want[f[0]]
+		if !ok {
+			continue
+		}
+		f = append(f[:3], f[4:]...)
+		wantPorts := "-"
+		if len(w.ports) > 0 {
+			wantPorts = strings.Join(w.ports, ",")
+		}
+		if len(f) <= portsCol || f[netCol] != w.mode || f[portsCol] != wantPorts {
+			t.Errorf("sbx ps: row %q: want NET %s and PORTS %s", row, w.mode, wantPorts)
+		}
+	}
+
+	var st struct {
+		Network *struct {
+			Mode    string   `json:"mode"`
+			Address string   `json:"address"`
+			Gateway string   `json:"gateway"`
+			MTU     uint32   `json:"mtu"`
+			Ports   []string `json:"ports"`
+			DNS     []string `json:"dns"`
+		} `json:"network"`
+	}
+	r = h.sbx(t, "state", "pub")
+	if err := json.Unmarshal([]byte(r.ok(t)), &st); err != nil || st.Network == nil {
+		t.Fatalf("sbx state pub: no network object (%v):\n%s", err, r)
+	}
+	n := st.Network
+	if n.Mode != "slirp4netns" || n.Address != "10.0.2.100/24" || n.Gateway != gatewayAddr || n.MTU != 1500 ||
+		!slices.Equal(n.Ports, ports) || !slices.Equal(n.DNS, []string{"10.0.2.3"}) {
+		t.Errorf("sbx state pub: network %+v; want slirp4netns, 10.0.2.100/24 via %s, mtu 1500, ports %q, dns 10.0.2.3", *n, gatewayAddr, ports)
+	}
+	for _, name := range []string{"shared", "onhost", "plain", "pub"} {
+		h.sbx(t, "rm", "-f", name).ok(t)
+	}
 }
