@@ -45,6 +45,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "keeper.h"
@@ -193,14 +194,36 @@ static void join_sandbox_net(void)
 		keeper_fail("make the keeper non-dumpable: %s", strerror(errno));
 }
 
-// gone ends the keeper once the sandbox has: the helper first.
+// GONE_WAIT_MS bounds how long the keeper waits for its helper to end.
+#define GONE_WAIT_MS 2000
+
+// gone ends the keeper once the sandbox has, the helper first: its exit
+// pipe closes (slirp4netns ends by itself then) and it gets SIGKILL, which
+// the keeper may not be allowed to send (slirp4netns --enable-sandbox
+// takes the uid of the sandbox's root, a subordinate id); it is waited for
+// a moment, so that its ports are free when the keeper is gone. What is
+// left then dies of its parent-death signal when the keeper exits.
 __attribute__((noreturn))
-static void gone(pid_t helper)
+static void gone(pid_t helper, int exit_write, int sigfd)
 {
-	int status;
+	close(exit_write);
 	kill(helper, SIGKILL);
-	while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
-		;
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		int status;
+		if (waitpid(helper, &status, WNOHANG) != 0)
+			break; // reaped, or no longer ours
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (ms >= GONE_WAIT_MS)
+			break;
+		struct pollfd p = { .fd = sigfd, .events = POLLIN };
+		if (poll(&p, 1, (int)(GONE_WAIT_MS - ms)) > 0) {
+			struct signalfd_siginfo si;
+			(void)!read(sigfd, &si, sizeof(si));
+		}
+	}
 	_exit(0);
 }
 
@@ -256,7 +279,7 @@ SBX_INTERNAL void keeper(const char *arg)
 			(void)!read(sigfd, &si, sizeof(si));
 		}
 		if (fds[0].revents != 0)
-			gone(helper); // pid 1 has exited: the sandbox is gone
+			gone(helper, exit_pipe[1], sigfd); // pid 1 has exited: the sandbox is gone
 		udp_relay_handle(&a.relay, fds + 2, n - 2);
 	}
 }
