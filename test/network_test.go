@@ -1317,3 +1317,30 @@ func TestNetPsState(t *testing.T) {
 		h.sbx(t, "rm", "-f", name).ok(t)
 	}
 }
+
+// TestNetMissingHelper: with no helper on PATH, --net pasta, slirp4netns
+// and user are refused before anything runs, with one line naming the
+// Debian package to install. (sbx finds the helpers in PATH; newuidmap and
+// newgidmap too, so the run uses --map single, which needs neither.)
+func TestNetMissingHelper(t *testing.T) {
+	t.Parallel()
+	h := newStateHome(t)
+	empty := testDir(t)
+	env := append(slices.Clone(h.env), "PATH="+empty)
+	for _, tc := range []struct {
+		mode, mention string
+	}{
+		{"pasta", "apt-get install passt"},
+		{"slirp4netns", "apt-get install slirp4netns"},
+		{"user", "neither pasta nor slirp4netns is installed"},
+	} {
+		inv := invocation{args: []string{"run", "--map", "single", "--net", tc.mode, "--", "/bin/sh", "-c", "echo ran"}, dir: h.dir, env: env}
+		r := inv.run(t)
+		expectBadInput(t, r, tc.mention)
+	}
+	// The same run without a network: sbx itself needs nothing from PATH.
+	inv := invocation{args: []string{"run", "--map", "single", "--net", "none", "--", "/bin/sh", "-c", "echo ran"}, dir: h.dir, env: env}
+	if r := inv.run(t); r.code != 0 || strings.TrimSpace(r.stdout) != "ran" {
+		t.Errorf("with an empty PATH, --net none should still run:\n%s", r)
+	}
+}
