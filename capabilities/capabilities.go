@@ -148,6 +148,16 @@ func mask(names []string) uint64 {
 	return m
 }
 
+// Mask returns the mask of the capabilities names (CAP_X or X, any case),
+// or an error naming the first one this kernel's list does not have.
+func Mask(names []string) (uint64, error) {
+	canon, err := canonicalAll("capability", names)
+	if err != nil {
+		return 0, err
+	}
+	return mask(canon), nil
+}
+
 // Names returns the names ("CAP_X") of the capabilities in mask, sorted.
 func Names(mask uint64) []string {
 	var names []string
