@@ -225,9 +225,15 @@ static void parse_attr(const struct sbx_attr *a, struct bootstrap *b)
 	case SBX_ATTR_STAMP_FD:
 		b->stamp_fd = (int)attr_u32(a, "stamp descriptor");
 		break;
-	case SBX_ATTR_NET_PIDFD:
-		b->net_pidfd = (int)attr_u32(a, "network pidfd");
+	case SBX_ATTR_JOIN_NS: {
+		if (b->n_join_ns == SBX_MAX_JOIN_NS)
+			bail(E2BIG, "more than %d namespaces to join", SBX_MAX_JOIN_NS);
+		uint64_t v = attr_u64(a, "namespace to join");
+		b->join_ns[b->n_join_ns].fd = (int)(v >> 32);
+		b->join_ns[b->n_join_ns].flags = (uint32_t)v;
+		b->n_join_ns++;
 		break;
+	}
 	case SBX_ATTR_RECORD_PID:
 		// A record's identity: the stages have no use for it.
 		attr_u32(a, "record pid");

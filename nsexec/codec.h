@@ -30,7 +30,10 @@ struct bootstrap {
 	uint32_t join_flags;
 	uint32_t log_max; // > 0: relay stdout and stderr to the log, capped
 	int stamp_fd;     // > 0: the descriptor time stamps go to
-	int net_pidfd;    // > 0: stage 1 joins this process's user and net namespaces
+	// join_ns are namespaces stage 1 joins, in order, instead of making
+	// them: a descriptor (a pidfd, or an nsfs file) and its CLONE_NEW*.
+	struct { int fd; uint32_t flags; } join_ns[SBX_MAX_JOIN_NS];
+	int n_join_ns;
 };
 
 // frame_header starts every frame, in native byte order.

@@ -48,7 +48,8 @@
 #define SBX_ATTR_RECORD_PID 13     // u32: the sandbox's pid 1 (in a record)
 #define SBX_ATTR_RECORD_START 14   // u64: its start time, field 22 of /proc/PID/stat
 #define SBX_ATTR_RECORD_CGROUP 15  // string: the sandbox's cgroup directory (in a record)
-#define SBX_ATTR_NET_PIDFD 17      // u32: pidfd whose user and net namespaces stage 1 joins
+#define SBX_ATTR_JOIN_NS 17        // u64, repeated: (descriptor << 32) | CLONE_NEW* stage 1 joins, in order
+#define SBX_MAX_JOIN_NS 8          // at most this many
 
 // SBX_CGROUP_MOUNT is where the cgroup v2 hierarchy is (cgroupv2.Mount).
 #define SBX_CGROUP_MOUNT "/sys/fs/cgroup"

@@ -181,16 +181,20 @@ static void stage1(const struct bootstrap *b, int syncfd)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		bail(errno, "set parent death signal");
 
-	// The user namespace comes first: every other namespace is then owned
-	// by it, and creating them needs the capabilities it grants. Joining
-	// another sandbox's network (--net sandbox:NAME) takes its user
-	// namespace too, which owns that network namespace: the user
-	// namespace first, then the network, in one setns.
-	if (b->net_pidfd > 0) {
-		if (setns(b->net_pidfd, CLONE_NEWUSER | CLONE_NEWNET) < 0)
-			bail(errno, "join the user and network namespaces of the sandbox whose network this one shares");
-		close(b->net_pidfd);
-	} else if (b->clone_flags & CLONE_NEWUSER) {
+	// Namespaces to join come first, in the plan's order, the user
+	// namespace's first: joining another sandbox's network (--net
+	// sandbox:NAME) takes its user namespace too, which owns that network
+	// namespace (one setns on a pidfd); an OCI config joins namespaces by
+	// path (nsfs files).
+	for (int i = 0; i < b->n_join_ns; i++) {
+		if (setns(b->join_ns[i].fd, (int)b->join_ns[i].flags) < 0)
+			bail(errno, "join namespaces %#x (descriptor %d)", b->join_ns[i].flags, b->join_ns[i].fd);
+		close(b->join_ns[i].fd);
+	}
+	// The user namespace is created first of the rest: every other
+	// namespace is then owned by it, and creating them needs the
+	// capabilities it grants.
+	if (b->clone_flags & CLONE_NEWUSER) {
 		if (unshare(CLONE_NEWUSER) < 0)
 			bail(errno, "unshare the user namespace");
 		sync_send(syncfd, SYNC_USERNS_READY, "user namespace ready");

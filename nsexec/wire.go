@@ -54,7 +54,7 @@ const (
 	AttrRecordPID     uint16 = C.SBX_ATTR_RECORD_PID     // uint32: a record's pid 1
 	AttrRecordStart   uint16 = C.SBX_ATTR_RECORD_START   // uint64: its start time in clock ticks
 	AttrRecordCgroup  uint16 = C.SBX_ATTR_RECORD_CGROUP  // string: the sandbox's cgroup directory
-	AttrNetPidfd      uint16 = C.SBX_ATTR_NET_PIDFD      // uint32: pidfd whose user and net namespaces stage 1 joins
+	AttrJoinNS        uint16 = C.SBX_ATTR_JOIN_NS        // uint64, repeated: descriptor<<32 | CLONE_NEW* stage 1 joins
 
 	// AttrGoFirst is the first attribute type of the Go side: the C side
 	// skips every attribute from it on.

@@ -48,7 +48,7 @@ func TestWireNumbers(t *testing.T) {
 		{"AttrJoinPidfd", uint64(AttrJoinPidfd), 9}, {"AttrJoinFlags", uint64(AttrJoinFlags), 10},
 		{"AttrLogMax", uint64(AttrLogMax), 11}, {"AttrStampFD", uint64(AttrStampFD), 12},
 		{"AttrRecordPID", uint64(AttrRecordPID), 13}, {"AttrRecordStart", uint64(AttrRecordStart), 14},
-		{"AttrNetPidfd", uint64(AttrNetPidfd), 17},
+		{"AttrJoinNS", uint64(AttrJoinNS), 17},
 		{"AttrGoFirst", uint64(AttrGoFirst), 64},
 		{"ExitSbxFailed", ExitSbxFailed, 125}, {"ExitCannotExecute", ExitCannotExecute, 126},
 		{"ExitNotFound", ExitNotFound, 127},

@@ -46,7 +46,9 @@ func (p *Plan) encodeStages(e *Encoder) {
 	}
 	e.U32If(attrLogMax, s.LogMax)
 	e.U32If(attrStampFD, s.StampFD)
-	e.U32If(attrNetPidfd, s.NetPidfd)
+	for _, j := range s.Join {
+		e.U64(attrJoinNS, uint64(j.FD)<<32|uint64(j.Flags))
+	}
 }
 
 func (p *Plan) encodeRest(e *Encoder) {
@@ -216,8 +218,9 @@ func (p *Plan) decodeAttr(d *Decoder) {
 		s.LogMax = d.U32()
 	case attrStampFD:
 		s.StampFD = d.U32()
-	case attrNetPidfd:
-		s.NetPidfd = d.U32()
+	case attrJoinNS:
+		v := d.U64()
+		s.Join = append(s.Join, NamespaceJoin{FD: uint32(v >> 32), Flags: uint32(v)})
 	case attrRoot:
 		d.Each(func(n *Decoder) bool {
 			switch n.Type() {

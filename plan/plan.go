@@ -168,10 +168,17 @@ type Stages struct {
 	// StampFD, if not 0, is the descriptor number in stage 0 that time
 	// stamps of each step go to (package stamp; make bench).
 	StampFD uint32
-	// NetPidfd, if not 0, is the descriptor number in stage 0 of a pidfd
-	// of another sandbox's pid 1: stage 1 joins its user and network
-	// namespaces instead of creating them (--net sandbox:NAME).
-	NetPidfd uint32
+	// Join are namespaces stage 1 joins, in order (a user namespace
+	// first), instead of creating them: --net sandbox:NAME joins the
+	// other sandbox's user and network namespaces through a pidfd of its
+	// pid 1; an OCI config joins namespaces by path.
+	Join []NamespaceJoin
+}
+
+// NamespaceJoin is a descriptor number in stage 0 (a pidfd, or a
+// namespace's file) and the CLONE_NEW* namespaces to join through it.
+type NamespaceJoin struct {
+	FD, Flags uint32
 }
 
 // IDMap is one line of /proc/PID/uid_map or gid_map.

@@ -36,7 +36,7 @@ const (
 	attrRecordPid     = nsexec.AttrRecordPID
 	attrRecordStart   = nsexec.AttrRecordStart
 	attrRecordCgroup  = nsexec.AttrRecordCgroup
-	attrNetPidfd      = nsexec.AttrNetPidfd
+	attrJoinNS        = nsexec.AttrJoinNS
 )
 
 // Attribute types of the Go side, from nsexec.AttrGoFirst (64) on: the C

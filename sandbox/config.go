@@ -154,7 +154,7 @@ func planStages(o *Config) (*plan.Plan, error) {
 		flags &^= unix.CLONE_NEWNET
 	case plan.NetSandbox:
 		// Stage 1 joins the other sandbox's user and network
-		// namespaces (Stages.NetPidfd) instead.
+		// namespaces (Stages.Join) instead.
 		flags &^= unix.CLONE_NEWNET | unix.CLONE_NEWUSER
 	}
 	p := &plan.Plan{Network: o.Network, Stages: plan.Stages{

@@ -76,7 +76,7 @@ func (n *netStart) joinSandbox(p *plan.Plan, l *launch, allowUserns bool) error 
 		return fmt.Errorf("--net sandbox:%s: %w", name, err)
 	}
 	n.joinFD = fd
-	p.Stages.NetPidfd = extraFD(l.preserve, len(l.extra))
+	p.Stages.Join = append(p.Stages.Join, plan.NamespaceJoin{FD: extraFD(l.preserve, len(l.extra)), Flags: unix.CLONE_NEWUSER | unix.CLONE_NEWNET})
 	l.extra = append(l.extra, uintptr(fd))
 	// The same names as the other sandbox: its DNS forwarder is here too.
 	p.Network.DNS, p.Network.Hosts = other.DNS, other.Hosts
