@@ -252,8 +252,16 @@ func (t *translator) linux(l *specs.Linux) {
 		t.refuse("linux.uidMappings", "id mappings without a user namespace")
 	}
 	t.p.Masked, t.p.ReadOnly = slices.Clone(l.MaskedPaths), slices.Clone(l.ReadonlyPaths)
-	if len(l.Sysctl) > 0 {
-		t.refuse("linux.sysctl", "not supported yet")
+	// Checked against the namespaces as sbx run's --sysctl is, by the
+	// planner's rules, once the front end has the namespaces: kept as
+	// they are here, in a stable order.
+	keys := make([]string, 0, len(l.Sysctl))
+	for k := range l.Sysctl {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		t.p.Sysctls = append(t.p.Sysctls, k+"="+l.Sysctl[k])
 	}
 	if l.Seccomp != nil {
 		prog, err := seccomp.Compile(l.Seccomp, false)

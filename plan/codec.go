@@ -147,6 +147,7 @@ func (p *Plan) encodeRest(e *Encoder) {
 			u64If(resIOWeight, r.IOWeight)
 		})
 	}
+	e.Strings(attrSysctl, p.Sysctls)
 	if n := &p.Network; n.Mode != "" {
 		e.Nested(attrNetwork, func(e *Encoder) {
 			e.String(netMode, n.Mode)
@@ -373,6 +374,8 @@ func (p *Plan) decodeAttr(d *Decoder) {
 		})
 	case attrNetwork:
 		p.Network = decodeNetwork(d)
+	case attrSysctl:
+		p.Sysctls = append(p.Sysctls, d.String())
 	default:
 		d.Unknown()
 	}

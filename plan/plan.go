@@ -48,6 +48,9 @@ type Plan struct {
 	// host starts its helper between "pid 1 exists" and "pid 1 may go
 	// on".
 	Network Network
+	// Sysctls are "KEY=VALUE" settings of namespaced sysctls (dotted
+	// keys), written in the sandbox's own namespaces by the Go init.
+	Sysctls []string
 }
 
 // Network modes (--net).

@@ -33,6 +33,7 @@ func fullPlan() *Plan {
 		ReadOnly: []string{"/proc/sys"},
 		Sources:  []Source{{Path: "/home/u/src", Dev: 64769, Ino: 1 << 40}},
 		Hostname: "sbx",
+		Sysctls:  []string{"net.ipv4.ping_group_range=0 0"},
 		Process: Process{
 			Args: []string{"sh", "-c", ""}, Env: []string{"A=1", "EMPTY="}, Cwd: "/src",
 			UID: 1000, GID: 1000, Terminal: true, PreserveFDs: 2,

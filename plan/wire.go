@@ -66,6 +66,7 @@ const (
 	attrSeccompFrom  uint16 = 85
 	attrResources    uint16 = 86 // nested: resources*
 	attrNetwork      uint16 = 87 // nested: net*
+	attrSysctl       uint16 = 88 // repeated string: KEY=VALUE
 
 	// A record's own (package state).
 	attrRecordVersion  uint16 = 95 // uint32: recordVersion

@@ -50,6 +50,8 @@ type Config struct {
 	CgroupManager cgroupv2.Manager
 	// Network is the sandbox's network (package network parses it).
 	Network plan.Network
+	// Sysctls are --sysctl KEY=VALUE settings of namespaced sysctls.
+	Sysctls []string
 
 	Hardening
 }
@@ -289,6 +291,9 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 		return nil, err
 	}
 	if p.Process.Rlimits, err = parseUlimits(o.Ulimits); err != nil {
+		return nil, err
+	}
+	if p.Sysctls, err = planSysctls(p, o.Sysctls); err != nil {
 		return nil, err
 	}
 	return notes, nil

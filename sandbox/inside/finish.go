@@ -122,24 +122,43 @@ func passOnlyFDs(preserve int) error {
 // proc instance (sources holds it, not attached yet): the /proc that the
 // sandbox starts with may have a read-only /proc/sys (inside a container).
 func disableUserNamespaces(sources []source) error {
-	const knob = "sys/user/max_user_namespaces"
+	if err := writeProcSys(sources, "user/max_user_namespaces", "0\n"); err != nil {
+		return fmt.Errorf("set user.max_user_namespaces to 0 in the sandbox's user namespace (--allow-userns leaves it): %w", err)
+	}
+	return nil
+}
+
+// writeSysctls sets the plan's sysctls ("KEY=VALUE", keys checked by the
+// planner) through the sandbox's fresh proc instance, as
+// disableUserNamespaces does.
+func writeSysctls(sources []source, sysctls []string) error {
+	for _, s := range sysctls {
+		key, value, _ := strings.Cut(s, "=")
+		if err := writeProcSys(sources, strings.ReplaceAll(key, ".", "/"), value); err != nil {
+			return fmt.Errorf("--sysctl %s=%s: %w", key, value, err)
+		}
+	}
+	return nil
+}
+
+// writeProcSys writes value to /proc/sys/knob of the sandbox's fresh proc
+// instance (sources holds it, not attached yet), or of the /proc at hand
+// when the view has none.
+func writeProcSys(sources []source, knob, value string) error {
 	dir := unix.AT_FDCWD
-	path := "/proc/" + knob
+	path := "/proc/sys/" + knob
 	for _, s := range sources {
 		if s.mount.Kind == plan.Proc && s.fd > 0 {
-			dir, path = s.fd, knob
+			dir, path = s.fd, "sys/"+knob
 			break
 		}
 	}
 	fd, err := unix.Openat(dir, path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err == nil {
-		_, err = unix.Write(fd, []byte("0\n"))
+		_, err = unix.Write(fd, []byte(value))
 		unix.Close(fd)
 	}
-	if err != nil {
-		return fmt.Errorf("set user.max_user_namespaces to 0 in the sandbox's user namespace (--allow-userns leaves it): %w", err)
-	}
-	return nil
+	return err
 }
 
 func execError(name string, err error) error {

@@ -102,8 +102,7 @@ func initSandbox(sock *os.File) error {
 	}
 	stamp.Mark("init.plan")
 	// A network namespace of the sandbox's own (not the host's, nor one
-	// joined with --net sandbox:NAME): set up before the view, while the
-	// host's /proc (whose /proc/sys/net is this namespace's) is writable.
+	// joined with --net sandbox:NAME) starts with lo down.
 	if p.Stages.CloneFlags&unix.CLONE_NEWNET != 0 {
 		if err := setUpNetwork(); err != nil {
 			return err
@@ -155,25 +154,10 @@ func switchIDs(uid, gid uint32) error {
 	return nil
 }
 
-// netSysctls are set in a network namespace of the sandbox's own, as
-// docker sets them: its command, an ordinary uid in there, may listen on
-// any port (a server on port 80, published with -p).
-var netSysctls = [][2]string{
-	{"/proc/sys/net/ipv4/ip_unprivileged_port_start", "0"},
-}
-
-// setUpNetwork brings up lo of the sandbox's fresh network namespace and
-// sets netSysctls there, where the /proc at hand lets it: not in a sandbox
-// started inside another one, whose /proc/sys is read-only (ports below
-// 1024 then stay root's, as on the host).
+// setUpNetwork brings up lo of the sandbox's fresh network namespace (its
+// sysctls are the plan's, see writeSysctls).
 func setUpNetwork() error {
-	if err := loopbackUp(); err != nil {
-		return err
-	}
-	for _, s := range netSysctls {
-		os.WriteFile(s[0], []byte(s[1]), 0)
-	}
-	return nil
+	return loopbackUp()
 }
 
 // loopbackUp brings up lo, the only interface of a fresh network namespace.

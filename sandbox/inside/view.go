@@ -58,6 +58,9 @@ func buildView(p *plan.Plan) error {
 		}
 		sources = append(sources, s)
 	}
+	if err := writeSysctls(sources, p.Sysctls); err != nil {
+		return err
+	}
 	if !p.Security.AllowUserns {
 		if err := disableUserNamespaces(sources); err != nil {
 			return err
