@@ -85,7 +85,7 @@ type runCmd struct {
 	DisableUserns bool     `name:"disable-userns" group:"security" help:"No effect: new user namespaces are refused by default (kept for bwrap's flag of that name; see --allow-userns)."`
 	SeccompAllow  []string `name:"seccomp-allow" group:"security" sep:"," placeholder:"NAME,..." help:"Allow calls the built-in seccomp profile refuses: io_uring (io_uring_setup, _enter, _register), vsock (AF_VSOCK sockets)."`
 	Ulimit        []string `name:"ulimit" group:"security" sep:"none" placeholder:"NAME=SOFT[:HARD]" help:"Set a resource limit (nofile, nproc, core, ...; a number or unlimited). Repeatable."`
-	Sysctl        []string `name:"sysctl" group:"security" sep:"none" placeholder:"KEY=VALUE" help:"Set a namespaced sysctl in the sandbox (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, kernel.domainname). Repeatable."`
+	Sysctl        []string `name:"sysctl" group:"security" sep:"none" placeholder:"KEY=VALUE" help:"Set a sysctl of the sandbox's own network namespace (net.*, e.g. net.ipv4.ping_group_range=\"0 2147483647\"). Repeatable."`
 	PreserveFDs   int      `name:"preserve-fds" group:"security" placeholder:"N" help:"Pass descriptors 3 .. 3+N-1 on to the command (all others are closed)."`
 
 	Net     string   `name:"net" group:"network" placeholder:"MODE" help:"Network: none (default: only lo), host (the host's), pasta[:OPTS] or slirp4netns[:OPTS] (a user-mode network through that helper: NAT, the host's loopback out of reach), user[:OPTS] (pasta, else slirp4netns), sandbox:NAME (the network of running sandbox NAME). OPTS: allow_host_loopback=true (the host's 127.0.0.1 as 10.0.2.2), mtu=N, enable_ipv6=true, comma-separated."`

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -10,17 +11,20 @@ import (
 )
 
 // namespacedSysctls are the sysctls that belong to a namespace, not to the
-// host, by key prefix (or whole key), with the namespace that must be the
-// sandbox's own for it to be set (the list runc and podman allow).
+// host, by key prefix, with the namespace that must be the sandbox's own
+// for it to be set. runc and podman also allow kernel.shm*, kernel.msg*,
+// kernel.sem, fs.mqueue.* (IPC) and kernel.domainname (UTS), but from a
+// user namespace the kernel refuses those writes (EACCES, seen on 6.18):
+// they are refused here, with one line, before anything starts.
 var namespacedSysctls = []struct {
 	prefix string
 	ns     uint32
 }{
 	{"net.", unix.CLONE_NEWNET},
-	{"kernel.shm", unix.CLONE_NEWIPC}, {"kernel.msg", unix.CLONE_NEWIPC}, {"kernel.sem", unix.CLONE_NEWIPC},
-	{"fs.mqueue.", unix.CLONE_NEWIPC},
-	{"kernel.domainname", unix.CLONE_NEWUTS},
 }
+
+// ipcUTSSysctls are namespaced, but not writable from a user namespace.
+var ipcUTSSysctls = []string{"kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue.", "kernel.domainname"}
 
 // defaultNetSysctls are set in a network namespace of the sandbox's own,
 // as docker sets them, unless --sysctl sets them: the command, an
@@ -43,8 +47,10 @@ func planSysctls(p *plan.Plan, settings []string) ([]string, error) {
 		}
 		ns, known := sysctlNamespace(key)
 		switch {
+		case !known && slices.ContainsFunc(ipcUTSSysctls, func(p string) bool { return strings.HasPrefix(key, p) }):
+			return nil, fmt.Errorf("--sysctl %s: the kernel lets no user namespace set IPC and UTS sysctls (only net.* can be set in a rootless sandbox)", key)
 		case !known:
-			return nil, fmt.Errorf("--sysctl %s: not a namespaced sysctl (it would change the host): sbx sets only net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* and kernel.domainname", key)
+			return nil, fmt.Errorf("--sysctl %s: not a namespaced sysctl (it would change the host): sbx sets net.* sysctls only", key)
 		case p.Stages.CloneFlags&ns == 0:
 			return nil, fmt.Errorf("--sysctl %s: the sandbox shares that namespace (with the host, or another sandbox: --net host or sandbox:NAME), so the setting would change it too", key)
 		}

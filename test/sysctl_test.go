@@ -36,6 +36,7 @@ func TestSysctl(t *testing.T) {
 		mention string
 	}{
 		{[]string{"--sysctl", "vm.swappiness=10"}, "not a namespaced sysctl"},
+		{[]string{"--sysctl", "kernel.shmmax=1234567"}, "IPC and UTS sysctls"},
 		{[]string{"--net", "host", "--sysctl", "net.ipv4.ip_forward=1"}, "shares that namespace"},
 		{[]string{"--sysctl", "net.ipv4"}, "want KEY=VALUE"},
 		{[]string{"--sysctl", "net..x=1"}, "want KEY=VALUE"},
