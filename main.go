@@ -555,6 +555,9 @@ func main() {
 	if os.Getenv(nsexec.InitPipeEnv) != "" {
 		fail(sandbox.ExitSbxFailed, errors.New(nsexec.InitPipeEnv+" is internal to sbx: unset it"))
 	}
+	if isOCICall(os.Args[1:]) {
+		runOCI(os.Args[1:])
+	}
 	kctx, err := parse(os.Args[1:])
 	if err != nil {
 		fail(sandbox.ExitSbxFailed, fmt.Errorf("%v (see sbx --help)", err))

@@ -23,6 +23,8 @@ import (
 //	                                  instead of the exec
 //	Go init -> parent   MsgConsole    empty, with the pty master (SCM_RIGHTS)
 //	parent -> Go init   MsgContinue   empty: the terminal is sized, exec
+//	Go init -> parent   MsgParked     empty: an OCI container is created, its
+//	                                  init waits for the start command
 //
 // The numbers are defined once, in sbxwire.h (see wire.go).
 

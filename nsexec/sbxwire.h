@@ -20,6 +20,7 @@
 #define SBX_MSG_PLAN 6       // parent -> Go init: the plan, as attributes
 #define SBX_MSG_INIT_ERROR 7 // Go init -> parent: the error, sent instead of exec
 #define SBX_MSG_CONSOLE 8    // Go init -> parent: empty, with the pty master
+#define SBX_MSG_PARKED 9     // Go init -> parent: empty, created, waits for start (OCI)
 
 // ---- attributes of the bootstrap and of a record's plan ------------------
 //

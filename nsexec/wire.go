@@ -30,6 +30,7 @@ const (
 	MsgPlan      uint32 = C.SBX_MSG_PLAN
 	MsgInitError uint32 = C.SBX_MSG_INIT_ERROR
 	MsgConsole   uint32 = C.SBX_MSG_CONSOLE
+	MsgParked    uint32 = C.SBX_MSG_PARKED
 )
 
 // Attribute types of the bootstrap and of a record's plan. An attribute is

@@ -40,6 +40,7 @@ func TestWireNumbers(t *testing.T) {
 		{"MsgContinue", uint64(MsgContinue), 5}, {"MsgPlan", uint64(MsgPlan), 6},
 		{"MsgInitError", uint64(MsgInitError), 7},
 		{"MsgConsole", uint64(MsgConsole), 8},
+		{"MsgParked", uint64(MsgParked), 9},
 		{"AttrHeaderSize", AttrHeaderSize, 8},
 		{"AttrCloneFlags", uint64(AttrCloneFlags), 1}, {"AttrUIDMap", uint64(AttrUIDMap), 2},
 		{"AttrGIDMap", uint64(AttrGIDMap), 3}, {"AttrUIDMapHelper", uint64(AttrUIDMapHelper), 4},

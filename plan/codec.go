@@ -56,6 +56,9 @@ func (p *Plan) encodeRest(e *Encoder) {
 		e.Nested(attrRoot, func(e *Encoder) {
 			e.String(rootPath, p.Root.Path)
 			e.Flag(rootReadOnly, p.Root.ReadOnly)
+			e.Flag(rootSuid, p.Root.Suid)
+			e.Flag(rootDev, p.Root.Dev)
+			e.Flag(rootROLate, p.Root.ReadOnlyLate)
 		})
 	}
 	for i := range p.Mounts {
@@ -71,6 +74,10 @@ func (p *Plan) encodeRest(e *Encoder) {
 			e.StringIf(mountMode, m.Mode)
 			e.Strings(mountLower, m.Lowers)
 			e.StringIf(mountData, m.Data)
+			e.Flag(mountSuid, m.Suid)
+			e.Flag(mountNoExec, m.NoExec)
+			e.Flag(mountFlat, m.Flat)
+			e.Flag(mountCopyUp, m.CopyUp)
 		})
 	}
 	e.Strings(attrMasked, p.Masked)
@@ -92,6 +99,13 @@ func (p *Plan) encodeRest(e *Encoder) {
 	e.U32(attrGID, pr.GID)
 	e.Flag(attrTerminal, pr.Terminal)
 	e.U32If(attrPreserveFDs, pr.PreserveFDs)
+	for _, g := range pr.AdditionalGids {
+		e.U32(attrGroup, g)
+	}
+	if pr.SetUmask {
+		e.U32(attrUmask, pr.Umask)
+	}
+	e.U32If(attrStartGate, pr.StartGate)
 	for _, r := range pr.Rlimits {
 		e.Nested(attrRlimit, func(e *Encoder) {
 			e.U32(rlimitResource, r.Resource)
@@ -229,6 +243,12 @@ func (p *Plan) decodeAttr(d *Decoder) {
 				p.Root.Path = n.String()
 			case rootReadOnly:
 				p.Root.ReadOnly = n.Bool()
+			case rootSuid:
+				p.Root.Suid = n.Bool()
+			case rootDev:
+				p.Root.Dev = n.Bool()
+			case rootROLate:
+				p.Root.ReadOnlyLate = n.Bool()
 			default:
 				return false
 			}
@@ -272,6 +292,12 @@ func (p *Plan) decodeAttr(d *Decoder) {
 		pr.Terminal = d.Bool()
 	case attrPreserveFDs:
 		pr.PreserveFDs = d.U32()
+	case attrGroup:
+		pr.AdditionalGids = append(pr.AdditionalGids, d.U32())
+	case attrUmask:
+		pr.Umask, pr.SetUmask = d.U32(), true
+	case attrStartGate:
+		pr.StartGate = d.U32()
 	case attrRlimit:
 		var r Rlimit
 		d.Each(func(n *Decoder) bool {
@@ -408,6 +434,14 @@ func decodeMount(d *Decoder) Mount {
 			m.Lowers = append(m.Lowers, n.String())
 		case mountData:
 			m.Data = n.String()
+		case mountSuid:
+			m.Suid = n.Bool()
+		case mountNoExec:
+			m.NoExec = n.Bool()
+		case mountFlat:
+			m.Flat = n.Bool()
+		case mountCopyUp:
+			m.CopyUp = n.Bool()
 		default:
 			return false
 		}

@@ -194,6 +194,14 @@ type Root struct {
 	// Path is a host directory without links (a Source).
 	Path     string
 	ReadOnly bool
+	// Suid and Dev leave setuid bits and device nodes of the root in
+	// force (an OCI config: sbx run's root is nosuid and nodev).
+	Suid, Dev bool
+	// ReadOnlyLate makes a ReadOnly root read-only only once the view's
+	// mounts are in place, so that their mount points are made in the
+	// root's directory where they are missing, as runc does (an OCI
+	// config; sbx run never writes to a --rootfs it was not asked to).
+	ReadOnlyLate bool
 }
 
 // Kind is the kind of a view operation.
@@ -234,13 +242,20 @@ const (
 	// File puts a read-only file holding Data on Dst, a file created
 	// where the view is writable (a private /etc/resolv.conf).
 	File
+	// Sysfs mounts a sysfs on Dst (read-only with ReadOnly), or, where
+	// the kernel refuses one (a network namespace the sandbox does not
+	// own), binds the host's /sys read-only.
+	Sysfs
+	// Mqueue mounts the sandbox's IPC namespace's POSIX message queue
+	// filesystem on Dst.
+	Mqueue
 	kindEnd
 )
 
 var kindNames = [...]string{
 	Bind: "bind", Tmpfs: "tmpfs", Proc: "proc", Dev: "dev", Dir: "dir",
 	Symlink: "symlink", Hide: "hide", Cover: "cover", Overlay: "overlay",
-	Cgroup: "cgroup", File: "file",
+	Cgroup: "cgroup", File: "file", Sysfs: "sysfs", Mqueue: "mqueue",
 }
 
 func (k Kind) String() string {
@@ -259,13 +274,24 @@ type Mount struct {
 	Dst string
 	// ReadOnly and Dev apply to a Bind; Optional to a Hide.
 	ReadOnly, Dev, Optional bool
+	// Suid leaves setuid bits in force and NoExec forbids execution, on
+	// a Bind, Tmpfs, Sysfs or Mqueue (OCI mount options: every sbx run
+	// mount is nosuid).
+	Suid, NoExec bool
+	// Flat binds the source mount alone, without the mounts below it (an
+	// OCI "bind"; "rbind" and sbx run's binds are recursive).
+	Flat bool
+	// CopyUp fills a Tmpfs with a copy of what the directory it covers
+	// holds (runc's and crun's tmpcopyup option).
+	CopyUp bool
 	// Size and Mode of a Tmpfs or Cover, as tmpfs(5) takes them ("64m",
 	// "25%"; "1777"); "" takes the kernel's default (half of RAM; 1777,
 	// so the planner always sets a mode).
 	Size, Mode string
 	// Lowers are the layers of an Overlay, bottom first.
 	Lowers []string
-	// Data is the content of a File.
+	// Data is the content of a File, or the devpts options of a Dev
+	// ("gid=5,mode=620"; "" for sbx's own).
 	Data string
 }
 
@@ -289,6 +315,18 @@ type Process struct {
 	// PreserveFDs is how many descriptors from 3 on the command keeps.
 	PreserveFDs uint32
 	Rlimits     []Rlimit
+	// AdditionalGids are the command's supplementary groups (an OCI
+	// config); nil leaves sbx's rule (none where the namespace allows
+	// dropping them).
+	AdditionalGids []uint32
+	// Umask, if set, is the command's umask (else the caller's).
+	Umask    uint32
+	SetUmask bool
+	// StartGate, if not 0, is the descriptor number (in the Go init) of
+	// the record's directory, whose FIFO "exec.fifo" the Go init opens
+	// for writing once everything but the exec is done: the open waits
+	// for the OCI start command to open it for reading (OCI create).
+	StartGate uint32
 }
 
 // Rlimit is one resource limit (RLIMIT_* number).

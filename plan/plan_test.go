@@ -19,7 +19,7 @@ func fullPlan() *Plan {
 			SetgroupsDeny: true, Pdeathsig: 9, CloneMethod: 1, JoinPidfd: 5, JoinFlags: 0x10000000,
 			LogMax: 4096, StampFD: 7, Join: []NamespaceJoin{{FD: 9, Flags: 0x50000000}, {FD: 10, Flags: 0x40000000}},
 		},
-		Root: Root{Path: "/", ReadOnly: true},
+		Root: Root{Path: "/", ReadOnly: true, Suid: true, Dev: true, ReadOnlyLate: true},
 		Mounts: []Mount{
 			{Kind: Proc, Dst: "/proc"},
 			{Kind: Bind, Src: "/home/u/src", Dst: "/src", ReadOnly: true, Dev: true},
@@ -28,6 +28,11 @@ func fullPlan() *Plan {
 			{Kind: Overlay, Dst: "/opt", Lowers: []string{"/a", "/b"}},
 			{Kind: Symlink, Src: "target", Dst: "/l"},
 			{Kind: File, Dst: "/etc/resolv.conf", Data: "nameserver 10.0.2.3\n"},
+			{Kind: Bind, Src: "/x", Dst: "/x", Suid: true, NoExec: true, Flat: true},
+			{Kind: Sysfs, Dst: "/sys", ReadOnly: true},
+			{Kind: Mqueue, Dst: "/dev/mqueue", NoExec: true},
+			{Kind: Tmpfs, Dst: "/run", CopyUp: true, Data: "uid=0"},
+			{Kind: Dev, Dst: "/dev", Data: "gid=5"},
 		},
 		Masked:   []string{"/proc/kcore"},
 		ReadOnly: []string{"/proc/sys"},
@@ -37,7 +42,8 @@ func fullPlan() *Plan {
 		Process: Process{
 			Args: []string{"sh", "-c", ""}, Env: []string{"A=1", "EMPTY="}, Cwd: "/src",
 			UID: 1000, GID: 1000, Terminal: true, PreserveFDs: 2,
-			Rlimits: []Rlimit{{Resource: 7, Soft: 64, Hard: ^uint64(0)}},
+			Rlimits:        []Rlimit{{Resource: 7, Soft: 64, Hard: ^uint64(0)}},
+			AdditionalGids: []uint32{0, 10}, Umask: 0o22, SetUmask: true, StartGate: 6,
 		},
 		Security: Security{
 			Caps:        Caps{Bounding: 1<<0 | 1<<13, Effective: 1 << 13, Permitted: 1 << 13, Inheritable: 1 << 13, Ambient: 1 << 13},

@@ -67,6 +67,9 @@ const (
 	attrResources    uint16 = 86 // nested: resources*
 	attrNetwork      uint16 = 87 // nested: net*
 	attrSysctl       uint16 = 88 // repeated string: KEY=VALUE
+	attrGroup        uint16 = 89 // repeated uint32: additional gids
+	attrUmask        uint16 = 90 // uint32, present when set
+	attrStartGate    uint16 = 91 // uint32
 
 	// A record's own (package state).
 	attrRecordVersion  uint16 = 95 // uint32: recordVersion
@@ -85,6 +88,9 @@ const (
 const (
 	rootPath     uint16 = 1
 	rootReadOnly uint16 = 2
+	rootSuid     uint16 = 3
+	rootDev      uint16 = 4
+	rootROLate   uint16 = 5
 
 	mountKind     uint16 = 1
 	mountSrc      uint16 = 2
@@ -96,6 +102,10 @@ const (
 	mountMode     uint16 = 8
 	mountLower    uint16 = 9 // repeated
 	mountData     uint16 = 10
+	mountSuid     uint16 = 11
+	mountNoExec   uint16 = 12
+	mountFlat     uint16 = 13
+	mountCopyUp   uint16 = 14
 
 	sourcePath uint16 = 1
 	sourceDev  uint16 = 2

@@ -293,7 +293,7 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 	if p.Process.Rlimits, err = parseUlimits(o.Ulimits); err != nil {
 		return nil, err
 	}
-	if p.Sysctls, err = planSysctls(p, o.Sysctls); err != nil {
+	if p.Sysctls, err = planSysctls(p, o.Sysctls, false); err != nil {
 		return nil, err
 	}
 	return notes, nil

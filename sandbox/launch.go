@@ -140,6 +140,8 @@ type process struct {
 	// beforeGo, if set, acts on the sandbox from the host once its pid 1
 	// exists and before it may go on: the slot of the network helper.
 	beforeGo func(pid1 int) error
+	// term relays the terminal of an OCI container run attached.
+	term *terminal
 }
 
 // JoinBound is how long the joining process of sbx exec may take from its

@@ -35,8 +35,10 @@ var defaultNetSysctls = []string{"net.ipv4.ip_unprivileged_port_start=0"}
 // planSysctls checks --sysctl KEY=VALUE settings against the namespaces of
 // p (each must belong to one the sandbox has of its own: anything else
 // would change the host, or another sandbox) and returns them with the
-// defaults of a network namespace of its own.
-func planSysctls(p *plan.Plan, settings []string) ([]string, error) {
+// defaults of a network namespace of its own. An OCI config (ociConfig)
+// gets no defaults, and may set IPC and UTS sysctls: as root of the host
+// (containerd) the kernel lets it.
+func planSysctls(p *plan.Plan, settings []string, ociConfig bool) ([]string, error) {
 	var out []string
 	set := map[string]bool{}
 	for _, s := range settings {
@@ -46,6 +48,12 @@ func planSysctls(p *plan.Plan, settings []string) ([]string, error) {
 			return nil, fmt.Errorf("--sysctl %q: want KEY=VALUE, e.g. --sysctl net.ipv4.ping_group_range=\"0 2147483647\"", s)
 		}
 		ns, known := sysctlNamespace(key)
+		switch {
+		case !known && ociConfig && strings.HasPrefix(key, "kernel.domainname"):
+			ns, known = unix.CLONE_NEWUTS, true
+		case !known && ociConfig && slices.ContainsFunc(ipcUTSSysctls, func(p string) bool { return strings.HasPrefix(key, p) }):
+			ns, known = unix.CLONE_NEWIPC, true
+		}
 		switch {
 		case !known && slices.ContainsFunc(ipcUTSSysctls, func(p string) bool { return strings.HasPrefix(key, p) }):
 			return nil, fmt.Errorf("--sysctl %s: the kernel lets no user namespace set IPC and UTS sysctls (only net.* can be set in a rootless sandbox)", key)
@@ -57,7 +65,7 @@ func planSysctls(p *plan.Plan, settings []string) ([]string, error) {
 		set[key] = true
 		out = append(out, key+"="+value)
 	}
-	if p.Stages.CloneFlags&unix.CLONE_NEWNET != 0 {
+	if p.Stages.CloneFlags&unix.CLONE_NEWNET != 0 && !ociConfig {
 		for _, d := range defaultNetSysctls {
 			if key, _, _ := strings.Cut(d, "="); !set[key] {
 				out = append(out, d)

@@ -105,6 +105,9 @@ func CheckName(name string) error {
 // XDG_RUNTIME_DIR is unset. No sandbox may see it (see sandbox.NewPlan):
 // sbx exec believes what a record says about a sandbox's security.
 func RootPath() string {
+	if rootOverride != "" {
+		return rootOverride
+	}
 	// A relative value is invalid (the XDG base directory specification)
 	// and ignored: records relative to the working directory could land
 	// where a sandbox can write.
@@ -116,6 +119,50 @@ func RootPath() string {
 		tmp = "/tmp"
 	}
 	return filepath.Join(tmp, fmt.Sprintf("sbx-%d", os.Getuid()))
+}
+
+// rootOverride, if set, is where the records are instead (SetRootPath).
+var rootOverride string
+
+// SetRootPath makes dir (absolute) the directory of every record from now
+// on: the OCI runtime's --root, or its default.
+func SetRootPath(dir string) { rootOverride = filepath.Clean(dir) }
+
+// WriteFile writes a file of a record's own next to it (the OCI runtime's
+// config of a container), private, replaced atomically.
+func WriteFile(name, file string, data []byte) error {
+	dir, err := Dir(name)
+	if err != nil {
+		return err
+	}
+	if err := checkPrivate(dir, unix.S_IFDIR); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+file+"-*")
+	if err != nil {
+		return fmt.Errorf("write %s of %s: %w", file, name, err)
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(dir, file))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s of %s: %w", file, name, err)
+	}
+	return nil
+}
+
+// ReadFile reads a file WriteFile wrote, checked to be private.
+func ReadFile(name, file string) ([]byte, error) {
+	dir, err := Dir(name)
+	if err != nil {
+		return nil, err
+	}
+	return readPrivate(dir, file)
 }
 
 // Root returns the directory holding every record, creating it (0700).

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sbx-sandbox/sbx/capabilities"
+	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/plan"
 	"github.com/sbx-sandbox/sbx/seccomp"
 	"github.com/sbx-sandbox/sbx/stamp"
@@ -35,19 +36,45 @@ func finishAndExec(sock *os.File, p *plan.Plan, switchUser func() error) error {
 	if err := enterWorkdir(pr.Cwd); err != nil {
 		return err
 	}
+	// A created OCI container (StartGate) waits for the start command
+	// with everything checked that can fail (the command is found, the
+	// client has the terminal) and before the ids and capabilities are
+	// the command's: the record's directory, where the gate is, is the
+	// caller's alone.
+	path := ""
+	if pr.StartGate != 0 {
+		var err error
+		if path, err = prepareCommand(sock, pr); err != nil {
+			return err
+		}
+		if err := waitForStart(sock, int(pr.StartGate)); err != nil {
+			return err
+		}
+	}
+	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which
+	// the command's sets may not have: it goes in now, while the init
+	// still holds every capability (an OCI config without
+	// noNewPrivileges; runc does the same), and what follows must be
+	// allowed by it.
+	seccompFirst := !p.Security.NoNewPrivs && len(p.Security.Seccomp) > 0
+	if seccompFirst {
+		if err := seccomp.Install(p.Security.Seccomp); err != nil {
+			return err
+		}
+	}
 	// The stages raised every capability to carry it this far; the plan's
 	// sets cut them down.
 	if err := capabilities.Apply(p.Security.Caps, switchUser); err != nil {
 		return err
 	}
-	if pr.Terminal {
-		if err := setupConsole(sock); err != nil {
+	if path == "" {
+		var err error
+		if path, err = prepareCommand(sock, pr); err != nil {
 			return err
 		}
 	}
-	path, err := lookPath(pr.Args[0], envValue(pr.Env, "PATH"))
-	if err != nil {
-		return err
+	if pr.SetUmask {
+		unix.Umask(int(pr.Umask))
 	}
 	if err := passOnlyFDs(int(pr.PreserveFDs)); err != nil {
 		return err
@@ -63,13 +90,57 @@ func finishAndExec(sock *os.File, p *plan.Plan, switchUser func() error) error {
 		}
 	}
 	stamp.Mark("init.exec")
-	if len(p.Security.Seccomp) > 0 {
+	if len(p.Security.Seccomp) > 0 && !seccompFirst {
 		if err := seccomp.Install(p.Security.Seccomp); err != nil {
 			return err
 		}
 	}
-	err = unix.Exec(path, pr.Args, pr.Env)
+	err := unix.Exec(path, pr.Args, pr.Env)
 	return execError(pr.Args[0], err)
+}
+
+// prepareCommand sets up the command's terminal, if it has one, and finds
+// the command.
+func prepareCommand(sock *os.File, pr *plan.Process) (string, error) {
+	if pr.Terminal {
+		if err := setupConsole(sock); err != nil {
+			return "", err
+		}
+	}
+	return lookPath(pr.Args[0], envValue(pr.Env, "PATH"))
+}
+
+// StartFIFO is the name of the FIFO in an OCI container's record directory
+// that the Go init of a created container opens for writing: the open
+// returns once the start command opens it for reading.
+const StartFIFO = "exec.fifo"
+
+// waitForStart tells the sbx parent that the sandbox is ready (OCI create
+// returns then) and waits for the start command: it opens the FIFO in the
+// record's directory (gate, a descriptor from the parent) for writing,
+// which blocks until start opens it for reading, and writes one byte.
+func waitForStart(sock *os.File, gate int) error {
+	if err := nsexec.WriteFrame(sock, nsexec.MsgParked, nil); err != nil {
+		return fmt.Errorf("tell sbx the container is created: %w", err)
+	}
+	how := unix.OpenHow{Flags: unix.O_WRONLY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS}
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Openat2(gate, StartFIFO, &how)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	unix.Close(gate)
+	if err != nil {
+		return fmt.Errorf("wait for the start command: open %s: %w", StartFIFO, err)
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte{'0'}); err != nil {
+		return fmt.Errorf("wait for the start command: %w", err)
+	}
+	return nil
 }
 
 // applyRlimits sets the sandbox's resource limits on this process. It uses
@@ -164,7 +235,7 @@ func writeProcSys(sources []source, knob, value string) error {
 func execError(name string, err error) error {
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		return &codeError{code: exitNotFound, err: fmt.Errorf("%s: not found inside the sandbox (or its interpreter is missing)", name)}
+		return &codeError{code: exitNotFound, err: fmt.Errorf("%s: no such file or directory inside the sandbox (or its interpreter is missing)", name)}
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.ENOEXEC), errors.Is(err, unix.EISDIR), errors.Is(err, unix.EPERM), errors.Is(err, unix.ETXTBSY):
 		return &codeError{code: exitCannotExecute, err: fmt.Errorf("%s: cannot execute: %w", name, err)}
 	}
@@ -176,6 +247,12 @@ func execError(name string, err error) error {
 // file of that name in PATH wins.
 func lookPath(name, path string) (string, error) {
 	if strings.Contains(name, "/") {
+		// Checked now, as runc does (a created OCI container fails at
+		// create); the exec says the rest.
+		var st unix.Stat_t
+		if err := unix.Stat(name, &st); err != nil {
+			return "", execError(name, err)
+		}
 		return name, nil
 	}
 	if path == "" {
@@ -202,9 +279,10 @@ func lookPath(name, path string) (string, error) {
 		}
 	}
 	if denied != "" {
-		return "", &codeError{code: exitCannotExecute, err: fmt.Errorf("%s: found %s but it is not executable", name, denied)}
+		return "", &codeError{code: exitCannotExecute, err: fmt.Errorf("%s: found %s but it is not executable: permission denied", name, denied)}
 	}
-	return "", &codeError{code: exitNotFound, err: fmt.Errorf("%s: command not found in PATH inside the sandbox (PATH=%s)", name, path)}
+	// The words of runc's message, which podman maps to exit code 127.
+	return "", &codeError{code: exitNotFound, err: fmt.Errorf("%s: executable file not found in $PATH inside the sandbox (PATH=%s)", name, path)}
 }
 
 func envValue(env []string, key string) string {

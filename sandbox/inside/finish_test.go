@@ -28,7 +28,8 @@ func TestLookPath(t *testing.T) {
 		code                  int
 	}{
 		{"found", "tool", "/nonexistent:" + dir, exe, 0},
-		{"slash is taken as is", "./x/y", dir, "./x/y", 0},
+		{"slash is taken as is", exe, dir, exe, 0},
+		{"slash, missing", "./x/y", dir, "", exitNotFound},
 		{"missing", "nope", dir, "", exitNotFound},
 		{"not executable", "data", dir, "", exitCannotExecute},
 		{"directory is skipped", "subdir", dir, "", exitNotFound},

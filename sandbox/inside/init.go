@@ -112,16 +112,18 @@ func initSandbox(sock *os.File) error {
 		return err
 	}
 	stamp.Mark("init.view")
-	if err := unix.Sethostname([]byte(p.Hostname)); err != nil {
-		return fmt.Errorf("set hostname %q: %w", p.Hostname, err)
+	// An OCI config without a hostname leaves the UTS namespace's.
+	if p.Hostname != "" {
+		if err := unix.Sethostname([]byte(p.Hostname)); err != nil {
+			return fmt.Errorf("set hostname %q: %w", p.Hostname, err)
+		}
 	}
-	// In a user namespace of its own the map gave the ids; in one joined
-	// with --net sandbox:NAME, NAME's map holds them: take them on.
-	var ids func() error
-	if p.Stages.CloneFlags&unix.CLONE_NEWUSER == 0 {
-		uid, gid := p.Process.UID, p.Process.GID
-		ids = func() error { return switchIDs(uid, gid) }
-	}
+	// In a user namespace of its own the map gave the ids (sbx run maps
+	// the caller to them); in one joined with --net sandbox:NAME, or none
+	// of its own (an OCI config), or where the config maps other ids,
+	// they are taken on now.
+	pr := &p.Process
+	ids := func() error { return switchIDs(pr.UID, pr.GID, pr.AdditionalGids) }
 	return finishAndExec(sock, p, ids)
 }
 
@@ -130,18 +132,30 @@ func execInit(sock *os.File) error {
 	if err != nil {
 		return err
 	}
-	uid, gid := p.Process.UID, p.Process.GID
-	return finishAndExec(sock, p, func() error { return switchIDs(uid, gid) })
+	pr := &p.Process
+	return finishAndExec(sock, p, func() error { return switchIDs(pr.UID, pr.GID, pr.AdditionalGids) })
 }
 
 // switchIDs takes on the ids inside, when they differ from the ones the
-// joining process got from the user namespace's map.
-func switchIDs(uid, gid uint32) error {
-	if uint32(unix.Getegid()) != gid {
+// process got from the user namespace's map, and the supplementary groups
+// groups, if any are asked.
+func switchIDs(uid, gid uint32, groups []uint32) error {
+	switch {
+	case groups != nil:
+		gs := make([]int, len(groups))
+		for i, g := range groups {
+			gs[i] = int(g)
+		}
+		if err := unix.Setgroups(gs); err != nil {
+			return fmt.Errorf("set supplementary groups %v: %w (are they mapped, and may the sandbox set groups?)", groups, err)
+		}
+	case uint32(unix.Getegid()) != gid:
 		// Supplementary groups go first, where the namespace allows it.
 		if err := unix.Setgroups(nil); err != nil && !errors.Is(err, unix.EPERM) {
 			return fmt.Errorf("drop supplementary groups: %w", err)
 		}
+	}
+	if uint32(unix.Getegid()) != gid {
 		if err := unix.Setresgid(int(gid), int(gid), int(gid)); err != nil {
 			return fmt.Errorf("--gid %d: %w (is it mapped in the sandbox?)", gid, err)
 		}

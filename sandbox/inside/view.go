@@ -78,7 +78,17 @@ func buildView(p *plan.Plan) error {
 			return err
 		}
 	}
-	return v.restrict(p.Masked, p.ReadOnly)
+	if err := v.restrict(p.Masked, p.ReadOnly); err != nil {
+		return err
+	}
+	if p.Root.ReadOnly && p.Root.ReadOnlyLate {
+		// The root mount alone: the mounts on it keep their modes.
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(v.root, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+			return fmt.Errorf("make the root read-only: %w", err)
+		}
+	}
+	return nil
 }
 
 // openRoot clones the tree that becomes /.
@@ -86,12 +96,18 @@ func openRoot(r plan.Root, ids sourceIDs) (int, error) {
 	if r.Path == "" {
 		return -1, errors.New("configuration has no root")
 	}
-	fd, err := cloneTree(r.Path, ids)
+	fd, err := cloneTree(r.Path, ids, true)
 	if err != nil {
 		return -1, fmt.Errorf("root %s: %w", r.Path, err)
 	}
-	attr := uint64(unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV)
-	if r.ReadOnly {
+	var attr uint64
+	if !r.Suid {
+		attr |= unix.MOUNT_ATTR_NOSUID
+	}
+	if !r.Dev {
+		attr |= unix.MOUNT_ATTR_NODEV
+	}
+	if r.ReadOnly && !r.ReadOnlyLate {
 		attr |= unix.MOUNT_ATTR_RDONLY
 	}
 	if err := setMountAttr(fd, attr); err != nil {
@@ -101,14 +117,19 @@ func openRoot(r plan.Root, ids sourceIDs) (int, error) {
 }
 
 // cloneTree returns a detached copy of the mount tree at the source path,
-// with every mount below it, once it is checked to be what sbx resolved.
-func cloneTree(path string, ids sourceIDs) (int, error) {
+// with every mount below it if recursive, once it is checked to be what
+// sbx resolved.
+func cloneTree(path string, ids sourceIDs, recursive bool) (int, error) {
 	src, err := openSourcePath(path, ids)
 	if err != nil {
 		return -1, err
 	}
 	defer unix.Close(src)
-	fd, err := unix.OpenTree(src, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_EMPTY_PATH)
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(src, "", uint(flags))
 	if err != nil {
 		return -1, fmt.Errorf("clone mount tree: %w", err)
 	}
@@ -132,19 +153,33 @@ func openSource(m plan.Mount, ids sourceIDs) (source, error) {
 	s := source{mount: m, fd: -1}
 	switch m.Kind {
 	case plan.Bind:
-		fd, err := cloneTree(m.Src, ids)
+		fd, err := cloneTree(m.Src, ids, !m.Flat)
 		if err != nil {
 			return s, fmt.Errorf("bind %s: %w", m.Src, err)
 		}
-		attr := uint64(unix.MOUNT_ATTR_NOSUID)
-		if !m.Dev {
-			attr |= unix.MOUNT_ATTR_NODEV
-		}
-		if m.ReadOnly {
-			attr |= unix.MOUNT_ATTR_RDONLY
-		}
-		if err := setMountAttr(fd, attr); err != nil {
+		if err := setMountAttr(fd, mountAttrs(m)); err != nil {
 			return s, fmt.Errorf("bind %s: %w", m.Src, err)
+		}
+		s.fd = fd
+	case plan.Sysfs:
+		// Like proc, a sysfs must be made while the host's is visible.
+		fd, err := newFS("sysfs", nil, int(mountAttrs(m)|unix.MOUNT_ATTR_NODEV))
+		if errors.Is(err, unix.EPERM) {
+			// A network namespace the sandbox's user namespace does
+			// not own: the host's /sys, read-only, as runc does.
+			fd, err = unix.OpenTree(unix.AT_FDCWD, "/sys", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+			if err == nil {
+				err = setMountAttr(fd, mountAttrs(m)|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_RDONLY)
+			}
+		}
+		if err != nil {
+			return s, fmt.Errorf("sysfs on %s: %w", m.Dst, err)
+		}
+		s.fd = fd
+	case plan.Mqueue:
+		fd, err := newFS("mqueue", nil, int(mountAttrs(m)))
+		if err != nil {
+			return s, fmt.Errorf("mqueue on %s: %w", m.Dst, err)
 		}
 		s.fd = fd
 	case plan.Overlay:
@@ -189,6 +224,25 @@ func openSource(m plan.Mount, ids sourceIDs) (source, error) {
 		return s, fmt.Errorf("mount on %s: unknown kind %d", m.Dst, m.Kind)
 	}
 	return s, nil
+}
+
+// mountAttrs are the mount attributes of m: nosuid unless Suid, nodev
+// unless Dev, read-only and noexec as asked.
+func mountAttrs(m plan.Mount) uint64 {
+	var attr uint64
+	if !m.Suid {
+		attr |= unix.MOUNT_ATTR_NOSUID
+	}
+	if !m.Dev {
+		attr |= unix.MOUNT_ATTR_NODEV
+	}
+	if m.ReadOnly {
+		attr |= unix.MOUNT_ATTR_RDONLY
+	}
+	if m.NoExec {
+		attr |= unix.MOUNT_ATTR_NOEXEC
+	}
+	return attr
 }
 
 // openOverlay assembles a detached overlay of the lower layers with a

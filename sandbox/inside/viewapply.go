@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -181,12 +182,29 @@ func (v *view) apply(s source) error {
 			return fmt.Errorf("cgroup2 on %s: %w", dst, err)
 		}
 		return nil
+	case plan.Sysfs, plan.Mqueue:
+		defer unix.Close(s.fd)
+		return v.attach(s.fd, dst, true)
 	case plan.Tmpfs:
-		fd, err := newFS("tmpfs", tmpfsData(m), unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+		attrs := mountAttrs(m)
+		if m.CopyUp {
+			attrs &^= unix.MOUNT_ATTR_RDONLY // until it is filled
+		}
+		fd, err := newFS("tmpfs", tmpfsData(m), int(attrs))
 		if err != nil {
 			return fmt.Errorf("tmpfs on %s: %w", dst, err)
 		}
 		defer unix.Close(fd)
+		if m.CopyUp {
+			if err := v.copyUp(dst, fd); err != nil {
+				return err
+			}
+			if m.ReadOnly {
+				if err := setMountAttr(fd, unix.MOUNT_ATTR_RDONLY); err != nil {
+					return fmt.Errorf("tmpfs on %s: %w", dst, err)
+				}
+			}
+		}
 		return v.attach(fd, dst, true)
 	case plan.Bind, plan.Overlay:
 		defer unix.Close(s.fd)
@@ -196,7 +214,7 @@ func (v *view) apply(s source) error {
 		}
 		return v.attach(s.fd, dst, st.Mode&unix.S_IFMT == unix.S_IFDIR)
 	case plan.Dev:
-		return v.mountDev(dst, s.dev)
+		return v.mountDev(dst, m, s.dev)
 	case plan.Dir:
 		fd, err := v.mkdirAll(dst)
 		if err != nil {
@@ -319,6 +337,9 @@ func tmpfsData(m plan.Mount) []string {
 	if m.Size != "" {
 		data = append(data, "size="+m.Size)
 	}
+	if m.Kind == plan.Tmpfs && m.Data != "" {
+		data = append(data, strings.Split(m.Data, ",")...)
+	}
 	return data
 }
 
@@ -351,9 +372,18 @@ func (v *view) cover(dst string, m plan.Mount) error {
 // shmSize is the size of /dev/shm, as podman's.
 const shmSize = "64m"
 
-// mountDev builds the minimal /dev.
-func (v *view) mountDev(dst string, nodes []int) error {
-	dev, err := newFS("tmpfs", []string{"mode=0755", "size=64k"}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+// mountDev builds the minimal /dev: a tmpfs (64k, mode 0755, unless m
+// says other) with the host's safe devices, a devpts (with m.Data's
+// options, an OCI config's), /dev/shm and the usual links.
+func (v *view) mountDev(dst string, m plan.Mount, nodes []int) error {
+	size, mode := "64k", "0755"
+	if m.Size != "" {
+		size = m.Size
+	}
+	if m.Mode != "" {
+		mode = m.Mode
+	}
+	dev, err := newFS("tmpfs", []string{"mode=" + mode, "size=" + size}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
 	if err != nil {
 		return fmt.Errorf("tmpfs on %s: %w", dst, err)
 	}
@@ -378,7 +408,11 @@ func (v *view) mountDev(dst string, nodes []int) error {
 			return fmt.Errorf("create %s/%s: %w", dst, d, err)
 		}
 	}
-	pts, err := newFS("devpts", []string{"newinstance", "ptmxmode=0666", "mode=0620"}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+	ptsOpts := []string{"newinstance", "ptmxmode=0666", "mode=0620"}
+	if m.Data != "" {
+		ptsOpts = append(ptsOpts, strings.Split(m.Data, ",")...)
+	}
+	pts, err := newFS("devpts", ptsOpts, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
 	if err != nil {
 		return fmt.Errorf("devpts on %s/pts: %w", dst, err)
 	}
