@@ -41,6 +41,11 @@ static void raise_ambient_caps(void)
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		bail(errno, "capset inheritable");
 	for (int cap = 0; cap < 64; cap++) {
+		// A process that made no user namespace of its own (an OCI
+		// container of root, or of root in another user namespace)
+		// may lack some: it keeps what it has.
+		if (!(data[cap / 32].permitted & (1U << (cap % 32))))
+			continue;
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
 			if (errno == EINVAL)
 				break; // past the kernel's last capability

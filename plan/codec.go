@@ -99,6 +99,7 @@ func (p *Plan) encodeRest(e *Encoder) {
 	e.U32(attrGID, pr.GID)
 	e.Flag(attrTerminal, pr.Terminal)
 	e.U32If(attrPreserveFDs, pr.PreserveFDs)
+	e.Flag(attrGroupsSet, pr.AdditionalGids != nil)
 	for _, g := range pr.AdditionalGids {
 		e.U32(attrGroup, g)
 	}
@@ -294,6 +295,10 @@ func (p *Plan) decodeAttr(d *Decoder) {
 		pr.PreserveFDs = d.U32()
 	case attrGroup:
 		pr.AdditionalGids = append(pr.AdditionalGids, d.U32())
+	case attrGroupsSet:
+		if d.Bool() && pr.AdditionalGids == nil {
+			pr.AdditionalGids = []uint32{}
+		}
 	case attrUmask:
 		pr.Umask, pr.SetUmask = d.U32(), true
 	case attrStartGate:

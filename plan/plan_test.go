@@ -67,7 +67,7 @@ func fullPlan() *Plan {
 }
 
 func TestPlanRoundTrip(t *testing.T) {
-	for _, p := range []*Plan{fullPlan(), {Process: Process{Args: []string{"true"}}}} {
+	for _, p := range []*Plan{fullPlan(), {Process: Process{Args: []string{"true"}}}, {Process: Process{Args: []string{"true"}, AdditionalGids: []uint32{}}}} {
 		got, err := Decode(p.Encode())
 		if err != nil {
 			t.Fatal(err)

@@ -70,6 +70,7 @@ const (
 	attrGroup        uint16 = 89 // repeated uint32: additional gids
 	attrUmask        uint16 = 90 // uint32, present when set
 	attrStartGate    uint16 = 91 // uint32
+	attrGroupsSet    uint16 = 92 // flag: AdditionalGids set (maybe empty)
 
 	// A record's own (package state).
 	attrRecordVersion  uint16 = 95 // uint32: recordVersion

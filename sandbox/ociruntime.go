@@ -776,7 +776,13 @@ func (r *OCIRuntime) Run(o CreateOptions, detach bool) (int, error) {
 			unix.Kill(proc.init, sig)
 		}
 	}()
-	return exitCode(reap(proc.init)), nil
+	initErr := proc.readInitReports()
+	proc.sock.Close()
+	code := exitCode(reap(proc.init))
+	if initErr != nil {
+		return initErr.Code, &ExitError{Code: initErr.Code, Err: initErr}
+	}
+	return code, nil
 }
 
 // relayConsole, as the console socket, has the terminal relayed to sbx's
