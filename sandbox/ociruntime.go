@@ -274,13 +274,12 @@ func resolveSources(p *plan.Plan) error {
 }
 
 // planIDMaps decides how stage 0 writes the config's id maps: itself, as
-// root of the host, or for the caller's own ids alone; else through
-// newuidmap and newgidmap, as sbx run does with subordinate ids.
+// root (of the host, or of the user namespace it runs in: rootless podman
+// with --userns=keep-id nests the container's in its own), or for the
+// caller's own ids alone; else through newuidmap and newgidmap, as sbx run
+// does with subordinate ids.
 func planIDMaps(st *plan.Stages) error {
-	if st.CloneFlags&unix.CLONE_NEWUSER == 0 {
-		return nil
-	}
-	if os.Geteuid() == 0 && inInitialUserNamespace() {
+	if st.CloneFlags&unix.CLONE_NEWUSER == 0 || os.Geteuid() == 0 {
 		return nil
 	}
 	self := func(m []plan.IDMap, id int) bool {
