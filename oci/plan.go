@@ -202,8 +202,11 @@ func (t *translator) process(pr *specs.Process) {
 	if pr.OOMScoreAdj != nil {
 		t.refuse("process.oomScoreAdj", "not supported yet")
 	}
-	if pr.ConsoleSize != nil {
-		t.refuse("process.consoleSize", "not supported yet (the client sizes the terminal it gets)")
+	if c := pr.ConsoleSize; c != nil {
+		if c.Height > 0xffff || c.Width > 0xffff {
+			t.refuse("process.consoleSize", "too large")
+		}
+		p.ConsoleRows, p.ConsoleCols = uint16(c.Height), uint16(c.Width)
 	}
 	if pr.IOPriority != nil {
 		t.refuse("process.ioPriority", "not supported yet")
@@ -458,7 +461,13 @@ func (t *translator) linux(l *specs.Linux) {
 	if st.CloneFlags&unix.CLONE_NEWUSER != 0 && (len(st.UIDMap) == 0 || len(st.GIDMap) == 0) {
 		t.refuse("linux.uidMappings", "a new user namespace needs uid and gid mappings")
 	}
-	if (len(st.UIDMap) > 0 || len(st.GIDMap) > 0) && st.CloneFlags&unix.CLONE_NEWUSER == 0 {
+	joinsUser := len(joinUser) > 0
+	switch {
+	case (len(st.UIDMap) > 0 || len(st.GIDMap) > 0) && joinsUser:
+		// They describe the user namespace joined (runc asks for
+		// them): it is mapped already.
+		st.UIDMap, st.GIDMap = nil, nil
+	case (len(st.UIDMap) > 0 || len(st.GIDMap) > 0) && st.CloneFlags&unix.CLONE_NEWUSER == 0:
 		t.refuse("linux.uidMappings", "id mappings without a new user namespace")
 	}
 	if len(l.UIDMappings) > 0 && l.UIDMappings[0].Size == 0 || len(l.GIDMappings) > 0 && l.GIDMappings[0].Size == 0 {
@@ -583,8 +592,9 @@ func (t *translator) resources(r *specs.LinuxResources) {
 	}
 }
 
-// hooks keeps the hooks the runtime runs on the host; those that run in
-// the container's namespaces are refused for now.
+// hooks keeps the hooks: the runtime runs those of the host, the Go init
+// startContainer's in the container; createContainer's (in the container's
+// namespaces before its root is pivoted to) are refused for now.
 func (t *translator) hooks(h *specs.Hooks) {
 	if h == nil {
 		return
@@ -592,14 +602,13 @@ func (t *translator) hooks(h *specs.Hooks) {
 	if len(h.CreateContainer) > 0 {
 		t.refuse("hooks.createContainer", "not supported yet")
 	}
-	if len(h.StartContainer) > 0 {
-		t.refuse("hooks.startContainer", "not supported yet")
-	}
+
 	for _, set := range []struct {
 		name  string
 		hooks []specs.Hook
 	}{
-		{"prestart", h.Prestart}, {"createRuntime", h.CreateRuntime}, {"poststart", h.Poststart}, {"poststop", h.Poststop},
+		{"prestart", h.Prestart}, {"createRuntime", h.CreateRuntime}, {"startContainer", h.StartContainer},
+		{"poststart", h.Poststart}, {"poststop", h.Poststop},
 	} {
 		for i, k := range set.hooks {
 			if !filepath.IsAbs(k.Path) {

@@ -88,7 +88,7 @@ func TestFromSpecRefuses(t *testing.T) {
 		change func(*specs.Spec)
 		want   string
 	}{
-		{"in-container hooks", func(s *specs.Spec) { s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}} }, "hooks.startContainer"},
+		{"createContainer hooks", func(s *specs.Spec) { s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}} }, "hooks.createContainer"},
 		{"relative hook", func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "true"}}} }, "hooks.poststop[0].path"},
 		{"pid ns path", func(s *specs.Spec) { s.Linux.Namespaces[1].Path = "/proc/1/ns/pid" }, "linux.namespaces[1].path"},
 		{"no pid ns", func(s *specs.Spec) { s.Linux.Namespaces = slices.Delete(s.Linux.Namespaces, 1, 2) }, "linux.namespaces"},

@@ -119,7 +119,7 @@ func Features() *features.Features {
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
-		Hooks:         []string{"prestart", "createRuntime", "poststart", "poststop"},
+		Hooks:         []string{"prestart", "createRuntime", "startContainer", "poststart", "poststop"},
 		MountOptions:  knownMountOptions(),
 		Linux: &features.Linux{
 			Namespaces:   nss,

@@ -90,6 +90,15 @@ func (p *Plan) encodeRest(e *Encoder) {
 		})
 	}
 	e.StringIf(attrHostname, p.Hostname)
+	for _, h := range p.StartHooks {
+		e.Nested(attrStartHook, func(e *Encoder) {
+			e.String(hookPath, h.Path)
+			e.Strings(hookArg, h.Args)
+			e.Strings(hookEnv, h.Env)
+			e.U32If(hookTimeout, h.TimeoutSec)
+		})
+	}
+	e.StringIf(attrHookState, p.HookState)
 
 	pr := &p.Process
 	e.Strings(attrArg, pr.Args)
@@ -107,6 +116,7 @@ func (p *Plan) encodeRest(e *Encoder) {
 		e.U32(attrUmask, pr.Umask)
 	}
 	e.U32If(attrStartGate, pr.StartGate)
+	e.U32If(attrConsoleSize, uint32(pr.ConsoleRows)<<16|uint32(pr.ConsoleCols))
 	for _, r := range pr.Rlimits {
 		e.Nested(attrRlimit, func(e *Encoder) {
 			e.U32(rlimitResource, r.Resource)
@@ -279,6 +289,26 @@ func (p *Plan) decodeAttr(d *Decoder) {
 		p.Sources = append(p.Sources, src)
 	case attrHostname:
 		p.Hostname = d.String()
+	case attrStartHook:
+		var h Hook
+		d.Each(func(n *Decoder) bool {
+			switch n.Type() {
+			case hookPath:
+				h.Path = n.String()
+			case hookArg:
+				h.Args = append(h.Args, n.String())
+			case hookEnv:
+				h.Env = append(h.Env, n.String())
+			case hookTimeout:
+				h.TimeoutSec = n.U32()
+			default:
+				return false
+			}
+			return true
+		})
+		p.StartHooks = append(p.StartHooks, h)
+	case attrHookState:
+		p.HookState = d.String()
 	case attrArg:
 		pr.Args = append(pr.Args, d.String())
 	case attrEnv:
@@ -303,6 +333,9 @@ func (p *Plan) decodeAttr(d *Decoder) {
 		pr.Umask, pr.SetUmask = d.U32(), true
 	case attrStartGate:
 		pr.StartGate = d.U32()
+	case attrConsoleSize:
+		v := d.U32()
+		pr.ConsoleRows, pr.ConsoleCols = uint16(v>>16), uint16(v)
 	case attrRlimit:
 		var r Rlimit
 		d.Each(func(n *Decoder) bool {

@@ -51,6 +51,18 @@ type Plan struct {
 	// Sysctls are "KEY=VALUE" settings of namespaced sysctls (dotted
 	// keys), written in the sandbox's own namespaces by the Go init.
 	Sysctls []string
+	// StartHooks run in the sandbox, in order, once it is started and
+	// before the command (an OCI config's startContainer hooks), each
+	// with HookState on its stdin.
+	StartHooks []Hook
+	HookState  string
+}
+
+// Hook is a program an OCI config runs at a point of the container's life.
+type Hook struct {
+	Path       string
+	Args, Env  []string
+	TimeoutSec uint32
 }
 
 // Network modes (--net).
@@ -312,6 +324,9 @@ type Process struct {
 	UID, GID uint32
 	// Terminal gives the command a new pty (-t).
 	Terminal bool
+	// ConsoleRows and ConsoleCols, if not 0, size the pty from the start
+	// (an OCI config's consoleSize).
+	ConsoleRows, ConsoleCols uint16
 	// PreserveFDs is how many descriptors from 3 on the command keeps.
 	PreserveFDs uint32
 	Rlimits     []Rlimit

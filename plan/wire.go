@@ -71,6 +71,9 @@ const (
 	attrUmask        uint16 = 90 // uint32, present when set
 	attrStartGate    uint16 = 91 // uint32
 	attrGroupsSet    uint16 = 92 // flag: AdditionalGids set (maybe empty)
+	attrConsoleSize  uint16 = 93 // uint32: rows<<16 | cols
+	attrStartHook    uint16 = 94 // nested, repeated: hook*
+	attrHookState    uint16 = 101
 
 	// A record's own (package state).
 	attrRecordVersion  uint16 = 95 // uint32: recordVersion
@@ -107,6 +110,11 @@ const (
 	mountNoExec   uint16 = 12
 	mountFlat     uint16 = 13
 	mountCopyUp   uint16 = 14
+
+	hookPath    uint16 = 1
+	hookArg     uint16 = 2 // repeated
+	hookEnv     uint16 = 3 // repeated
+	hookTimeout uint16 = 4
 
 	sourcePath uint16 = 1
 	sourceDev  uint16 = 2

@@ -346,7 +346,7 @@ func start(l *launch) (*process, error) {
 // start sent): it reads the stage reports until the sandbox's pid 1
 // exists, lets it go on and hands the Go init the plan.
 func (p *process) proceed(pl *plan.Plan) error {
-	if err := p.handshake(pl.Encode()); err != nil {
+	if err := p.handshake(pl); err != nil {
 		// A joining process killed at the bound breaks the handshake.
 		if _, jerr := p.joined(); jerr != nil {
 			err = jerr
@@ -358,8 +358,9 @@ func (p *process) proceed(pl *plan.Plan) error {
 }
 
 // handshake collects the stage reports and, once the sandbox's pid 1
-// exists, lets it go on and sends the plan to the Go init.
-func (p *process) handshake(payload []byte) error {
+// exists, lets it go on and sends the plan to the Go init (encoded after
+// beforeGo, which may complete it).
+func (p *process) handshake(pl *plan.Plan) error {
 	stage1 := 0
 	defer func() {
 		if stage1 > 0 {
@@ -408,7 +409,7 @@ func (p *process) handshake(payload []byte) error {
 	}
 	err := nsexec.WriteFrame(p.sock, nsexec.MsgContinue, nil)
 	if err == nil {
-		err = nsexec.WriteFrame(p.sock, nsexec.MsgPlan, payload)
+		err = nsexec.WriteFrame(p.sock, nsexec.MsgPlan, pl.Encode())
 	}
 	if err != nil {
 		// Stage 2 is gone: its report, if any, says why.

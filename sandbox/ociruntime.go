@@ -450,8 +450,20 @@ func (r *OCIRuntime) create(o CreateOptions, detach bool) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ctr.Hooks != nil && len(ctr.Hooks.Prestart)+len(ctr.Hooks.CreateRuntime) > 0 {
+	if ctr.Hooks != nil {
+		for _, h := range ctr.Hooks.StartContainer {
+			hk := plan.Hook{Path: h.Path, Args: h.Args, Env: h.Env}
+			if h.Timeout != nil && *h.Timeout > 0 {
+				hk.TimeoutSec = uint32(*h.Timeout)
+			}
+			p.StartHooks = append(p.StartHooks, hk)
+		}
+	}
+	if ctr.Hooks != nil {
 		proc.beforeGo = func(pid1 int) error {
+			if len(p.StartHooks) > 0 {
+				p.HookState = string(r.hookState(o.ID, specs.StateCreated, pid1, rec))
+			}
 			st := r.hookState(o.ID, specs.StateCreating, pid1, rec)
 			for _, set := range []struct {
 				name  string
@@ -500,7 +512,7 @@ func (p *process) parked(consoleSocket string) error {
 	if p.tty {
 		master, ie := p.receiveConsole()
 		if ie != nil {
-			return &ExitError{Code: ie.Code, Err: ie}
+			return ie
 		}
 		if consoleSocket == relayConsole {
 			p.term = attach(master)
@@ -523,8 +535,10 @@ func (p *process) parked(consoleSocket string) error {
 		if typ == nsexec.MsgParked {
 			return nil
 		}
+		// The runtime failed (125), whatever the code the init would
+		// have ended with: the words say why (podman reads them).
 		if ie := decodeReport(typ, payload); ie != nil {
-			return &ExitError{Code: ie.Code, Err: ie}
+			return ie
 		}
 	}
 }

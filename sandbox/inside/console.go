@@ -14,8 +14,9 @@ import (
 // terminal and stdio, and passes the master to the sbx parent over the init
 // socket (SCM_RIGHTS), which relays it (sandbox/console.go).
 
-// setupConsole runs in the Go init just before the exec.
-func setupConsole(sock *os.File) error {
+// setupConsole runs in the Go init just before the exec; rows and cols, if
+// not 0, size the terminal.
+func setupConsole(sock *os.File, rows, cols uint16) error {
 	master, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open /dev/ptmx inside the sandbox: %w", err)
@@ -27,6 +28,11 @@ func setupConsole(sock *os.File) error {
 	n, err := unix.IoctlGetUint32(master, unix.TIOCGPTN)
 	if err != nil {
 		return fmt.Errorf("get pty number: %w", err)
+	}
+	if rows > 0 || cols > 0 {
+		if err := unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
+			return fmt.Errorf("size the pty: %w", err)
+		}
 	}
 	slavePath := fmt.Sprintf("/dev/pts/%d", n)
 	slave, err := unix.Open(slavePath, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)

@@ -50,6 +50,9 @@ func finishAndExec(sock *os.File, p *plan.Plan, switchUser func() error) error {
 		if err := waitForStart(sock, int(pr.StartGate)); err != nil {
 			return err
 		}
+		if err := runStartHooks(p.StartHooks, p.HookState); err != nil {
+			return err
+		}
 	}
 	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which
 	// the command's sets may not have: it goes in now, while the init
@@ -103,7 +106,7 @@ func finishAndExec(sock *os.File, p *plan.Plan, switchUser func() error) error {
 // the command.
 func prepareCommand(sock *os.File, pr *plan.Process) (string, error) {
 	if pr.Terminal {
-		if err := setupConsole(sock); err != nil {
+		if err := setupConsole(sock, pr.ConsoleRows, pr.ConsoleCols); err != nil {
 			return "", err
 		}
 	}
@@ -252,6 +255,9 @@ func lookPath(name, path string) (string, error) {
 		var st unix.Stat_t
 		if err := unix.Stat(name, &st); err != nil {
 			return "", execError(name, err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG || unix.Access(name, unix.X_OK) != nil {
+			return "", execError(name, unix.EACCES)
 		}
 		return name, nil
 	}
