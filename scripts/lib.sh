@@ -63,6 +63,18 @@ ensure_user() {
 	done
 }
 
+# close_extra_fds closes every descriptor of the calling (sub)shell but 0,
+# 1 and 2.
+close_extra_fds() {
+	local fd
+	for fd in /proc/"$BASHPID"/fd/*; do
+		fd=${fd##*/}
+		if [ "$fd" -gt 2 ]; then
+			eval "exec $fd>&-" 2>/dev/null || true
+		fi
+	done
+}
+
 # as_user USER CMD... runs CMD as USER (or as is, when USER is the current
 # user), with no file descriptor open but 0, 1 and 2, in the cgroup
 # $test_cgroup once delegate_cgroup set it, and, run by root once
@@ -76,12 +88,7 @@ as_user() {
 	local user=$1
 	shift
 	(
-		for fd in /proc/"$BASHPID"/fd/*; do
-			fd=${fd##*/}
-			if [ "$fd" -gt 2 ]; then
-				eval "exec $fd>&-" 2>/dev/null || true
-			fi
-		done
+		close_extra_fds
 		enter_test_cgroup
 		if [ "$(id -un)" = "$user" ]; then
 			exec "$@"
@@ -103,12 +110,26 @@ as_user() {
 
 user_home() { getent passwd "$1" | cut -d: -f6; }
 
-# missing_packages [systemd] prints the Debian packages that provide
-# missing tools; with "systemd", also those the VM that boots systemd
-# (scripts/vm-test.sh with SBX_VM_INIT=systemd) needs in the host's root:
-# systemd, the system and session buses, pam_systemd.
+# missing_packages [SET...] prints the Debian packages that provide
+# missing tools. The sets: "oci", also those the tests of sbx as an OCI
+# runtime need (TestOCI*: podman and conmon, containerd and its runc shim;
+# uidmap, slirp4netns and busybox-static are needed anyway); "systemd",
+# also those the VM that boots systemd (scripts/vm-test.sh with
+# SBX_VM_INIT=systemd) needs in the host's root: systemd, the system and
+# session buses, pam_systemd.
 missing_packages() {
-	local pkgs=()
+	local pkgs=() set oci= systemd=
+	for set in "$@"; do
+		case $set in
+		oci) oci=1 ;;
+		systemd) systemd=1 ;;
+		'') ;;
+		*)
+			echo "missing_packages: unknown set $set" >&2
+			return 1
+			;;
+		esac
+	done
 	{ have newuidmap && have newgidmap; } || pkgs+=(uidmap)
 	have busybox || pkgs+=(busybox-static)
 	have gcc || pkgs+=(gcc libc6-dev)
@@ -117,7 +138,12 @@ missing_packages() {
 	# The user-mode networks of sbx run --net (the network tests).
 	have pasta || pkgs+=(passt)
 	have slirp4netns || pkgs+=(slirp4netns)
-	if [ "${1:-}" = systemd ]; then
+	if [ -n "$oci" ]; then
+		have podman || pkgs+=(podman)
+		have conmon || pkgs+=(conmon)
+		{ have containerd && have ctr && have containerd-shim-runc-v2; } || pkgs+=(containerd)
+	fi
+	if [ -n "$systemd" ]; then
 		[ -x /lib/systemd/systemd ] && have systemd-run || pkgs+=(systemd)
 		have dbus-daemon || pkgs+=(dbus)
 		[ -e /usr/lib/systemd/user/dbus.socket ] || pkgs+=(dbus-user-session)
@@ -126,7 +152,7 @@ missing_packages() {
 	printf '%s\n' "${pkgs[@]}"
 }
 
-# install_packages [systemd] installs what missing_packages prints.
+# install_packages [SET...] installs what missing_packages prints.
 install_packages() {
 	local pkgs
 	mapfile -t pkgs < <(missing_packages "$@")
@@ -228,11 +254,11 @@ stop_dns_stub() {
 }
 
 # check_prerequisites fails, naming the fix, when something the tests need
-# is missing. $1 is the user the integration tests run as; a second
-# argument, "systemd", adds what the VM that boots systemd needs.
+# is missing. $1 is the user the integration tests run as; the other
+# arguments are sets of missing_packages ("oci", "systemd").
 check_prerequisites() {
 	local user=$1 pkgs uid f
-	mapfile -t pkgs < <(missing_packages "${2:-}")
+	mapfile -t pkgs < <(missing_packages "${@:2}")
 	if [ "${#pkgs[@]}" -gt 0 ] && [ -n "${pkgs[0]}" ]; then
 		die "the tests need the Debian packages ${pkgs[*]}: run \`sudo apt-get install ${pkgs[*]}\`, or \`sudo make test\`, which installs them"
 	fi
@@ -317,12 +343,14 @@ enter_test_cgroup() {
 # run with as USER: only PATH, HOME, USER, LOGNAME and, when set,
 # SBX_TEST_CGROUP (the cgroup backend the tests expect sbx to pick: none,
 # cgroupfs or systemd), XDG_RUNTIME_DIR and DBUS_SESSION_BUS_ADDRESS (the
-# way to USER's systemd manager), SBX_TEST_TIME_SCALE and SBX_TEST_DNS (the
-# address of the DNS stub, see start_dns_stub).
+# way to USER's systemd manager), SBX_TEST_TIME_SCALE, SBX_TEST_DNS (the
+# address of the DNS stub, see start_dns_stub) and SBX_OCI_RUNTIME (the
+# OCI runtime the TestOCI tests use in place of sbx, e.g. /usr/sbin/runc
+# to check the tests themselves).
 test_env() {
 	local user=$1 v
 	test_env_vars=(PATH="$user_path" HOME="$(user_home "$user")" USER="$user" LOGNAME="$user")
-	for v in SBX_TEST_CGROUP XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS SBX_TEST_TIME_SCALE SBX_TEST_DNS; do
+	for v in SBX_TEST_CGROUP XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS SBX_TEST_TIME_SCALE SBX_TEST_DNS SBX_OCI_RUNTIME; do
 		[ -z "${!v:-}" ] || test_env_vars+=("$v=${!v}")
 	done
 }
@@ -348,39 +376,134 @@ cgroup_tests_skipped() {
 	esac
 }
 
+# oci_tests matches the tests of sbx as the OCI runtime of podman and
+# containerd (test/oci_*_test.go). The VMs of scripts/vm-test.sh leave
+# them out (see default_tests_skipped): podman and containerd are too slow
+# under TCG, and the guest lacks podman's runtime setup.
+oci_tests='^TestOCI'
+
+# root_tests matches the integration tests that need root on the host, as
+# their names say (TestOCIContainerdAsRoot: containerd runs its runtime as
+# root). run_integration always leaves them out; run_root_integration runs
+# them, as root.
+root_tests='^TestOCI.*AsRoot'
+
+# default_tests_skipped prints the regexp of the integration tests that
+# run_integration leaves out when SBX_TEST_SKIP is unset: those of
+# cgroup_tests_skipped, and in the VMs of scripts/vm-test.sh (sbx_in_vm=1,
+# set by scripts/vm-guest.sh) the OCI tests ($oci_tests).
+default_tests_skipped() {
+	local res=() c
+	c=$(cgroup_tests_skipped)
+	[ -z "$c" ] || res+=("$c")
+	[ -z "${sbx_in_vm:-}" ] || res+=("$oci_tests")
+	(
+		IFS='|'
+		echo "${res[*]}"
+	)
+}
+
+# integration_summary LOG STATUS LABEL prints the summary of the test run
+# logged in LOG, which exited with STATUS, and its failures.
+integration_summary() {
+	local log=$1 status=$2 label=$3 passed failed skipped
+	passed=$(grep -c -- '--- PASS:' "$log" || true)
+	failed=$(grep -c -- '--- FAIL:' "$log" || true)
+	skipped=$(grep -c -- '--- SKIP:' "$log" || true)
+	if [ "$status" -ne 0 ]; then
+		grep -- '--- FAIL:' "$log" >&2 || true
+		[ "$failed" -gt 0 ] || failed=1 # it died before reporting
+	fi
+	echo "$label: $passed passed, $failed failed, $skipped skipped"
+}
+
 # run_integration WORK USER runs the integration tests of WORK (see
 # prepare_work) as USER, from WORK/cwd, with a clean environment (see
 # test_env) and no descriptor but 0, 1 and 2, in the cgroup $test_cgroup
 # when set (see delegate_cgroup), logs them to WORK/integration.log as
 # well, prints a summary and returns their exit status. SBX_TEST_RUN=REGEXP
-# selects tests, SBX_TEST_SKIP=REGEXP leaves tests out (default: those the
-# cgroup backend cannot serve, see cgroup_tests_skipped; set empty, none),
-# SBX_TEST_TIMEOUT (default 20m) is the test binary's limit,
-# SBX_TEST_TIME_SCALE=N (passed on) stretches the few tests that count what
-# is done within a time, on a machine N times slower (a VM under TCG).
+# selects tests, SBX_TEST_SKIP=REGEXP leaves tests out (default: see
+# default_tests_skipped; set empty, none), SBX_TEST_TIMEOUT (default 20m)
+# is the test binary's limit, SBX_TEST_TIME_SCALE=N (passed on) stretches
+# the few tests that count what is done within a time, on a machine N
+# times slower (a VM under TCG). The tests that need root ($root_tests)
+# are always left out: see run_root_integration.
 run_integration() {
-	local work=$1 user=$2 status passed failed skipped errexit= skip
+	local work=$1 user=$2 status errexit= skip
 	case $- in *e*) errexit=1 ;; esac
-	skip=${SBX_TEST_SKIP-$(cgroup_tests_skipped)}
-	log "integration tests as $user ($work)${test_cgroup:+ in the cgroup $test_cgroup}${SBX_TEST_CGROUP:+, cgroup backend expected: $SBX_TEST_CGROUP}${skip:+, not run: $skip}"
+	skip=${SBX_TEST_SKIP-$(default_tests_skipped)}
+	skip=${skip:+$skip|}$root_tests
+	log "integration tests as $user ($work)${test_cgroup:+ in the cgroup $test_cgroup}${SBX_TEST_CGROUP:+, cgroup backend expected: $SBX_TEST_CGROUP}, not run: $skip"
 	set +e
 	(
 		cd "$work/cwd" &&
 			run_as_test_user "$user" \
 				SBX_BINARY="$work/bin/sbx" SBX_TEST_DIR="$work/tmp" \
 				"$work/integration.test" -test.v -test.timeout="${SBX_TEST_TIMEOUT:-20m}" \
-				${SBX_TEST_RUN:+-test.run="$SBX_TEST_RUN"} ${skip:+-test.skip="$skip"}
+				${SBX_TEST_RUN:+-test.run="$SBX_TEST_RUN"} -test.skip="$skip"
 	) </dev/null 2>&1 | tee "$work/integration.log"
 	status=${PIPESTATUS[0]}
 	[ -z "$errexit" ] || set -e
+	integration_summary "$work/integration.log" "$status" integration
+	return "$status"
+}
 
-	passed=$(grep -c -- '--- PASS:' "$work/integration.log" || true)
-	failed=$(grep -c -- '--- FAIL:' "$work/integration.log" || true)
-	skipped=$(grep -c -- '--- SKIP:' "$work/integration.log" || true)
-	if [ "$status" -ne 0 ]; then
-		grep -- '--- FAIL:' "$work/integration.log" >&2 || true
-		[ "$failed" -gt 0 ] || failed=1 # it died before reporting
+# prepare_root_work WORK lays out, as root, the scratch directory of the
+# integration tests that need root (see run_root_integration) around the
+# binaries the caller put in it (WORK/integration.test and WORK/bin/sbx):
+# WORK is a directory of root's own, out of the test user's reach (not in
+# the test user's scratch directory, whose entries that user could
+# replace), with the working directory of the tests and the base of their
+# own directories.
+prepare_root_work() {
+	local work=$1
+	[ "$(id -u)" -eq 0 ] || die "prepare_root_work: only root"
+	mkdir -p "$work/bin" "$work/cwd" "$work/tmp"
+	chown -R root:root "$work"
+	chmod 0700 "$work"
+	chmod 0755 "$work/bin/sbx" "$work/integration.test"
+}
+
+# run_root_integration WORK runs, as root, the integration tests of WORK
+# (see prepare_root_work) that need root ($root_tests; of those, only the
+# ones SBX_TEST_RUN selects when set, and not those SBX_TEST_SKIP leaves
+# out), from WORK/cwd, with a clean environment (PATH, HOME, USER,
+# LOGNAME, SBX_TEST_TIME_SCALE, SBX_OCI_RUNTIME), no descriptor but 0, 1
+# and 2, and neither in the test user's cgroup nor in the mount namespace
+# of the DNS stub. It logs them to WORK/integration.log as well, prints a
+# summary and returns their exit status (0 when SBX_TEST_RUN selects none
+# of them).
+run_root_integration() {
+	local work=$1 status errexit= top rest tests v vars
+	[ "$(id -u)" -eq 0 ] || die "run_root_integration: only root may run the tests that need root"
+	# The top-level tests both $root_tests and SBX_TEST_RUN select; the
+	# part of SBX_TEST_RUN after its first / (subtests) is kept.
+	top=${SBX_TEST_RUN:-.}
+	top=${top%%/*}
+	rest=${SBX_TEST_RUN#"$top"}
+	tests=$(comm -12 <("$work/integration.test" -test.list "$root_tests" </dev/null | grep '^Test' | sort) \
+		<("$work/integration.test" -test.list "$top" </dev/null | grep '^Test' | sort) | paste -sd '|')
+	if [ -z "$tests" ]; then
+		log "no integration test that needs root selected (${SBX_TEST_RUN:+SBX_TEST_RUN=$SBX_TEST_RUN, }$root_tests)"
+		return 0
 	fi
-	echo "integration: $passed passed, $failed failed, $skipped skipped"
+	vars=(PATH="$user_path" HOME=/root USER=root LOGNAME=root
+		SBX_BINARY="$work/bin/sbx" SBX_TEST_DIR="$work/tmp")
+	for v in SBX_TEST_TIME_SCALE SBX_OCI_RUNTIME; do
+		[ -z "${!v:-}" ] || vars+=("$v=${!v}")
+	done
+	log "integration tests that need root, as root ($work): ^($tests)\$$rest"
+	case $- in *e*) errexit=1 ;; esac
+	set +e
+	(
+		close_extra_fds
+		cd "$work/cwd" &&
+			exec env -i "${vars[@]}" \
+				"$work/integration.test" -test.v -test.timeout="${SBX_TEST_TIMEOUT:-20m}" \
+				-test.run="^($tests)\$$rest" ${SBX_TEST_SKIP:+-test.skip="$SBX_TEST_SKIP"}
+	) </dev/null 2>&1 | tee "$work/integration.log"
+	status=${PIPESTATUS[0]}
+	[ -z "$errexit" ] || set -e
+	integration_summary "$work/integration.log" "$status" "integration (root)"
 	return "$status"
 }

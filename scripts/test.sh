@@ -4,8 +4,9 @@
 #
 # As root it first sets up what the tests need, idempotently:
 #   - the Debian packages uidmap (newuidmap, newgidmap), busybox-static,
-#     passt (pasta) and slirp4netns, and what building sbx needs
-#     (scripts/build-deps.sh), if missing;
+#     passt (pasta) and slirp4netns, podman, conmon and containerd (the
+#     tests of sbx as an OCI runtime, TestOCI*), and what building sbx
+#     needs (scripts/build-deps.sh), if missing;
 #   - the user $SBX_TEST_USER (default sbxtest), with ranges in /etc/subuid
 #     and /etc/subgid;
 #   - /dev/net/tun usable by every user (mode 0666, as Debian's udev rules
@@ -16,18 +17,25 @@
 # /etc/resolv.conf names a DNS stub of the tests' own (test/dnsstub, on
 # 127.0.0.153:53, stopped afterwards; SBX_TEST_DNS tells the tests its
 # address): the upstream of the DNS forwarder of sbx's user-mode networks.
+# Then, as root, from a directory of root's own, the few integration tests
+# that need root on the host, named so (^TestOCI.*AsRoot: containerd runs
+# its runtime as root; see run_root_integration in scripts/lib.sh), which
+# the run as the test user leaves out.
 #
 # As any other user it checks the same prerequisites, fails naming the fix
 # when one is missing, and runs everything as that user; the DNS stub needs
 # root (port 53), so the test of the DNS forwarder fails, naming
-# `sudo make test`, unless SBX_TEST_DNS names a stub of the user's own.
+# `sudo make test`, unless SBX_TEST_DNS names a stub of the user's own;
+# the tests that need root are not run.
 #
 # Set SBX_KEEP=1 to keep the scratch directory of the integration tests,
 # SBX_TEST_RUN=REGEXP to run only the integration tests it matches, and
 # SBX_TEST_SKIP=REGEXP to leave out those it matches (by default, the tests
 # the cgroup backend below cannot serve: TestLimits* without one,
 # TestSystemd* without a systemd user manager; see cgroup_tests_skipped in
-# scripts/lib.sh).
+# scripts/lib.sh). SBX_OCI_RUNTIME=PATH makes the TestOCI tests hand podman
+# and containerd that OCI runtime instead of sbx (e.g. /usr/sbin/runc, to
+# check the tests themselves).
 #
 # SBX_TEST_CGROUP tells the integration tests which cgroup backend sbx must
 # choose (none, cgroupfs or systemd); set, it is passed on as it is.
@@ -53,7 +61,7 @@ export CGO_ENABLED=1
 
 bash scripts/build-deps.sh
 if [ "$(id -u)" -eq 0 ]; then
-	install_packages
+	install_packages oci
 	ensure_user
 	ensure_negative_group
 	ensure_tun
@@ -61,7 +69,7 @@ if [ "$(id -u)" -eq 0 ]; then
 else
 	run_user=$(id -un)
 fi
-check_prerequisites "$run_user"
+check_prerequisites "$run_user" oci
 check_tun "$run_user"
 if ! as_user "$run_user" unshare --user true </dev/null; then
 	die "user $run_user cannot create a user namespace: enable unprivileged user namespaces (\`sudo sysctl -w kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000\`)"
@@ -78,13 +86,14 @@ log "building bin/sbx and the integration tests"
 make --no-print-directory build
 work=$(mktemp -d /var/tmp/sbx-test.XXXXXX)
 dns_dir=
+root_work=
 cleanup() {
 	stop_dns_stub
 	[ -z "${test_cgroup_dir:-}" ] || undelegate_cgroup "$test_cgroup_dir"
 	if [ "${SBX_KEEP:-}" = 1 ]; then
-		log "kept $work${dns_dir:+ and $dns_dir}"
+		log "kept $work${dns_dir:+, $dns_dir}${root_work:+ and $root_work}"
 	else
-		rm -rf "$work" ${dns_dir:+"$dns_dir"}
+		rm -rf "$work" ${dns_dir:+"$dns_dir"} ${root_work:+"$root_work"}
 	fi
 }
 trap cleanup EXIT
@@ -97,6 +106,12 @@ if [ "$(id -u)" -eq 0 ]; then
 	dns_dir=$(mktemp -d /var/tmp/sbx-dns.XXXXXX)
 	chmod 0755 "$dns_dir"
 	go build -o "$dns_dir/dnsstub" ./test/dnsstub
+	# The tests that need root run from a directory of root's own too.
+	root_work=$(mktemp -d /var/tmp/sbx-test-root.XXXXXX)
+	mkdir -p "$root_work/bin"
+	install -m 0755 "$work/integration.test" "$root_work/integration.test"
+	install -m 0755 bin/sbx "$root_work/bin/sbx"
+	prepare_root_work "$root_work"
 fi
 
 prepare_work "$work" "$run_user"
@@ -128,4 +143,9 @@ export SBX_TEST_CGROUP
 [ -z "$dns_dir" ] || start_dns_stub "$dns_dir/dnsstub" "$dns_dir"
 status=0
 run_integration "$work" "$run_user" || status=$?
+if [ -n "$root_work" ]; then
+	run_root_integration "$root_work" || status=$?
+else
+	log "not run: the integration tests that need root ($root_tests); \`sudo make test\` runs them"
+fi
 exit "$status"

@@ -38,8 +38,12 @@
 #            (see systemd_units below).
 #
 # In the busybox VM, the tests that need a systemd user manager
-# (TestSystemd*) are not run (see cgroup_tests_skipped in scripts/lib.sh;
-# SBX_TEST_SKIP=REGEXP chooses others, in both VMs).
+# (TestSystemd*) are not run (see cgroup_tests_skipped in scripts/lib.sh),
+# nor, in either VM, the tests of sbx as the OCI runtime of podman and
+# containerd (TestOCI*: too slow under TCG, and the guest lacks podman's
+# runtime setup; see default_tests_skipped) or those that need root on the
+# host (scripts/test.sh runs them natively); SBX_TEST_SKIP=REGEXP chooses
+# others than the first two, in both VMs.
 #
 # As root it installs what is missing (qemu-system-x86, uidmap,
 # busybox-static, attr, and for the systemd VM what it needs) and sets up

@@ -9,12 +9,25 @@
 // need, creates the test user sbxtest with subordinate id ranges, and runs
 // the compiled test binary as that user. Run directly as root, every test
 // fails on purpose: sbx is meant for ordinary users, and root would hide
-// permission bugs.
+// permission bugs. The exceptions need root on the host and say so in
+// their names (^TestOCI.*AsRoot: containerd runs its runtime as root): the
+// run as the test user leaves them out, and scripts/test.sh runs them as
+// root afterwards, from a directory of root's own.
+//
+// The TestOCI tests run sbx as the OCI runtime of the host's real clients:
+// rootless podman as the test user, with a storage and configuration
+// private to the run, and a private containerd as root, with its runc
+// shim pointed at the runtime; both on a busybox image made from the
+// host's busybox-static (no registry is reachable). The VMs of
+// scripts/vm-test.sh leave them out.
 //
 // Environment:
 //
 //   - SBX_BINARY: the sbx binary to test (default: ../bin/sbx, relative to
 //     this package's directory, which is where `go test` runs).
+//   - SBX_OCI_RUNTIME: the OCI runtime the TestOCI tests hand to podman
+//     and containerd instead of sbx (e.g. /usr/sbin/runc, to check the
+//     tests themselves).
 //   - SBX_TEST_DIR: where the tests create their working directories
 //     (default: /var/tmp). It must not be under /tmp, which sbx replaces
 //     with an empty tmpfs inside the sandbox.
