@@ -1,13 +1,15 @@
 // Command bench measures sbx next to the tools people use for the same job
 // (bubblewrap, util-linux unshare and nsenter, runc; for --net, rootlesskit
-// and podman) and prints markdown tables: start and exit, the start of the
-// binary itself, joining a running sandbox, the steps of a start (from the
-// time stamps sbx writes to $SBX_STAMPS), throughput, memory, how the view
-// scales with the number of binds, the network (net.go: start with each
-// --net mode, the helper's share of it, a transfer through a published
-// port, the helper's memory), and the targets of the project. Commands run interleaved,
-// one of each per round, so that a machine that speeds up or slows down
-// during the run affects every command alike; the tables give medians.
+// and podman; under podman, runc and crun) and prints markdown tables:
+// start and exit, the start of the binary itself, joining a running
+// sandbox, the steps of a start (from the time stamps sbx writes to
+// $SBX_STAMPS), throughput, memory, how the view scales with the number of
+// binds, the network (net.go: start with each --net mode, the helper's
+// share of it, a transfer through a published port, the helper's memory),
+// sbx as podman's OCI runtime (oci.go), and the targets of the project.
+// Commands run interleaved, one of each per round, so that a machine that
+// speeds up or slows down during the run affects every command alike; the
+// tables give medians.
 //
 // It is a benchmark, not a test: it never fails on a figure. `make bench`
 // runs it as an unprivileged user (see scripts/bench.sh).
@@ -63,6 +65,7 @@ func main() {
 		"start": b.startExit, "binary": b.binaryStart, "join": b.join, "steps": b.steps,
 		"throughput": b.throughput, "memory": b.memory, "scale": b.scale,
 		"net-start": b.netStart, "net-helper": b.netHelper, "net-xfer": b.netTransfer, "net-mem": b.netMemory,
+		"oci": b.oci,
 	}
 	run := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
@@ -92,7 +95,7 @@ func main() {
 
 // sectionNames are the sections of the benchmark, in the order they run.
 // ("net" stands for the four net-... ones).
-var sectionNames = []string{"start", "binary", "join", "steps", "throughput", "memory", "scale", "net-start", "net-helper", "net-xfer", "net-mem"}
+var sectionNames = []string{"start", "binary", "join", "steps", "throughput", "memory", "scale", "net-start", "net-helper", "net-xfer", "net-mem", "oci"}
 
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "bench:", err)
@@ -125,6 +128,10 @@ type bench struct {
 	rkHost, rkSlirp, rkPasta             time.Duration
 	// pastas that rootlesskit left running, killed by bench
 	strays map[int]bool
+
+	// the OCI section (oci.go): podman run --rm with --network none, sbx
+	// and runc as its runtime
+	podmanSbx, podmanRunc time.Duration
 }
 
 // The peers of sbx run and sbx exec as the targets of the project name
@@ -740,5 +747,6 @@ func (b *bench) verdict() {
 	row("attached sandbox ≤ 8 MiB (PSS, 10 sandboxes)", float64(b.attachedPSS)/1024, 8, false, " MiB")
 	row("detached sandbox ≤ 2 MiB RSS", float64(b.detachedRSS)/1024, 2, false, " MiB")
 	row("`sbx run --net host -- true` ≤ 1.0x `sbx run --net none -- true`", ratio(b.netHost, b.netNone), 1.0, false, "x")
+	row("`podman --runtime sbx run --rm IMAGE true` faster than `podman --runtime runc` (--network none)", ratio(b.podmanSbx, b.podmanRunc), 1, true, "x")
 	fmt.Println()
 }

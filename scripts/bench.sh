@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Measures sbx next to bubblewrap, unshare/nsenter, runc and, for --net,
-# rootlesskit (bench/main.go, bench/net.go) and runs the Go benchmarks of
+# Measures sbx next to bubblewrap, unshare/nsenter, runc, for --net
+# rootlesskit, and as podman's OCI runtime next to runc and crun
+# (bench/main.go, bench/net.go, bench/oci.go) and runs the Go benchmarks of
 # the hot paths. A benchmark, not a test: it fails only when it cannot run,
 # never on a figure.
 #
 # As root it first installs the peers that are missing (bubblewrap, runc,
-# busybox-static for runc's bundle, uidmap, passt and slirp4netns) and sets
+# busybox-static for runc's bundle and podman's image, uidmap, passt and
+# slirp4netns, podman with crun and catatonit, its pause process) and sets
 # up the unprivileged user $SBX_TEST_USER (default sbxtest), then measures
 # as that user. As any other user it measures as that user, with whatever
 # peers are installed. rootlesskit is built with go install
@@ -33,6 +35,9 @@ if [ "$(id -u)" -eq 0 ]; then
 	have setpriv || pkgs+=(util-linux)
 	have pasta || pkgs+=(passt)
 	have slirp4netns || pkgs+=(slirp4netns)
+	have podman || pkgs+=(podman)
+	have crun || pkgs+=(crun)
+	have catatonit || [ -x /usr/libexec/podman/catatonit ] || pkgs+=(catatonit)
 	if [ "${#pkgs[@]}" -gt 0 ]; then
 		log "installing ${pkgs[*]}"
 		export DEBIAN_FRONTEND=noninteractive
