@@ -32,12 +32,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ociRuntimeEnv names the OCI runtime under test when it is not sbx.
-const ociRuntimeEnv = "SBX_OCI_RUNTIME"
 
-// ociRuntime is the OCI runtime under test, with a records directory of
+// bundleRuntime is the OCI runtime under test, with a records directory of
 // its own (--root) for one test.
-type ociRuntime struct {
+type bundleRuntime struct {
 	path string
 	root string // passed as --root
 	logs string // where each call's stdout and stderr go
@@ -53,10 +51,10 @@ type ociRuntime struct {
 }
 
 // newOCIRuntime returns the runtime under test with fresh records.
-func newOCIRuntime(t *testing.T) *ociRuntime {
+func newOCIRuntime(t *testing.T) *bundleRuntime {
 	t.Helper()
 	sbxPath := sbxBinary(t) // also refuses to run as root
-	rt := &ociRuntime{path: sbxPath, sbx: true, failCode: 125}
+	rt := &bundleRuntime{path: sbxPath, sbx: true, failCode: 125}
 	if p := os.Getenv(ociRuntimeEnv); p != "" {
 		abs, err := filepath.Abs(p)
 		if err != nil {
@@ -102,12 +100,12 @@ type ociCall struct {
 }
 
 // run calls the runtime with args after --root.
-func (rt *ociRuntime) run(t *testing.T, args ...string) ociResult {
+func (rt *bundleRuntime) run(t *testing.T, args ...string) ociResult {
 	t.Helper()
 	return rt.call(t, ociCall{args: args})
 }
 
-func (rt *ociRuntime) call(t *testing.T, c ociCall) ociResult {
+func (rt *bundleRuntime) call(t *testing.T, c ociCall) ociResult {
 	t.Helper()
 	rt.mu.Lock()
 	rt.seq++
@@ -158,7 +156,7 @@ func ociReadFile(path string) string {
 
 // expectFail fails the test unless r is a failure: exit 125 for sbx, any
 // non-zero code for others.
-func (rt *ociRuntime) expectFail(t *testing.T, r ociResult) {
+func (rt *bundleRuntime) expectFail(t *testing.T, r ociResult) {
 	t.Helper()
 	if rt.failCode >= 0 && r.code != rt.failCode || r.code == 0 {
 		want := "a non-zero exit"
@@ -171,7 +169,7 @@ func (rt *ociRuntime) expectFail(t *testing.T, r ociResult) {
 
 // deleteAtEnd removes the container id when the test ends, whatever its state
 // (delete --force), without failing the test.
-func (rt *ociRuntime) deleteAtEnd(t *testing.T, id string) {
+func (rt *bundleRuntime) deleteAtEnd(t *testing.T, id string) {
 	t.Cleanup(func() {
 		cmd := exec.Command(rt.path, "--root", rt.root, "delete", "--force", id)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -198,7 +196,7 @@ func (s ociState) pid() int {
 }
 
 // state runs `state id` and decodes it.
-func (rt *ociRuntime) state(t *testing.T, id string) ociState {
+func (rt *bundleRuntime) state(t *testing.T, id string) ociState {
 	t.Helper()
 	r := rt.run(t, "state", id)
 	r.expect(t, 0)
@@ -213,7 +211,7 @@ func (rt *ociRuntime) state(t *testing.T, id string) ociState {
 }
 
 // waitStatus polls `state id` until its status is want.
-func (rt *ociRuntime) waitStatus(t *testing.T, id, want string) ociState {
+func (rt *bundleRuntime) waitStatus(t *testing.T, id, want string) ociState {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -229,7 +227,7 @@ func (rt *ociRuntime) waitStatus(t *testing.T, id, want string) ociState {
 }
 
 // expectNoContainer checks that `state id` fails saying it does not exist.
-func (rt *ociRuntime) expectNoContainer(t *testing.T, id string) {
+func (rt *bundleRuntime) expectNoContainer(t *testing.T, id string) {
 	t.Helper()
 	r := rt.run(t, "state", id)
 	rt.expectFail(t, r)
@@ -246,7 +244,7 @@ func ociID(name string) string {
 // ociEnv is what the tests of one top-level test share: the runtime with
 // its records, and a copy of busybox that each bundle's rootfs hard-links.
 type ociEnv struct {
-	rt      *ociRuntime
+	rt      *bundleRuntime
 	dir     string
 	busybox string
 	applets []string
