@@ -32,7 +32,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-
 // bundleRuntime is the OCI runtime under test, with a records directory of
 // its own (--root) for one test.
 type bundleRuntime struct {
