@@ -50,8 +50,14 @@ func finishAndExec(sock *os.File, p *plan.Plan, switchUser func() error) error {
 		if err := waitForStart(sock, int(pr.StartGate)); err != nil {
 			return err
 		}
-		if err := runStartHooks(p.StartHooks, p.HookState); err != nil {
-			return err
+		if len(p.StartHooks) > 0 {
+			// The hooks get the descriptors the command gets, no more.
+			if err := passOnlyFDs(int(pr.PreserveFDs)); err != nil {
+				return err
+			}
+			if err := runStartHooks(p.StartHooks, p.HookState); err != nil {
+				return err
+			}
 		}
 	}
 	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which
