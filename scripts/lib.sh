@@ -377,10 +377,11 @@ cgroup_tests_skipped() {
 }
 
 # oci_tests matches the tests of sbx as the OCI runtime of podman and
-# containerd (test/oci_*_test.go). The VMs of scripts/vm-test.sh leave
-# them out (see default_tests_skipped): podman and containerd are too slow
-# under TCG, and the guest lacks podman's runtime setup.
-oci_tests='^TestOCI'
+# containerd (test/oci_podman_test.go, oci_containerd_test.go). The VMs of
+# scripts/vm-test.sh leave them out (see default_tests_skipped): podman and
+# containerd are too slow under TCG, and the guest lacks podman's runtime
+# setup. The bundle tests (TestOCIBundle*) run there, on the VM's kernel.
+oci_tests='^TestOCI(Podman|Containerd)'
 
 # root_tests matches the integration tests that need root on the host, as
 # their names say (TestOCIContainerdAsRoot: containerd runs its runtime as
