@@ -10,6 +10,7 @@ package test
 // hangs until the test's own timeout.
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -294,10 +295,21 @@ func TestExecOtherBinary(t *testing.T) {
 	copyFile(t, sbxBinary(t), other, 0o755)
 	name := sandboxName("other")
 	h.cleanup(t, name)
-	run := exec.Command(other, "run", "-d", "--name", name, "--", "sleep", token())
-	run.Dir, run.Env = h.dir, h.env
-	if out, err := run.CombinedOutput(); err != nil {
-		t.Fatalf("%s run -d: %v\n%s", other, err, out)
+	tok := token()
+	for tries := 0; ; tries++ {
+		run := exec.Command(other, "run", "-d", "--name", name, "--", "sleep", tok)
+		run.Dir, run.Env = h.dir, h.env
+		out, err := run.CombinedOutput()
+		// A process forked by another test while the copy was open for
+		// writing holds it until its exec (golang/go#22315).
+		if errors.Is(err, syscall.ETXTBSY) && tries < 100 {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s run -d: %v\n%s", other, err, out)
+		}
+		break
 	}
 	if got := h.sbx(t, "exec", name, "--", "echo", "joined").ok(t); got != "joined\n" {
 		t.Errorf("want joined, got %q", got)
