@@ -23,10 +23,9 @@ import (
 // (ociCLI), picked before parsing by isOCICall: global flags before the
 // command (--root, --log, ... which clients like containerd always send),
 // a command only the OCI runtime has (create, start, delete, spec,
-// features, list), or a shared name in its OCI shape (run with --bundle,
-// or an id alone with a config.json in the current directory; exec with
-// --process; ps with --format or an id; state and kill of a container id
-// the runtime's root holds, or of a name no sandbox has).
+// features, list), or a shared name in its OCI shape (run with --bundle;
+// exec with --process; ps with --format or an id; state and kill of a
+// container id the runtime's root holds, or of a name no sandbox has).
 
 // ociCLI is the OCI runtime's command line.
 type ociCLI struct {
@@ -82,19 +81,10 @@ func isOCICall(args []string) bool {
 	}
 	switch cmd {
 	case "run":
-		// runc's run takes its bundle from the current directory by
-		// default; sbx run takes a command, after -- or alone.
-		if has("--bundle", "-b", "--pid-file", "--console-socket") {
-			return true
-		}
-		var positional []string
-		for _, a := range rest {
-			if !strings.HasPrefix(a, "-") {
-				positional = append(positional, a)
-			}
-		}
-		_, err := os.Stat("config.json")
-		return !slices.Contains(rest, "--") && len(positional) == 1 && err == nil
+		// Only with runc's own flags: sbx run takes a command, and a
+		// config.json where it runs must never turn it into another
+		// command (an untrusted checkout could hold one).
+		return has("--bundle", "-b", "--pid-file", "--console-socket")
 	case "exec":
 		return has("--process", "-p", "--pid-file", "--console-socket")
 	case "ps":

@@ -103,6 +103,7 @@ func FromSpec(s *specs.Spec, bundle string, host Host) (*Container, error) {
 	t.mounts(s.Mounts, bundle)
 	t.linux(s.Linux)
 	t.hooks(s.Hooks)
+	t.cgroupMounts()
 	for _, f := range []struct {
 		set  bool
 		path string
@@ -134,10 +135,12 @@ func (t *translator) root(r *specs.Root, bundle string) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(bundle, path)
 	}
-	// As runc mounts it: setuid programs and device nodes of the root
-	// work where the kernel lets them (no_new_privs and the user
-	// namespace decide).
-	t.p.Root = plan.Root{Path: filepath.Clean(path), ReadOnly: r.Readonly, Suid: true, Dev: true, ReadOnlyLate: true}
+	// As runc mounts it, setuid programs of the root work where the
+	// kernel lets them (no_new_privs and the user namespace decide).
+	// Device nodes do not: sbx has no device cgroup to stand in for a
+	// config's device rules, so every mount is nodev but the binds of
+	// device nodes themselves (see the runtime's resolveSources).
+	t.p.Root = plan.Root{Path: filepath.Clean(path), ReadOnly: r.Readonly, Suid: true, ReadOnlyLate: true}
 }
 
 func (t *translator) process(pr *specs.Process) {
@@ -315,7 +318,7 @@ func (t *translator) mounts(ms []specs.Mount, bundle string) {
 		for _, b := range o.bad {
 			t.refuse(path, b)
 		}
-		base := plan.Mount{Dst: dst, ReadOnly: o.ro, Suid: !o.nosuid, Dev: !o.nodev, NoExec: o.noexec}
+		base := plan.Mount{Dst: dst, ReadOnly: o.ro, Suid: !o.nosuid, NoExec: o.noexec}
 		switch {
 		case m.Type == "bind" || o.bind || o.rbind:
 			if len(o.data) > 0 {
@@ -362,17 +365,24 @@ func (t *translator) mounts(ms []specs.Mount, bundle string) {
 			base.Kind = plan.Mqueue
 			t.p.Mounts = append(t.p.Mounts, base)
 		case m.Type == "cgroup" || m.Type == "cgroup2":
-			if t.host.CgroupV2 {
-				// The container's own cgroup hierarchy (its cgroup
-				// namespace's), read-only.
-				t.p.Mounts = append(t.p.Mounts, plan.Mount{Kind: plan.Cgroup, Dst: dst})
-			} else {
-				// sbx supports cgroup v2 only: on a v1 host the
-				// container finds an empty, read-only directory.
-				t.p.Mounts = append(t.p.Mounts, plan.Mount{Kind: plan.Tmpfs, Dst: dst, ReadOnly: true, Mode: "0555", Size: "4k", NoExec: true})
-			}
+			// See cgroupMounts.
+			t.p.Mounts = append(t.p.Mounts, plan.Mount{Kind: plan.Cgroup, Dst: dst})
 		default:
 			t.refuse(path, "mount type "+m.Type+" not supported")
+		}
+	}
+}
+
+// cgroupMounts decides what a cgroup mount shows: the container's own
+// cgroup hierarchy, read-only, where it has a cgroup namespace of its own
+// on a cgroup v2 host; else an empty read-only directory (sbx supports
+// cgroup v2 only, and a cgroup2 mount in the runtime's cgroup namespace
+// would show the host's whole tree).
+func (t *translator) cgroupMounts() {
+	own := t.host.CgroupV2 && t.p.Stages.CloneFlags&unix.CLONE_NEWCGROUP != 0
+	for i, m := range t.p.Mounts {
+		if m.Kind == plan.Cgroup && !own {
+			t.p.Mounts[i] = plan.Mount{Kind: plan.Tmpfs, Dst: m.Dst, ReadOnly: true, Mode: "0555", Size: "4k", NoExec: true}
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // runHooks runs the OCI hooks of one kind in order, each with the
@@ -16,6 +17,11 @@ import (
 // runtime's namespaces, with the hook's args (args[0] its name) and env,
 // bounded by its timeout. The first that fails ends the run.
 func runHooks(kind string, hooks []specs.Hook, state []byte) error {
+	// Nothing the runtime inherited (a client's descriptors) reaches a
+	// hook: the runtime needs none of them any more.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("hooks.%s: mark descriptors close-on-exec: %w", kind, err)
+	}
 	for i, h := range hooks {
 		if err := runHook(h, state); err != nil {
 			return fmt.Errorf("hooks.%s[%d] (%s): %w", kind, i, h.Path, err)

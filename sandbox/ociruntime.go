@@ -263,11 +263,15 @@ func resolveSources(p *plan.Plan) error {
 		if m.Kind != plan.Bind {
 			continue
 		}
-		path, _, err := ids.resolve("mounts", m.Dst, m.Src)
+		path, st, err := ids.resolve("mounts", m.Dst, m.Src)
 		if err != nil {
 			return err
 		}
 		m.Src = path
+		// A device node bound is usable (podman --device); nothing
+		// else is (see oci's root).
+		typ := st.Mode & unix.S_IFMT
+		m.Dev = typ == unix.S_IFCHR || typ == unix.S_IFBLK
 	}
 	p.Sources = ids.list()
 	return nil
@@ -570,12 +574,24 @@ func writePidFile(path string, pid int) error {
 	if err != nil {
 		return fmt.Errorf("--pid-file %s: %w", path, err)
 	}
-	tmp := filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+".sbx-tmp")
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+	// A new file of a random name (O_EXCL: no link followed), renamed
+	// over the pid file.
+	f, err := os.CreateTemp(filepath.Dir(abs), "."+filepath.Base(abs)+"-*")
+	if err != nil {
 		return fmt.Errorf("--pid-file %s: %w", path, err)
 	}
-	if err := os.Rename(tmp, abs); err != nil {
-		os.Remove(tmp)
+	_, err = f.WriteString(strconv.Itoa(pid))
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), abs)
+	}
+	if err != nil {
+		os.Remove(f.Name())
 		return fmt.Errorf("--pid-file %s: %w", path, err)
 	}
 	return nil
@@ -598,7 +614,13 @@ func (r *OCIRuntime) Start(id string) error {
 	if err != nil {
 		return err
 	}
-	if err := openGate(filepath.Join(dir, inside.StartFIFO), c.st.Pid); err != nil {
+	pidfd, err := openSandboxPid(c.st)
+	if err != nil {
+		return err
+	}
+	err = openGate(filepath.Join(dir, inside.StartFIFO), pidfd)
+	unix.Close(pidfd)
+	if err != nil {
 		return fmt.Errorf("start container %s: %w", id, err)
 	}
 	if c.rec.Hooks != nil && len(c.rec.Hooks.Poststart) > 0 {
@@ -613,13 +635,9 @@ func (r *OCIRuntime) Start(id string) error {
 
 // openGate opens the start FIFO for reading, which lets the waiting Go
 // init go on, reads its byte and removes the FIFO. An init that dies
-// meanwhile (its pidfd) ends the wait.
-func openGate(fifo string, pid int) error {
-	pidfd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return fmt.Errorf("the container's init is gone: %w", err)
-	}
-	defer unix.Close(pidfd)
+// meanwhile (pidfd) ends the wait; so does another start that took the
+// byte first.
+func openGate(fifo string, pidfd int) error {
 	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return fmt.Errorf("open the start FIFO: %w", err)
@@ -635,9 +653,13 @@ func openGate(fifo string, pid int) error {
 		}
 		if fds[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0 {
 			var b [1]byte
-			n, _ := unix.Read(fd, b[:])
-			if n == 1 {
+			n, err := unix.Read(fd, b[:])
+			switch {
+			case n == 1:
 				return os.Remove(fifo)
+			case n == 0 && err == nil:
+				// The writer came and went: another start read it.
+				return errors.New("it was started meanwhile")
 			}
 		}
 		if fds[1].Revents != 0 {
@@ -671,6 +693,9 @@ func (r *OCIRuntime) Delete(id string, force bool) error {
 		return err
 	}
 	s := r.status(c)
+	if s == specs.StateCreating {
+		return fmt.Errorf("cannot delete container %s: it is being created", id)
+	}
 	if s == specs.StateRunning && !force {
 		return fmt.Errorf("cannot delete container %s: it is running (stop it, or use --force)", id)
 	}
@@ -828,7 +853,7 @@ func (r *OCIRuntime) Exec(o OCIExecOptions) (int, error) {
 	if err != nil {
 		return ExitSbxFailed, err
 	}
-	if r.status(c) != specs.StateRunning || c.st.Plan == nil {
+	if s := r.status(c); s != specs.StateRunning && s != specs.StateCreated || c.st.Plan == nil {
 		return ExitSbxFailed, fmt.Errorf("container %s is not running", o.ID)
 	}
 	// The process as the translator reads a config's, over the

@@ -117,7 +117,16 @@ func TestOCIBundleLifecycle(t *testing.T) {
 		t.Fatal("the process ran before start")
 	}
 
-	rt.run(t, "start", id).expect(t, 0)
+	// Two starts at once: one starts it, the other fails, and neither
+	// hangs.
+	results := make(chan ociResult, 2)
+	for range 2 {
+		go func() { results <- rt.run(t, "start", id) }()
+	}
+	codes := []int{(<-results).code, (<-results).code}
+	if slices.Contains(codes, 0) == (codes[0] == 0 && codes[1] == 0) {
+		t.Errorf("two concurrent starts: want one to succeed and one to fail, got exit codes %v", codes)
+	}
 	b.waitOutFile(t, "ran")
 	if s := rt.state(t, id); s.Status != "running" || s.pid() != pid {
 		t.Fatalf("after start: want status running with pid %d, got %+v", pid, s)
@@ -816,6 +825,23 @@ func ociFieldCases() []ociFieldCase {
 			script: `grep ^Seccomp: /proc/self/status; mkdir /tmp/d 2>&1; echo "mkdir rc=$?"; touch /tmp/f && echo touch-ok`,
 			want:   `^Seccomp:\s+2\n.*Operation not permitted\nmkdir rc=1\ntouch-ok$`,
 		},
+		{
+			// Without no_new_privs the filter goes in before the
+			// runtime's last steps, which must not need what it
+			// refuses (close_range here: a profile for an old kernel).
+			name: "linux.seccomp without noNewPrivileges",
+			edit: func(t *testing.T, b *ociBundle) {
+				enosys := uint(syscall.ENOSYS)
+				b.spec.Process.NoNewPrivileges = false
+				b.spec.Linux.Seccomp = &specs.LinuxSeccomp{
+					DefaultAction: specs.ActAllow,
+					Syscalls: []specs.LinuxSyscall{{Names: []string{"close_range"}, Action: specs.ActErrno,
+						ErrnoRet: &enosys}},
+				}
+			},
+			script: `grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; ls /proc/self/fd | tr '\n' ' '; echo`,
+			want:   `^NoNewPrivs:\s+0\nSeccomp:\s+2\n0 1 2 3 $`,
+		},
 	}
 }
 
@@ -1045,7 +1071,14 @@ func TestOCIBundleHooks(t *testing.T) {
 		// Resolved and run in the container: the rootfs's sh, the
 		// container's hostname.
 		b.spec.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh",
-			Args: []string{"sh", "-c", "hostname > /out/startContainer.host; cat > /out/startContainer.json"}, Env: []string{ociPath}}}}
+			Args: []string{"sh", "-c", "hostname > /out/startContainer.host; grep -E '^(Uid|CapBnd|Seccomp):' /proc/self/status > /out/startContainer.status; cat > /out/startContainer.json"},
+			Env:  []string{ociPath}}}}
+		b.spec.Process.Args = []string{"/bin/sh", "-c", "grep -E '^(Uid|CapBnd|Seccomp):' /proc/self/status > /out/command.status; echo ran > /out/ran; exec sleep " + token()}
+		eperm := uint(syscall.EPERM)
+		b.spec.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+			Syscalls: []specs.LinuxSyscall{{Names: []string{"kexec_load"}, Action: specs.ActErrno, ErrnoRet: &eperm}}}
+		b.spec.Process.NoNewPrivileges = false
+		b.spec.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL"}, Effective: []string{"CAP_KILL"}, Permitted: []string{"CAP_KILL"}}
 		b.write(t)
 		id := ociID("hookc")
 		rt.deleteAtEnd(t, id)
@@ -1061,6 +1094,13 @@ func TestOCIBundleHooks(t *testing.T) {
 		}
 		if host, _ := b.outFile("startContainer.host"); host != "ocib\n" {
 			t.Errorf("startContainer should run in the container's namespaces (hostname ocib), got hostname %q", host)
+		}
+		// As runc runs it: with the process's ids and bounding set, under
+		// the filter (which goes in early without no_new_privs).
+		hook, _ := b.outFile("startContainer.status")
+		cmd, _ := b.outFile("command.status")
+		if hook == "" || hook != cmd {
+			t.Errorf("startContainer should run with the process's ids, capabilities and filter:\nhook:\n%s\nprocess:\n%s", hook, cmd)
 		}
 	})
 

@@ -36,6 +36,12 @@ func finishAndExec(sock *os.File, p *plan.Plan, switchUser func() error) error {
 	if err := enterWorkdir(pr.Cwd); err != nil {
 		return err
 	}
+	// From here on nothing but the command's descriptors is inheritable
+	// (hooks get no more either), while close_range is surely allowed: a
+	// filter that goes in early may refuse it.
+	if err := passOnlyFDs(int(pr.PreserveFDs)); err != nil {
+		return err
+	}
 	// A created OCI container (StartGate) waits for the start command
 	// with everything checked that can fail (the command is found, the
 	// client has the terminal) and before the ids and capabilities are
@@ -49,15 +55,6 @@ func finishAndExec(sock *os.File, p *plan.Plan, switchUser func() error) error {
 		}
 		if err := waitForStart(sock, int(pr.StartGate)); err != nil {
 			return err
-		}
-		if len(p.StartHooks) > 0 {
-			// The hooks get the descriptors the command gets, no more.
-			if err := passOnlyFDs(int(pr.PreserveFDs)); err != nil {
-				return err
-			}
-			if err := runStartHooks(p.StartHooks, p.HookState); err != nil {
-				return err
-			}
 		}
 	}
 	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which
@@ -85,7 +82,9 @@ func finishAndExec(sock *os.File, p *plan.Plan, switchUser func() error) error {
 	if pr.SetUmask {
 		unix.Umask(int(pr.Umask))
 	}
-	if err := passOnlyFDs(int(pr.PreserveFDs)); err != nil {
+	// An OCI config's startContainer hooks, as runc runs them: with the
+	// command's ids and capabilities, under a filter that went in early.
+	if err := runStartHooks(p.StartHooks, p.HookState); err != nil {
 		return err
 	}
 	if p.Security.NoNewPrivs {

@@ -383,7 +383,10 @@ func (v *view) mountDev(dst string, m plan.Mount, nodes []int) error {
 	if m.Mode != "" {
 		mode = m.Mode
 	}
-	dev, err := newFS("tmpfs", []string{"mode=" + mode, "size=" + size}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+	// nodev: the device nodes are binds of the host's, mounts of their
+	// own; a node made in the tmpfs (by root of the host with
+	// CAP_MKNOD, in an OCI container) must not open a device.
+	dev, err := newFS("tmpfs", []string{"mode=" + mode, "size=" + size}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC|unix.MOUNT_ATTR_NODEV)
 	if err != nil {
 		return fmt.Errorf("tmpfs on %s: %w", dst, err)
 	}
