@@ -178,3 +178,29 @@ func TestMountOrder(t *testing.T) {
 		t.Errorf("mounts %+v", m)
 	}
 }
+
+// TestCgroupMount: the container's own cgroup hierarchy only with a cgroup
+// namespace of its own on a v2 host; else an empty read-only directory
+// (a cgroup2 mount in the runtime's namespace would show the host's tree).
+func TestCgroupMount(t *testing.T) {
+	for _, c := range []struct {
+		v2, ns bool
+		want   plan.Kind
+	}{
+		{true, true, plan.Cgroup}, {true, false, plan.Tmpfs}, {false, true, plan.Tmpfs}, {false, false, plan.Tmpfs},
+	} {
+		s := minimal()
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup"})
+		if c.ns {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+		}
+		ctr, err := FromSpec(s, "/b", Host{CgroupV2: c.v2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := ctr.Plan.Mounts[len(ctr.Plan.Mounts)-1]
+		if m.Kind != c.want || m.Kind == plan.Tmpfs && !m.ReadOnly {
+			t.Errorf("v2 %v, cgroup namespace %v: mount %+v, want kind %v", c.v2, c.ns, m, c.want)
+		}
+	}
+}
