@@ -475,13 +475,13 @@ prepare_root_work() {
 # summary and returns their exit status (0 when SBX_TEST_RUN selects none
 # of them).
 run_root_integration() {
-	local work=$1 status errexit= top rest tests v vars
+	local work=$1 status errexit= run=${SBX_TEST_RUN:-} top rest tests v vars
 	[ "$(id -u)" -eq 0 ] || die "run_root_integration: only root may run the tests that need root"
 	# The top-level tests both $root_tests and SBX_TEST_RUN select; the
 	# part of SBX_TEST_RUN after its first / (subtests) is kept.
-	top=${SBX_TEST_RUN:-.}
+	top=${run:-.}
 	top=${top%%/*}
-	rest=${SBX_TEST_RUN#"$top"}
+	rest=${run#"$top"}
 	tests=$(comm -12 <("$work/integration.test" -test.list "$root_tests" </dev/null | grep '^Test' | sort) \
 		<("$work/integration.test" -test.list "$top" </dev/null | grep '^Test' | sort) | paste -sd '|')
 	if [ -z "$tests" ]; then
