@@ -70,3 +70,15 @@ func TestTmpfsData(t *testing.T) {
 		}
 	}
 }
+
+func TestMapsID(t *testing.T) {
+	m := "         0          1       1000\n      1000     100000      65536\n"
+	for _, c := range []struct {
+		id   int
+		want bool
+	}{{0, true}, {999, true}, {1000, true}, {66535, true}, {66536, false}, {-1, false}} {
+		if got := mapsID(m, c.id); got != c.want {
+			t.Errorf("mapsID(%d) = %v, want %v", c.id, got, c.want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -101,6 +102,13 @@ func initSandbox(sock *os.File) error {
 		return err
 	}
 	stamp.Mark("init.plan")
+	// An OCI config's user namespace need not map the runtime's own ids
+	// (podman --uidmap 0:1:1000): the view is then built as its root.
+	if p.Stages.CloneFlags&unix.CLONE_NEWUSER != 0 {
+		if err := becomeMappedRoot(); err != nil {
+			return err
+		}
+	}
 	// A network namespace of the sandbox's own (not the host's, nor one
 	// joined with --net sandbox:NAME) starts with lo down.
 	if p.Stages.CloneFlags&unix.CLONE_NEWNET != 0 {
@@ -195,4 +203,41 @@ func loopbackUp() error {
 		return fmt.Errorf("bring up lo: set flags: %w", err)
 	}
 	return nil
+}
+
+// becomeMappedRoot switches to uid and gid 0 of the user namespace when
+// the ids the process has are not mapped in it (they read as the overflow
+// ids) and 0 is.
+func becomeMappedRoot() error {
+	for _, m := range []struct {
+		file string
+		id   int
+		set  func() error
+	}{
+		{"/proc/self/gid_map", unix.Getgid(), func() error { return unix.Setresgid(0, 0, 0) }},
+		{"/proc/self/uid_map", unix.Getuid(), func() error { return unix.Setresuid(0, 0, 0) }},
+	} {
+		b, err := os.ReadFile(m.file)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", m.file, err)
+		}
+		if mapsID(string(b), m.id) || !mapsID(string(b), 0) {
+			continue
+		}
+		if err := m.set(); err != nil {
+			return fmt.Errorf("take on id 0 of the user namespace (%s does not map the runtime's own): %w", m.file, err)
+		}
+	}
+	return nil
+}
+
+// mapsID reports whether id is an inside id of the map (uid_map format).
+func mapsID(idMap string, id int) bool {
+	for _, l := range strings.Split(idMap, "\n") {
+		var inside, outside, count int
+		if n, _ := fmt.Sscan(l, &inside, &outside, &count); n == 3 && id >= inside && id < inside+count {
+			return true
+		}
+	}
+	return false
 }
