@@ -489,26 +489,26 @@ func repeat(argv []string, n, width int) (time.Duration, error) {
 
 // memInfo reads VmRSS, VmHWM and RssShmem of a process, in KiB.
 func memInfo(pid int) (rss, peak, shmem int64, err error) {
+	f, err := statusKiB(pid)
+	return f["VmRSS"], f["VmHWM"], f["RssShmem"], err
+}
+
+// statusKiB reads the sizes (in KiB) of /proc/PID/status by field name.
+func statusKiB(pid int) (map[string]int64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, 0, err
+		return nil, err
 	}
+	f := map[string]int64{}
 	for _, line := range strings.Split(string(data), "\n") {
 		k, v, ok := strings.Cut(line, ":")
-		if !ok {
+		if !ok || !strings.HasSuffix(v, " kB") {
 			continue
 		}
 		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		switch k {
-		case "VmRSS":
-			rss = n
-		case "VmHWM":
-			peak = n
-		case "RssShmem":
-			shmem = n
-		}
+		f[k] = n
 	}
-	return rss, peak, shmem, nil
+	return f, nil
 }
 
 func mib(kib int64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }

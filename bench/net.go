@@ -682,27 +682,14 @@ type procMem struct {
 	rss, anon, file, pss int64
 }
 
+// readMem reads a process's memory (pss from smaps_rollup, where it may).
 func readMem(pid int) (procMem, error) {
 	m := procMem{pss: -1}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	f, err := statusKiB(pid)
 	if err != nil {
 		return m, err
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		switch k {
-		case "VmRSS":
-			m.rss = n
-		case "RssAnon":
-			m.anon = n
-		case "RssFile":
-			m.file = n
-		}
-	}
+	m.rss, m.anon, m.file = f["VmRSS"], f["RssAnon"], f["RssFile"]
 	if pss, err := pssOf(pid); err == nil {
 		m.pss = pss
 	}
