@@ -174,7 +174,7 @@ func (r *runCmd) Run() error {
 	if name == "" {
 		name = sandbox.NewName()
 	}
-	code, err := sandbox.Run(cfg, sandbox.RunOptions{Name: name, Detach: r.Detach, LogMax: logMax})
+	code, err := sandbox.Run(cfg, sandbox.RunOptions{Name: name, Detach: r.Detach, LogMax: logMax, Unnamed: r.Name == ""})
 	if err == nil && r.Detach {
 		fmt.Println(name)
 	}

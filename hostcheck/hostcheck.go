@@ -78,8 +78,8 @@ func (h Host) Run() []Fact {
 		kernelFacilities(),
 		userns,
 		h.nestedUserns(),
-		subIDs(user, uid),
-		mapHelpers(),
+		inContainer(h.Proc, subIDs(user, uid)),
+		inContainer(h.Proc, mapHelpers()),
 		overlay,
 		h.seccomp(),
 		landlockABI(),
@@ -205,6 +205,31 @@ func (h Host) nestedUserns() Fact {
 		f.Fix = "give the command an AppArmor profile that allows userns, or run `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (for every program on the host)"
 	}
 	return f
+}
+
+// inContainer turns the fix of a fact about mapping more ids into what
+// holds in a user namespace of the process's own (a container, a
+// sandbox): the host's subordinate ids and setuid helpers do not reach
+// into it, and installing them there changes nothing.
+func inContainer(proc string, f Fact) Fact {
+	if f.Status == OK || !inUserNamespace(proc) {
+		return f
+	}
+	f.Detail += " (this process runs in a user namespace of its own: a container or a sandbox)"
+	f.Fix = "nothing to install here: --map single works; for more ids, run sbx on the host, or give the container " +
+		"a larger id range and newuidmap/newgidmap that work inside it"
+	return f
+}
+
+// inUserNamespace reports whether the process is in a user namespace other
+// than the host's, whose uid map is the identity over every id.
+func inUserNamespace(proc string) bool {
+	b, err := os.ReadFile(filepath.Join(proc, "self/uid_map"))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
 }
 
 func subIDs(user string, uid uint32) Fact {

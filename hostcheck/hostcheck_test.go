@@ -121,3 +121,28 @@ func TestKernelFacilities(t *testing.T) {
 		}
 	}
 }
+
+// TestInContainer: in a user namespace of its own (a container, a
+// sandbox), the fix of a fact about mapping more ids says so instead of
+// naming what to install on a host; on the host it stays.
+func TestInContainer(t *testing.T) {
+	warn := Fact{Name: "newuidmap/newgidmap", Status: Warn, Detail: "newuidmap is not installed", Fix: "run `sudo apt-get install uidmap`"}
+	cases := []struct {
+		name    string
+		uidMap  string
+		fact    Fact
+		wantFix string
+	}{
+		{"host", "         0          0 4294967295\n", warn, "apt-get install uidmap"},
+		{"container", "         0       1000          1\n         1     100000      65536\n", warn, "nothing to install here"},
+		{"ok in a container", "         0       1000          1\n", Fact{Name: "x", Status: OK, Detail: "fine"}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := inContainer(fakeProc(t, map[string]string{"self/uid_map": c.uidMap}), c.fact)
+			if c.wantFix == "" && f != c.fact || c.wantFix != "" && !strings.Contains(f.Fix, c.wantFix) {
+				t.Errorf("got %+v, want a fix with %q", f, c.wantFix)
+			}
+		})
+	}
+}

@@ -56,6 +56,11 @@ type RunOptions struct {
 	Detach bool
 	// LogMax caps the log of a detached sandbox, in bytes; 0: no cap.
 	LogMax uint32
+	// Unnamed says the name was generated: an attached sandbox without a
+	// cgroup then runs without a record where there is no state
+	// directory sbx may write (a read-only host, a container), unlisted
+	// and not joinable.
+	Unnamed bool
 }
 
 // DefaultLogMax is the cap of a detached sandbox's log: enough for a
@@ -139,11 +144,15 @@ func Run(c Config, o RunOptions) (int, error) {
 	// undone whatever comes.
 	holdSignals()
 
+	recorded := true
 	if err := state.Create(o.Name); err != nil {
-		return ExitSbxFailed, err
+		if !o.Unnamed || o.Detach || cgroups.Manager != cgroupv2.None || !errors.Is(err, state.ErrNoRoot) {
+			return ExitSbxFailed, err
+		}
+		recorded = false
 	}
 	// Whatever fails from here on leaves no record behind.
-	keep := false
+	keep := !recorded
 	defer func() {
 		if !keep {
 			state.Remove(o.Name)
@@ -216,17 +225,19 @@ func Run(c Config, o RunOptions) (int, error) {
 	if cg != nil {
 		rec.Cgroup, rec.CgroupUnit = cg.Dir, cg.Unit
 	}
-	if err := recordProcess(rec); err != nil {
-		proc.abort()
-		return ExitSbxFailed, err
+	if recorded {
+		if err := recordProcess(rec); err != nil {
+			proc.abort()
+			return ExitSbxFailed, err
+		}
+		stamp.Mark("parent.recorded")
+		proc.record, proc.initStart = rec.Name, rec.StartTime
 	}
-	stamp.Mark("parent.recorded")
-	proc.record, proc.initStart = rec.Name, rec.StartTime
 	// From now on the record is removed only while it is still ours.
 	keep = true
 	// An attached sandbox's record goes with it, after its cgroup: while
 	// the cgroup stays, the record keeps it known (sbx ps removes both).
-	removeRecord := !o.Detach
+	removeRecord := !o.Detach && recorded
 	defer func() {
 		if removeRecord {
 			state.RemoveIfOwned(o.Name, proc.init, rec.StartTime)

@@ -165,19 +165,30 @@ func ReadFile(name, file string) ([]byte, error) {
 	return readPrivate(dir, file)
 }
 
+// ErrNoRoot marks the failures of Root: there is no state directory sbx
+// may use (a read-only or foreign place).
+var ErrNoRoot = errors.New("no usable state directory")
+
+// rootError is a failure of Root, which is an ErrNoRoot.
+type rootError struct{ err error }
+
+func (e *rootError) Error() string        { return e.err.Error() }
+func (e *rootError) Unwrap() []error      { return []error{e.err, ErrNoRoot} }
+func noRoot(format string, a ...any) error { return &rootError{fmt.Errorf(format, a...)} }
+
 // Root returns the directory holding every record, creating it (0700).
 func Root() (string, error) {
 	dir := RootPath()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("create state directory %s: %w", dir, err)
+		return "", noRoot("create state directory %s: %w", dir, err)
 	}
 	// The fallback lives in a shared directory: it must be ours alone.
 	var st unix.Stat_t
 	if err := unix.Lstat(dir, &st); err != nil {
-		return "", fmt.Errorf("state directory %s: %w", dir, err)
+		return "", noRoot("state directory %s: %w", dir, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Getuid() || st.Mode&0o077 != 0 {
-		return "", fmt.Errorf("state directory %s is not a private directory of yours (mode %o, owner %d): remove it or set XDG_RUNTIME_DIR", dir, st.Mode&0o7777, st.Uid)
+		return "", noRoot("state directory %s is not a private directory of yours (mode %o, owner %d): remove it or set XDG_RUNTIME_DIR", dir, st.Mode&0o7777, st.Uid)
 	}
 	return dir, nil
 }
@@ -198,6 +209,9 @@ func Create(name string) error {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("a sandbox named %q already exists: pick another name, or remove it with sbx rm %s", name, name)
+		}
+		if errors.Is(err, unix.EROFS) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			return noRoot("create state for %s: %w", name, err)
 		}
 		return fmt.Errorf("create state for %s: %w", name, err)
 	}
