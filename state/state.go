@@ -172,8 +172,8 @@ var ErrNoRoot = errors.New("no usable state directory")
 // rootError is a failure of Root, which is an ErrNoRoot.
 type rootError struct{ err error }
 
-func (e *rootError) Error() string        { return e.err.Error() }
-func (e *rootError) Unwrap() []error      { return []error{e.err, ErrNoRoot} }
+func (e *rootError) Error() string         { return e.err.Error() }
+func (e *rootError) Unwrap() []error       { return []error{e.err, ErrNoRoot} }
 func noRoot(format string, a ...any) error { return &rootError{fmt.Errorf(format, a...)} }
 
 // Root returns the directory holding every record, creating it (0700).
