@@ -59,7 +59,7 @@ type runCmd struct {
 	Workdir  string   `name:"workdir" short:"w" placeholder:"DIR" help:"Working directory inside (default: the current directory, or / with --rootfs)."`
 	Name     string   `name:"name" placeholder:"NAME" help:"Name of the sandbox, for sbx exec, ps, kill and rm (default: generated)."`
 	Detach   bool     `name:"detach" short:"d" help:"Start the sandbox, print its name and return; its output goes to a log in its state directory."`
-	TTY      bool     `name:"tty" short:"t" help:"Give the command a new terminal (raw mode, window size kept in sync, job control)."`
+	TTY      bool     `name:"tty" short:"t" help:"Give the command a new terminal (raw mode, window size kept in sync, job control); stdin must be a terminal."`
 	LogMax   string   `name:"log-size-max" placeholder:"SIZE" help:"Cap of a detached sandbox's log (default 10m; k, m, g suffixes; -1: no cap); past it, the log starts again."`
 
 	Rootfs      string     `name:"rootfs" group:"view" placeholder:"DIR" help:"Use DIR as / instead of the read-only host root."`
@@ -232,7 +232,7 @@ type execCmd struct {
 	Workdir  string   `name:"workdir" short:"w" placeholder:"DIR" help:"Working directory inside (default: the sandbox's)."`
 	UID      *uint32  `name:"uid" placeholder:"N" help:"Run as user id N inside (default: the sandbox's)."`
 	GID      *uint32  `name:"gid" placeholder:"N" help:"Run as group id N inside (default: the sandbox's)."`
-	TTY      bool     `name:"tty" short:"t" help:"Give the command a new terminal."`
+	TTY      bool     `name:"tty" short:"t" help:"Give the command a new terminal; stdin must be a terminal."`
 	Preserve int      `name:"preserve-fds" placeholder:"N" help:"Pass descriptors 3 .. 3+N-1 on to the command."`
 	Name     string   `arg:"" name:"name" help:"The sandbox."`
 	Command  []string `arg:"" optional:"" passthrough:"" name:"command" help:"The command and its arguments, after --."`

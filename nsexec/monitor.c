@@ -83,9 +83,10 @@ static int parse_monitor_arg(const char *arg, struct monitor_arg *m)
 	return 0;
 }
 
-// wait_forwarding forwards the signals in set (all but SIGCHLD) to pid
-// until it exits, and returns its wait status. The Go side blocked the
-// signals before its exec, so none is lost in between.
+// wait_forwarding forwards the signals in set (all but SIGCHLD) to pid's
+// process group (signal_job: pid alone while it leads none) until it
+// exits, and returns its wait status. The Go side blocked the signals
+// before its exec, so none is lost in between.
 static int wait_forwarding(pid_t pid, const sigset_t *set)
 {
 	int status;
@@ -101,7 +102,7 @@ static int wait_forwarding(pid_t pid, const sigset_t *set)
 		siginfo_t info;
 		int sig = sigwaitinfo(set, &info);
 		if (sig > 0 && sig != SIGCHLD)
-			kill(pid, sig); // ESRCH: it is just gone
+			signal_job(pid, sig);
 	}
 }
 

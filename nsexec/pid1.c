@@ -52,6 +52,16 @@ SBX_INTERNAL int exit_like(int status)
 	return SBX_EXIT_FAILED;
 }
 
+// signal_job sends sig to the job that pid leads, as a terminal would: its
+// process group (the Go init puts the command in one of its own, or -t's
+// session makes one), or pid alone while it leads none (a signal that comes
+// before the Go init has made the group). ESRCH (gone already) is fine.
+SBX_INTERNAL void signal_job(pid_t pid, int sig)
+{
+	if (kill(-pid, sig) < 0 && errno == ESRCH)
+		kill(pid, sig);
+}
+
 // next_signal waits for one of waitset; with a log relay, it moves the
 // command's output to the log meanwhile.
 static int next_signal(const sigset_t *waitset, struct log_relay *relay, int sigfd)
@@ -85,9 +95,9 @@ static int next_signal(const sigset_t *waitset, struct log_relay *relay, int sig
 }
 
 // run_init is the whole life of the sandbox's pid 1: forward signals to the
-// command, reap every orphan, relay a detached sandbox's output to its log,
-// and exit with the command's status, which takes the rest of the PID
-// namespace down with it.
+// command's process group, reap every orphan, relay a detached sandbox's
+// output to its log, and exit with the command's status, which takes the
+// rest of the PID namespace down with it.
 __attribute__((noreturn))
 static void run_init(pid_t command, const sigset_t *waitset, struct log_relay *relay)
 {
@@ -97,8 +107,7 @@ static void run_init(pid_t command, const sigset_t *waitset, struct log_relay *r
 	for (;;) {
 		int sig = next_signal(waitset, relay, sigfd);
 		if (sig != SIGCHLD) {
-			// The command may be gone already; ESRCH is fine.
-			kill(command, sig);
+			signal_job(command, sig);
 			continue;
 		}
 		for (;;) {

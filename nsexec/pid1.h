@@ -12,6 +12,10 @@
 // the monitor) and pid 1 pass on to the command.
 SBX_INTERNAL void add_forwarded_signals(sigset_t *set);
 
+// signal_job sends sig to the process group that pid leads, or to pid
+// alone if it leads none.
+SBX_INTERNAL void signal_job(pid_t pid, int sig);
+
 // exit_like turns a wait status into the exit code to end with.
 SBX_INTERNAL int exit_like(int status);
 

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"io"
 	"os"
 	"sync"
@@ -16,6 +17,19 @@ import (
 // terminal and stdio, and passes the master to the sbx parent over the init
 // socket (SCM_RIGHTS). The parent puts the caller's terminal in raw mode,
 // copies in both directions and keeps the window size in sync.
+
+// errNoTerminalInput refuses -t on a stdin that is not a terminal: the
+// command would wait on its pty for input that never comes (a pipe's end
+// does not reach it), as docker and podman refuse it.
+var errNoTerminalInput = errors.New("-t needs a terminal on stdin, and stdin is not one (the input device is not a TTY): drop -t to pipe input to the command")
+
+// checkTerminalInput returns errNoTerminalInput unless stdin is a terminal.
+func checkTerminalInput() error {
+	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err != nil {
+		return errNoTerminalInput
+	}
+	return nil
+}
 
 // receiveConsole reads the pty master the Go init sends, or the failure it
 // reports instead.

@@ -34,6 +34,11 @@ func Exec(o ExecOptions) (int, error) {
 	if len(o.Args) == 0 || o.Args[0] == "" {
 		return ExitSbxFailed, errors.New("no command given: put it after --, e.g. sbx exec NAME -- sh")
 	}
+	if o.TTY {
+		if err := checkTerminalInput(); err != nil {
+			return ExitSbxFailed, err
+		}
+	}
 	// Before sbx opens anything of its own, which could take the number
 	// of a descriptor that is not open.
 	if err := checkPreserveFDs(o.PreserveFDs); err != nil {

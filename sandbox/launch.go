@@ -537,7 +537,7 @@ func (p *process) wait() (int, error) {
 					}
 					continue
 				}
-				unix.Kill(p.init, sig)
+				p.forward(sig)
 			case <-done:
 				return
 			}
@@ -586,7 +586,7 @@ func (p *process) wait() (int, error) {
 		fmt.Fprintf(os.Stderr, "sbx: %v\n", err)
 		go func() {
 			for s := range p.sigs {
-				unix.Kill(p.init, s.(syscall.Signal))
+				p.forward(s.(syscall.Signal))
 			}
 		}()
 	}
@@ -597,6 +597,19 @@ func (p *process) wait() (int, error) {
 		return initErr.Code, &ExitError{Code: initErr.Code, Err: initErr}
 	}
 	return code, nil
+}
+
+// forward passes sig on to the sandbox. sbx run's child is the sandbox's
+// pid 1, which forwards it to the command's process group itself; sbx
+// exec's is the command, which leads a process group of its own once it
+// runs (the joining process starts a session): the signal goes to that
+// group, the command's job, as a terminal's would, or to the process alone
+// while it leads none yet.
+func (p *process) forward(sig syscall.Signal) {
+	if p.join != nil && unix.Kill(-p.init, sig) != unix.ESRCH {
+		return
+	}
+	unix.Kill(p.init, sig)
 }
 
 // started waits until the command has been executed (the Go init's end

@@ -46,7 +46,7 @@ func ParseSignal(s string) (unix.Signal, error) {
 }
 
 // Kill sends sig to a running sandbox's pid 1, which forwards INT, TERM,
-// HUP, QUIT, USR1, USR2 and WINCH to the command; KILL ends the sandbox,
+// HUP, QUIT, USR1, USR2 and WINCH to the command's process group; KILL ends the sandbox,
 // and with a cgroup every process in it (cgroup.kill), also one that left
 // its PID namespace's reach.
 func Kill(name string, sig unix.Signal) error {

@@ -85,9 +85,9 @@ func (p *process) handOver() error {
 	for drained := false; !drained; {
 		select {
 		case s := <-p.sigs:
-			unix.Kill(p.init, s.(syscall.Signal))
+			p.forward(s.(syscall.Signal))
 		case s := <-caught.in: // not passed on to p.sigs yet
-			unix.Kill(p.init, s.(syscall.Signal))
+			p.forward(s.(syscall.Signal))
 		default:
 			drained = true
 		}

@@ -115,6 +115,14 @@ func parseSize(v string) (uint64, error) {
 // started. The stages get their part of the plan first and make the
 // namespaces and id maps while the rest is planned.
 func Run(c Config, o RunOptions) (int, error) {
+	if c.TTY {
+		if o.Detach {
+			return ExitSbxFailed, errors.New("-t and -d together are not supported: a detached sandbox has no terminal to attach to")
+		}
+		if err := checkTerminalInput(); err != nil {
+			return ExitSbxFailed, err
+		}
+	}
 	p, err := planStages(&c)
 	if err != nil {
 		return ExitSbxFailed, err
@@ -136,9 +144,6 @@ func Run(c Config, o RunOptions) (int, error) {
 		stdio:    [3]uintptr{0, 1, 2},
 		preserve: int(p.Process.PreserveFDs),
 		tty:      c.TTY,
-	}
-	if l.tty && o.Detach {
-		return ExitSbxFailed, errors.New("-t and -d together are not supported: a detached sandbox has no terminal to attach to")
 	}
 	// From here on a signal is the sandbox's: the record made next is
 	// undone whatever comes.

@@ -107,15 +107,30 @@ func finishAndExec(sock *os.File, p *plan.Plan, switchUser func() error) error {
 	return execError(pr.Args[0], err)
 }
 
-// prepareCommand sets up the command's terminal, if it has one, and finds
-// the command.
+// prepareCommand sets up the command's terminal, if it has one, or else
+// its process group, and finds the command.
 func prepareCommand(sock *os.File, pr *plan.Process) (string, error) {
 	if pr.Terminal {
 		if err := setupConsole(sock, pr.ConsoleRows, pr.ConsoleCols); err != nil {
 			return "", err
 		}
+	} else if err := ownProcessGroup(); err != nil {
+		return "", err
 	}
 	return lookPath(pr.Args[0], envValue(pr.Env, "PATH"))
+}
+
+// ownProcessGroup makes the command the leader of a process group of its
+// own, its job: what sbx forwards (Ctrl-C) goes to that group (see
+// nsexec/pid1.c signal_job), so it reaches the children of a shell or of
+// make as a terminal's would. With -t the command's new session is that
+// group already; a session leader (sbx exec's joining process) leads its
+// group already too, and setpgid says EPERM.
+func ownProcessGroup() error {
+	if err := unix.Setpgid(0, 0); err != nil && err != unix.EPERM {
+		return fmt.Errorf("put the command in a process group of its own: %w", err)
+	}
+	return nil
 }
 
 // StartFIFO is the name of the FIFO in an OCI container's record directory
