@@ -5,9 +5,10 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO      ?= go
 BIN     := bin/sbx
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build demo test test-vm bench unit vet clean
+.PHONY: all build demo test test-vm bench unit vet clean man
 
 all: build
 
@@ -67,6 +68,11 @@ test-vm:
 bench:
 	bash scripts/bench.sh
 
+# The man page sbx.1, made by sbx from the model of its command line
+# (the same as --help): man ./sbx.1 reads it.
+man: build
+	./$(BIN) __man > sbx.1
+
 # Unit tests of every package but the integration tests in ./test.
 unit:
 	CGO_ENABLED=1 $(GO) test $$($(GO) list ./... | grep -v '/test$$')
@@ -77,4 +83,4 @@ vet:
 	$(GO) vet ./...
 
 clean:
-	rm -rf bin
+	rm -rf bin sbx.1

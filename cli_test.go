@@ -79,6 +79,13 @@ func TestParseOneAsFull(t *testing.T) {
 		{"kill", "box", "KILL"},
 		{"rm", "-f", "box"},
 		{"check", "--json"},
+		{"run", "--map", "auto", "--", "true"},
+		{"run", "--map", "weird", "--", "true"}, // refused by Run
+		{"run", "--ulimit", "as=512m", "--", "true"},
+		{"help"},
+		{"help", "run"},
+		{"completion", "bash"},
+		{"__man"},
 	} {
 		recordedView = nil
 		one, ok := parseOne(args)
@@ -121,13 +128,15 @@ func TestParseOneDeclines(t *testing.T) {
 		{"--map", "single", "run"},
 		{"run", "--help"},
 		{"run", "-h"},
-		{"run", "--map", "weird", "--", "true"},
 		{"run", "--uid", "x", "--", "true"},
 		{"run", "--tmpfs", "/a", "--ro-bind"},
 		{"exec"},
 		{"state"},
 		{"version", "extra"},
 		{"ps", "--bogus"},
+		{"completion"},
+		{"completion", "tcsh"},
+		{"version", "-V"},
 	} {
 		recordedView = nil
 		if _, ok := parseOne(args); ok {

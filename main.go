@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -34,9 +33,6 @@ import (
 	"github.com/sbx-sandbox/sbx/usermap"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 type cli struct {
 	Run     runCmd     `cmd:"" help:"Run a command in a new sandbox."`
 	Exec    execCmd    `cmd:"" help:"Run a command in a running sandbox."`
@@ -46,13 +42,19 @@ type cli struct {
 	Kill    killCmd    `cmd:"" help:"Send a signal to a sandbox (default TERM)."`
 	Rm      rmCmd      `cmd:"" help:"Remove an exited sandbox (-f: kill it first)."`
 	Check   checkCmd   `cmd:"" help:"Check whether sbx can run here, and name the fix for what is missing."`
-	Version versionCmd `cmd:"" help:"Print the version of sbx."`
+	Version versionCmd `cmd:"" help:"Print the version of sbx, its commit, its Go version and the kernel facilities found."`
+
+	Help       helpCmd       `cmd:"" help:"Print the help of sbx, or of a command (sbx help run)."`
+	Completion completionCmd `cmd:"" help:"Print a shell completion script: sbx completion bash|zsh|fish."`
+	Man        manCmd        `cmd:"" name:"__man" hidden:"" help:"Print sbx's man page (roff), made from the same model as --help."`
+
+	VersionFlag versionFlag `name:"version" short:"V" help:"Print the version of sbx (as sbx version) and exit."`
 }
 
 type runCmd struct {
 	UID      *uint32  `name:"uid" placeholder:"N" help:"Run as user id N inside; the caller's uid is mapped to it (default: the caller's own)."`
 	GID      *uint32  `name:"gid" placeholder:"N" help:"Run as group id N inside; the caller's gid is mapped to it (default: the caller's own)."`
-	Map      string   `name:"map" default:"auto" enum:"auto,single" placeholder:"auto|single" help:"Id maps: auto maps 0..65535 from /etc/subuid and /etc/subgid via newuidmap/newgidmap when possible, else single; single maps only the caller's ids (setgroups denied)."`
+	Map      *string  `name:"map" placeholder:"auto|single" help:"Id maps: auto maps 0..65535 from /etc/subuid and /etc/subgid via newuidmap/newgidmap (an error without them); single maps only the caller's ids (setgroups denied). Default: auto where it can, else single."`
 	Hostname string   `name:"hostname" placeholder:"NAME" default:"sbx" help:"Hostname inside."`
 	Env      []string `name:"env" short:"e" sep:"none" placeholder:"KEY=VAL" help:"Set an environment variable (KEY alone copies the caller's value). Repeatable."`
 	ClearEnv bool     `name:"clearenv" help:"Start from an empty environment instead of the caller's."`
@@ -84,7 +86,7 @@ type runCmd struct {
 	AllowUserns   bool     `name:"allow-userns" group:"security" help:"Let the command create user namespaces (and, in them, other namespaces); off by default."`
 	DisableUserns bool     `name:"disable-userns" group:"security" help:"No effect: new user namespaces are refused by default (kept for bwrap's flag of that name; see --allow-userns)."`
 	SeccompAllow  []string `name:"seccomp-allow" group:"security" sep:"," placeholder:"NAME,..." help:"Allow calls the built-in seccomp profile refuses: io_uring (io_uring_setup, _enter, _register), vsock (AF_VSOCK sockets)."`
-	Ulimit        []string `name:"ulimit" group:"security" sep:"none" placeholder:"NAME=SOFT[:HARD]" help:"Set a resource limit (nofile, nproc, core, ...; a number or unlimited). Repeatable."`
+	Ulimit        []string `name:"ulimit" group:"security" sep:"none" placeholder:"NAME=SOFT[:HARD]" help:"Set a resource limit (nofile, nproc, core, ...; a number or unlimited; sizes such as as=512m take k, m, g suffixes). Repeatable."`
 	Sysctl        []string `name:"sysctl" group:"security" sep:"none" placeholder:"KEY=VALUE" help:"Set a sysctl of the sandbox's own network namespace (net.*, e.g. net.ipv4.ping_group_range=\"0 2147483647\"). Repeatable."`
 	PreserveFDs   int      `name:"preserve-fds" group:"security" placeholder:"N" help:"Pass descriptors 3 .. 3+N-1 on to the command (all others are closed)."`
 
@@ -134,6 +136,13 @@ func (r *runCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	// --map not given is usermap.Default, which falls back silently.
+	mapMode := usermap.Default
+	if r.Map != nil {
+		if mapMode, err = usermap.ParseMode(*r.Map); err != nil {
+			return err
+		}
+	}
 	cwdMode := sandbox.CwdDefault
 	if r.NoCwd {
 		cwdMode = sandbox.CwdNone
@@ -144,7 +153,7 @@ func (r *runCmd) Run() error {
 		Args:          args,
 		UID:           r.UID,
 		GID:           r.GID,
-		MapMode:       usermap.Mode(r.Map),
+		MapMode:       mapMode,
 		Hostname:      r.Hostname,
 		Env:           r.Env,
 		ClearEnv:      r.ClearEnv,
@@ -231,7 +240,7 @@ type execCmd struct {
 	Env      []string `name:"env" short:"e" sep:"none" placeholder:"KEY=VAL" help:"Set an environment variable over the sandbox's. Repeatable."`
 	Workdir  string   `name:"workdir" short:"w" placeholder:"DIR" help:"Working directory inside (default: the sandbox's)."`
 	UID      *uint32  `name:"uid" placeholder:"N" help:"Run as user id N inside (default: the sandbox's)."`
-	GID      *uint32  `name:"gid" placeholder:"N" help:"Run as group id N inside (default: the sandbox's)."`
+	GID      *uint32  `name:"gid" placeholder:"N" help:"Run as group id N inside (default: the group of --uid's entry in the sandbox's /etc/passwd, else the sandbox's)."`
 	TTY      bool     `name:"tty" short:"t" help:"Give the command a new terminal; stdin must be a terminal."`
 	Preserve int      `name:"preserve-fds" placeholder:"N" help:"Pass descriptors 3 .. 3+N-1 on to the command."`
 	Name     string   `arg:"" name:"name" help:"The sandbox."`
@@ -522,17 +531,6 @@ func (c *checkCmd) Run() error {
 	if !hostcheck.Usable(facts) {
 		os.Exit(1)
 	}
-	return nil
-}
-
-type versionCmd struct{}
-
-func (versionCmd) Run() error {
-	v := version
-	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		v = bi.Main.Version
-	}
-	fmt.Printf("sbx %s\n", v)
 	return nil
 }
 

@@ -58,6 +58,29 @@ var facilities = []facility{
 	}},
 }
 
+// KernelFacilities probes the kernel interfaces sbx uses that older
+// kernels lack (one cheap call each, what sbx version prints): the names
+// of those the running kernel has, and of those it lacks.
+func KernelFacilities() (have, lack []string) {
+	for _, fa := range facilities {
+		if fa.present() {
+			have = append(have, fa.name)
+		} else {
+			lack = append(lack, fa.name)
+		}
+	}
+	return have, lack
+}
+
+// KernelRelease is the running kernel's release (uname -r).
+func KernelRelease() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return "unknown"
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
 // kernelFacilities lists which facilities the running kernel has, and what
 // degrades without the ones it lacks.
 func kernelFacilities() Fact {

@@ -106,6 +106,7 @@ func (p *Plan) encodeRest(e *Encoder) {
 	e.StringIf(attrCwd, pr.Cwd)
 	e.U32(attrUID, pr.UID)
 	e.U32(attrGID, pr.GID)
+	e.Flag(attrGIDPasswd, pr.GIDFromPasswd)
 	e.Flag(attrTerminal, pr.Terminal)
 	e.U32If(attrPreserveFDs, pr.PreserveFDs)
 	e.Flag(attrGroupsSet, pr.AdditionalGids != nil)
@@ -319,6 +320,8 @@ func (p *Plan) decodeAttr(d *Decoder) {
 		pr.UID = d.U32()
 	case attrGID:
 		pr.GID = d.U32()
+	case attrGIDPasswd:
+		pr.GIDFromPasswd = d.Bool()
 	case attrTerminal:
 		pr.Terminal = d.Bool()
 	case attrPreserveFDs:

@@ -322,6 +322,10 @@ type Process struct {
 	// Cwd is the working directory inside.
 	Cwd      string
 	UID, GID uint32
+	// GIDFromPasswd takes the GID from UID's entry in the sandbox's
+	// /etc/passwd, read inside, where it has one (sbx exec --uid N without
+	// --gid); GID stays otherwise.
+	GIDFromPasswd bool
 	// Terminal gives the command a new pty (-t).
 	Terminal bool
 	// ConsoleRows and ConsoleCols, if not 0, size the pty from the start

@@ -43,7 +43,7 @@ func fullPlan() *Plan {
 		Sysctls:    []string{"net.ipv4.ping_group_range=0 0"},
 		Process: Process{
 			Args: []string{"sh", "-c", ""}, Env: []string{"A=1", "EMPTY="}, Cwd: "/src",
-			UID: 1000, GID: 1000, Terminal: true, PreserveFDs: 2,
+			UID: 1000, GID: 1000, GIDFromPasswd: true, Terminal: true, PreserveFDs: 2,
 			Rlimits:        []Rlimit{{Resource: 7, Soft: 64, Hard: ^uint64(0)}},
 			AdditionalGids: []uint32{0, 10}, Umask: 0o22, SetUmask: true, StartGate: 6, ConsoleRows: 33, ConsoleCols: 101,
 		},

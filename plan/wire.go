@@ -74,6 +74,7 @@ const (
 	attrConsoleSize  uint16 = 93 // uint32: rows<<16 | cols
 	attrStartHook    uint16 = 94 // nested, repeated: hook*
 	attrHookState    uint16 = 101
+	attrGIDPasswd    uint16 = 102 // flag: Process.GIDFromPasswd
 
 	// A record's own (package state).
 	attrRecordVersion  uint16 = 95 // uint32: recordVersion

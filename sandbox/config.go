@@ -29,6 +29,7 @@ import (
 type Config struct {
 	Args     []string
 	UID, GID *uint32
+	// MapMode is --map: usermap.Default ("") when not given.
 	MapMode  usermap.Mode
 	Hostname string
 	Env      []string // KEY=VAL, or KEY to copy the caller's value
@@ -123,11 +124,11 @@ func planStages(o *Config) (*plan.Plan, error) {
 	if len(o.Args) == 0 || o.Args[0] == "" {
 		return nil, errors.New("no command given: put it after --, e.g. sbx run -- sh")
 	}
-	if o.MapMode == "" {
-		o.MapMode = usermap.Auto
-	}
-	if _, err := usermap.ParseMode(string(o.MapMode)); err != nil {
-		return nil, err
+	// Default ("") is --map not given: auto, falling back to single.
+	if o.MapMode != usermap.Default {
+		if _, err := usermap.ParseMode(string(o.MapMode)); err != nil {
+			return nil, err
+		}
 	}
 	// Before stage 0 starts, which gets them.
 	if err := checkPreserveFDs(o.PreserveFDs); err != nil {
@@ -230,6 +231,9 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 		{Kind: plan.Dev, Dst: "/dev"},
 	}
 	p.Masked, p.ReadOnly = maskedPaths, readonlyPaths
+	if !o.ClearEnv {
+		env = withPWD(env, o.Env, workdir)
+	}
 	p.Process.Terminal, p.Process.Args, p.Process.Env, p.Process.Cwd = o.TTY, o.Args, env, workdir
 	stateRoot := realPath(state.RootPath())
 	covers := hostCovers(o.Rootfs != "", stateRoot)
@@ -421,6 +425,24 @@ func buildEnv(host, settings []string, clear bool) ([]string, error) {
 		env = append(env, k+"="+vals[k])
 	}
 	return env, nil
+}
+
+// withPWD sets PWD in env to the command's working directory dir, as a
+// shell does for the commands it starts (the caller's PWD names a
+// directory outside), unless an -e setting names PWD.
+func withPWD(env, settings []string, dir string) []string {
+	for _, s := range settings {
+		if k, _, _ := strings.Cut(s, "="); k == "PWD" {
+			return env
+		}
+	}
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "PWD=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "PWD="+dir)
 }
 
 func isInternalEnv(k string) bool {

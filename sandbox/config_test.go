@@ -127,3 +127,23 @@ func TestNewPlanDefaultView(t *testing.T) {
 		}
 	}
 }
+
+func TestWithPWD(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		env, settings []string
+		want          []string
+	}{
+		{"replaces the caller's", []string{"A=1", "PWD=/home/u", "B=2"}, nil, []string{"A=1", "B=2", "PWD=/src"}},
+		{"adds one", []string{"A=1"}, nil, []string{"A=1", "PWD=/src"}},
+		{"-e PWD=X wins", []string{"PWD=/x"}, []string{"PWD=/x"}, []string{"PWD=/x"}},
+		{"-e PWD copies the caller's", []string{"PWD=/home/u"}, []string{"PWD"}, []string{"PWD=/home/u"}},
+		{"-e of another key", []string{"PWD=/home/u"}, []string{"PWDX=1"}, []string{"PWD=/src"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := withPWD(tc.env, tc.settings, "/src"); !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -171,8 +172,16 @@ func execPlan(base *plan.Plan, o ExecOptions) (*plan.Plan, error) {
 		}
 		p.Process.Cwd = filepath.Clean(o.Workdir)
 	}
+	// The sandbox's PWD (sbx run sets it to its working directory unless
+	// --clearenv) follows -w.
+	if o.Workdir != "" && slices.ContainsFunc(p.Process.Env, func(kv string) bool { return strings.HasPrefix(kv, "PWD=") }) {
+		p.Process.Env = withPWD(p.Process.Env, o.Env, p.Process.Cwd)
+	}
 	if o.UID != nil {
 		p.Process.UID = *o.UID
+		// Without --gid, the group is the uid's own in the sandbox's
+		// /etc/passwd, which the joining process reads inside.
+		p.Process.GIDFromPasswd = o.GID == nil
 	}
 	if o.GID != nil {
 		p.Process.GID = *o.GID

@@ -23,13 +23,14 @@ func parseUlimits(settings []string) ([]plan.Rlimit, error) {
 			return nil, fmt.Errorf("--ulimit %q: want NAME=SOFT[:HARD] with NAME one of as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack", s)
 		}
 		softStr, hardStr, hasHard := strings.Cut(vals, ":")
-		soft, err := rlimitValue(softStr)
+		sized := sizeLimits[res]
+		soft, err := rlimitValue(softStr, sized)
 		if err != nil {
 			return nil, fmt.Errorf("--ulimit %q: soft limit: %w", s, err)
 		}
 		hard := soft
 		if hasHard {
-			if hard, err = rlimitValue(hardStr); err != nil {
+			if hard, err = rlimitValue(hardStr, sized); err != nil {
 				return nil, fmt.Errorf("--ulimit %q: hard limit: %w", s, err)
 			}
 		}
@@ -54,14 +55,32 @@ func parseUlimits(settings []string) ([]plan.Rlimit, error) {
 	return out, nil
 }
 
-func rlimitValue(v string) (uint64, error) {
+// sizeLimits are the limits in bytes, which take k, m and g suffixes.
+var sizeLimits = map[uint32]bool{
+	unix.RLIMIT_AS: true, unix.RLIMIT_CORE: true, unix.RLIMIT_DATA: true, unix.RLIMIT_FSIZE: true,
+	unix.RLIMIT_MEMLOCK: true, unix.RLIMIT_MSGQUEUE: true, unix.RLIMIT_RSS: true, unix.RLIMIT_STACK: true,
+}
+
+// rlimitValue reads one limit: a number, "unlimited" or -1; for a limit in
+// bytes (sized), also a size with a k, m or g suffix (powers of 1024), as
+// --tmpfs takes it.
+func rlimitValue(v string, sized bool) (uint64, error) {
 	switch v {
 	case "unlimited", "-1":
 		return unix.RLIM_INFINITY, nil
 	}
-	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+		return n, nil
+	}
+	if !sized {
 		return 0, fmt.Errorf("%q is not a number or \"unlimited\"", v)
+	}
+	if v == "" {
+		return 0, fmt.Errorf("an empty size: want a number of bytes with an optional k, m or g suffix, or \"unlimited\"")
+	}
+	n, err := parseSize(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a size (a number of bytes with an optional k, m or g suffix) or \"unlimited\"", v)
 	}
 	return n, nil
 }

@@ -24,6 +24,19 @@ func TestParseUlimits(t *testing.T) {
 		{arg: "files=1", wantErr: true},
 		{arg: "nofile", wantErr: true},
 		{arg: "nofile=lots", wantErr: true},
+		{arg: "as=512m", soft: 512 << 20, hard: 512 << 20},
+		{arg: "fsize=1g:unlimited", soft: 1 << 30, hard: unix.RLIM_INFINITY},
+		{arg: "stack=8M:16m", soft: 8 << 20, hard: 16 << 20},
+		{arg: "core=4k", soft: 4 << 10, hard: 4 << 10},
+		{arg: "memlock=64K", soft: 64 << 10, hard: 64 << 10},
+		{arg: "data=1024", soft: 1024, hard: 1024},
+		{arg: "as=", wantErr: true},
+		{arg: "as=m", wantErr: true},
+		{arg: "as=1t", wantErr: true},
+		{arg: "as=1.5g", wantErr: true},
+		{arg: "as=99999999999g", wantErr: true},
+		{arg: "nofile=1k", wantErr: true},
+		{arg: "nproc=2m", wantErr: true},
 	}
 	if nofile.Max != unix.RLIM_INFINITY {
 		cases = append(cases, struct {

@@ -2,17 +2,31 @@ package test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
+// TestVersion: sbx version, --version and -V print the same lines: the
+// version first (sbx VERSION), then the Go version and the kernel
+// facilities found.
 func TestVersion(t *testing.T) {
 	t.Parallel()
 	out := sbx(t, "version").ok(t)
 	l := lines(out)
-	if len(l) != 1 || !strings.HasPrefix(l[0], "sbx ") || strings.TrimSpace(strings.TrimPrefix(l[0], "sbx ")) == "" {
-		t.Fatalf("want one line `sbx VERSION`, got %q", out)
+	if len(l) < 3 || !strings.HasPrefix(l[0], "sbx ") || strings.TrimSpace(strings.TrimPrefix(l[0], "sbx ")) == "" {
+		t.Fatalf("want `sbx VERSION` first, then more lines, got %q", out)
+	}
+	for _, want := range []string{"\ngo:      go1.", "\nkernel:  Linux ", "clone3"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("sbx version does not say %q:\n%s", want, out)
+		}
+	}
+	for _, flag := range []string{"--version", "-V"} {
+		if got := sbx(t, flag).ok(t); got != out {
+			t.Errorf("sbx %s printed %q, sbx version %q", flag, got, out)
+		}
 	}
 }
 
@@ -23,7 +37,7 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"sbx --help", []string{"--help"}, []string{"run", "version"}},
+		{"sbx --help", []string{"--help"}, []string{"run", "version", "help", "completion", "--version"}},
 		{"sbx run --help", []string{"run", "--help"},
 			[]string{"--uid", "--gid", "--map", "--hostname", "--env", "-e", "--clearenv", "--workdir", "-w"}},
 	}
@@ -38,6 +52,94 @@ func TestHelp(t *testing.T) {
 				}
 			}
 		})
+	}
+	// sbx help [CMD] prints what --help prints.
+	for _, cmd := range [][]string{nil, {"run"}, {"exec"}, {"help"}, {"completion"}} {
+		want := sbx(t, append(append([]string{}, cmd...), "--help")...)
+		got := sbx(t, append([]string{"help"}, cmd...)...)
+		got.expect(t, 0)
+		if got.stdout != want.stdout || got.stdout == "" {
+			t.Errorf("sbx help %s:\n%s\nsbx %s --help:\n%s", strings.Join(cmd, " "), got, strings.Join(cmd, " "), want)
+		}
+	}
+	for _, bad := range [][]string{{"help", "bogus"}, {"help", "--map"}} {
+		r := sbx(t, bad...)
+		r.expect(t, 125)
+		if l := lines(r.stderr); len(l) != 1 || r.stdout != "" {
+			t.Errorf("sbx %s: want one line on stderr:\n%s", strings.Join(bad, " "), r)
+		}
+	}
+}
+
+// TestCompletion: sbx completion SHELL prints a script the shell accepts
+// (bash always; zsh and fish where installed) that names every command
+// sbx --help lists and every flag of sbx run; another shell is refused.
+func TestCompletion(t *testing.T) {
+	t.Parallel()
+	help := sbx(t, "--help").ok(t)
+	var cmds []string
+	_, list, _ := strings.Cut(help, "\nCommands:\n")
+	for _, l := range lines(list) {
+		if strings.HasPrefix(l, "  ") && !strings.HasPrefix(l, "   ") {
+			cmds = append(cmds, strings.Fields(l)[0])
+		}
+	}
+	if len(cmds) < 10 {
+		t.Fatalf("found only the commands %q in sbx --help:\n%s", cmds, help)
+	}
+	runHelp := sbx(t, "run", "--help").ok(t)
+	var runFlags []string
+	for _, f := range strings.Fields(runHelp) {
+		if strings.HasPrefix(f, "--") && len(f) > 2 {
+			name, _, _ := strings.Cut(strings.Trim(f, ",.;:()"), "=")
+			runFlags = append(runFlags, name)
+		}
+	}
+	dir := testDir(t)
+	for _, shell := range []struct{ name, check string }{{"bash", "-n"}, {"zsh", "-n"}, {"fish", "--no-execute"}} {
+		t.Run(shell.name, func(t *testing.T) {
+			script := sbx(t, "completion", shell.name).ok(t)
+			for _, c := range cmds {
+				if !strings.Contains(script, c) {
+					t.Errorf("the %s script does not name the command %s", shell.name, c)
+				}
+			}
+			for _, f := range runFlags {
+				if !strings.Contains(script, strings.TrimPrefix(f, "--")) {
+					t.Errorf("the %s script does not name sbx run %s", shell.name, f)
+				}
+			}
+			path, err := exec.LookPath(shell.name)
+			if err != nil {
+				if shell.name == "bash" {
+					t.Fatal("bash is not installed")
+				}
+				t.Skipf("%s is not installed: the syntax check is skipped", shell.name)
+			}
+			file := filepath.Join(dir, "sbx."+shell.name)
+			writeFile(t, file, script, 0o644)
+			if out, err := exec.Command(path, shell.check, file).CombinedOutput(); err != nil {
+				t.Errorf("%s %s refuses the script: %v\n%s", shell.name, shell.check, err, out)
+			}
+		})
+	}
+	t.Run("bash completes", func(t *testing.T) {
+		// What bash offers after `sbx ru` and `sbx run --ma`, `--map `.
+		script := sbx(t, "completion", "bash").ok(t)
+		file := filepath.Join(dir, "complete.bash")
+		writeFile(t, file, script, 0o644)
+		probe := `. "$1"; for line in "sbx ru" "sbx run --ma" "sbx run --map " "sbx help ex"; do
+			read -ra COMP_WORDS <<<"$line"; [[ $line == *" " ]] && COMP_WORDS+=("")
+			COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _sbx; echo "${COMPREPLY[*]}"; done`
+		out, err := exec.Command("bash", "-c", probe, "bash", file).CombinedOutput()
+		if want := "run\n--map\nauto single\nexec\n"; err != nil || string(out) != want {
+			t.Errorf("bash offers %q (%v), want %q", out, err, want)
+		}
+	})
+	r := sbx(t, "completion", "tcsh")
+	r.expect(t, 125)
+	if l := lines(r.stderr); len(l) != 1 || !strings.Contains(l[0], "tcsh") || r.stdout != "" {
+		t.Errorf("sbx completion tcsh: want one line on stderr:\n%s", r)
 	}
 }
 

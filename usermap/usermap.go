@@ -24,20 +24,25 @@ import (
 type Mode string
 
 const (
-	// Auto maps 0..65535 when subordinate ranges and helpers are there,
-	// and falls back to Single otherwise.
+	// Default is what sbx run does without --map: Auto where the
+	// subordinate ranges and the helpers are there, silently Single
+	// otherwise.
+	Default Mode = ""
+	// Auto maps 0..65535 from the subordinate ranges through the helpers;
+	// asked for explicitly, it is an error without them.
 	Auto Mode = "auto"
 	// Single maps only the caller's own ids and denies setgroups(2).
 	Single Mode = "single"
 )
 
-// ParseMode parses the value of --map.
+// ParseMode parses the value of --map (which cannot be empty: Default is
+// --map not given).
 func ParseMode(s string) (Mode, error) {
 	switch Mode(s) {
 	case Auto, Single:
 		return Mode(s), nil
 	}
-	return "", fmt.Errorf("unknown id map mode %q: use auto or single", s)
+	return "", fmt.Errorf("--map %q: unknown id map mode, use auto or single", s)
 }
 
 // MappedIDs is how many ids Auto tries to map: 0..65535, like a distribution
@@ -144,11 +149,15 @@ func Build(req Request) (Plan, error) {
 	switch req.Mode {
 	case Single:
 		return single, nil
-	case Auto, "":
+	case Auto, Default:
 	default:
-		return Plan{}, fmt.Errorf("unknown id map mode %q: use auto or single", req.Mode)
+		return Plan{}, fmt.Errorf("--map %q: unknown id map mode, use auto or single", req.Mode)
 	}
-	if req.NewUIDMap == "" || req.NewGIDMap == "" || len(req.SubUIDs) == 0 || len(req.SubGIDs) == 0 {
+	if missing := req.missing(); missing != "" {
+		if req.Mode == Auto {
+			return Plan{}, fmt.Errorf("--map auto: %s: add ranges for your user to /etc/subuid and /etc/subgid and "+
+				"run `sudo apt-get install uidmap`, or use --map single", missing)
+		}
 		return single, nil
 	}
 	uids, err := fill(req.UID, req.HostUID, req.SubUIDs)
@@ -165,6 +174,21 @@ func Build(req Request) (Plan, error) {
 		UIDMapHelper: req.NewUIDMap,
 		GIDMapHelper: req.NewGIDMap,
 	}, nil
+}
+
+// missing names what a multi-range map lacks, "" if nothing.
+func (req Request) missing() string {
+	var m []string
+	if len(req.SubUIDs) == 0 {
+		m = append(m, "no subordinate uids in "+SubUIDPath)
+	}
+	if len(req.SubGIDs) == 0 {
+		m = append(m, "no subordinate gids in "+SubGIDPath)
+	}
+	if len(m) == 0 && (req.NewUIDMap == "" || req.NewGIDMap == "") {
+		m = append(m, "newuidmap/newgidmap not installed setuid root (or with file capabilities)")
+	}
+	return strings.Join(m, ", ")
 }
 
 // fill maps inside to host and the other ids 0..MappedIDs-1 from the
@@ -247,6 +271,26 @@ func userName(passwd string, uid uint32) string {
 		}
 	}
 	return ""
+}
+
+// PrimaryGID finds the group id of uid's entry in a file in the format of
+// /etc/passwd (name:password:uid:gid:...); ok is false when it has none.
+// The first entry of uid counts, as getpwuid(3) takes it.
+func PrimaryGID(passwd io.Reader, uid uint32) (gid uint32, ok bool, err error) {
+	want := strconv.FormatUint(uint64(uid), 10)
+	sc := bufio.NewScanner(passwd)
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), ":")
+		if len(f) < 4 || f[2] != want {
+			continue
+		}
+		g, err := strconv.ParseUint(f[3], 10, 32)
+		if err != nil {
+			continue
+		}
+		return uint32(g), true, nil
+	}
+	return 0, false, sc.Err()
 }
 
 // Detect fills a request for the calling process from the system: its

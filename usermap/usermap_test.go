@@ -80,15 +80,15 @@ func TestBuild(t *testing.T) {
 			wantDeny: true,
 		},
 		{
-			name: "auto without ranges falls back to single",
-			req: Request{Mode: Auto, HostUID: 1000, HostGID: 1000, UID: 1000, GID: 1000,
+			name: "default without ranges falls back to single",
+			req: Request{Mode: Default, HostUID: 1000, HostGID: 1000, UID: 1000, GID: 1000,
 				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap},
 			wantUID:  []plan.IDMap{m(1000, 1000, 1)},
 			wantDeny: true,
 		},
 		{
-			name: "auto without helpers falls back to single",
-			req: Request{Mode: Auto, HostUID: 1000, HostGID: 1000, UID: 1000, GID: 1000,
+			name: "default without helpers falls back to single",
+			req: Request{Mode: Default, HostUID: 1000, HostGID: 1000, UID: 1000, GID: 1000,
 				SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}}},
 			wantUID:  []plan.IDMap{m(1000, 1000, 1)},
 			wantDeny: true,
@@ -96,6 +96,14 @@ func TestBuild(t *testing.T) {
 		{
 			name: "auto maps around the caller's id",
 			req: Request{Mode: Auto, HostUID: 1000, HostGID: 1000, UID: 1000, GID: 1000,
+				SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}},
+				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap},
+			wantUID:   []plan.IDMap{m(0, 100000, 1000), m(1000, 1000, 1), m(1001, 101000, 64535)},
+			wantMulti: true,
+		},
+		{
+			name: "default maps as auto does",
+			req: Request{Mode: Default, HostUID: 1000, HostGID: 1000, UID: 1000, GID: 1000,
 				SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}},
 				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap},
 			wantUID:   []plan.IDMap{m(0, 100000, 1000), m(1000, 1000, 1), m(1001, 101000, 64535)},
@@ -189,6 +197,10 @@ func TestBuildRejects(t *testing.T) {
 		req  Request
 	}{
 		{"bad mode", Request{Mode: "many"}},
+		{"auto without ranges", Request{Mode: Auto, NewUIDMap: "/x", NewGIDMap: "/y"}},
+		{"auto without subgids", Request{Mode: Auto, NewUIDMap: "/x", NewGIDMap: "/y", SubUIDs: []Range{{100000, 65536}}}},
+		{"auto without helpers", Request{Mode: Auto, SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}}}},
+		{"auto without newgidmap", Request{Mode: Auto, NewUIDMap: "/x", SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}}}},
 		{"unmappable uid", Request{Mode: Single, UID: 1<<32 - 1}},
 		{"too many extents", Request{Mode: Auto, UID: 0, GID: 0, NewUIDMap: "/x", NewGIDMap: "/y",
 			SubUIDs: manyRanges(400), SubGIDs: manyRanges(400)}},
@@ -216,8 +228,44 @@ func TestParseMode(t *testing.T) {
 			t.Errorf("ParseMode(%q) = %q, %v", s, m, err)
 		}
 	}
-	if _, err := ParseMode("both"); err == nil {
-		t.Error("ParseMode(both) succeeded")
+	for _, s := range []string{"both", ""} {
+		if _, err := ParseMode(s); err == nil {
+			t.Errorf("ParseMode(%q) succeeded", s)
+		}
+	}
+}
+
+// An explicit --map auto that cannot map names what is missing and the
+// fix, in one line.
+func TestBuildAutoNamesFix(t *testing.T) {
+	_, err := Build(Request{Mode: Auto, HostUID: 1000, HostGID: 1000, UID: 1000, GID: 1000})
+	if err == nil {
+		t.Fatal("Build succeeded, want an error")
+	}
+	for _, want := range []string{"--map auto", "/etc/subuid", "apt-get install uidmap", "--map single"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error %q is more than one line", err)
+	}
+}
+
+func TestPrimaryGID(t *testing.T) {
+	const passwd = "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1001::/home/alice:/bin/sh\n" +
+		"short:x:5\nbad:x:7:seven::/:/bin/sh\ntwice:x:8:80::/:/bin/sh\ntwice2:x:8:81::/:/bin/sh\n\n"
+	for _, tc := range []struct {
+		uid    uint32
+		gid    uint32
+		wantOK bool
+	}{
+		{0, 0, true}, {1000, 1001, true}, {8, 80, true}, {5, 0, false}, {7, 0, false}, {1234, 0, false},
+	} {
+		gid, ok, err := PrimaryGID(strings.NewReader(passwd), tc.uid)
+		if err != nil || ok != tc.wantOK || gid != tc.gid {
+			t.Errorf("PrimaryGID(%d) = %d, %v, %v; want %d, %v", tc.uid, gid, ok, err, tc.gid, tc.wantOK)
+		}
 	}
 }
 

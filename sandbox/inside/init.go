@@ -141,6 +141,11 @@ func execInit(sock *os.File) error {
 		return err
 	}
 	pr := &p.Process
+	if pr.GIDFromPasswd {
+		if pr.GID, err = primaryGID(pr.UID, pr.GID); err != nil {
+			return err
+		}
+	}
 	return finishAndExec(sock, p, func() error { return switchIDs(pr.UID, pr.GID, pr.AdditionalGids) })
 }
 
