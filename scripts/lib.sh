@@ -138,6 +138,9 @@ missing_packages() {
 	# The user-mode networks of sbx run --net (the network tests).
 	have pasta || pkgs+=(passt)
 	have slirp4netns || pkgs+=(slirp4netns)
+	# The shells whose completion scripts sbx writes (TestCompletion).
+	have zsh || pkgs+=(zsh)
+	have fish || pkgs+=(fish)
 	if [ -n "$oci" ]; then
 		have podman || pkgs+=(podman)
 		have conmon || pkgs+=(conmon)
