@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+
+	"github.com/sbx-sandbox/sbx/state"
 )
 
 // The names commandField knows a command by are those of the full model.
@@ -173,5 +175,37 @@ func BenchmarkParse(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// sbx kill's arguments: -s names the signal; without it, a last argument
+// of several that is no sandbox's name is the signal.
+func TestKillArgs(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	for _, name := range []string{"a", "b", "TERM"} {
+		if err := state.Create(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		args  []string
+		flag  string
+		names []string
+		sig   string
+	}{
+		{[]string{"a"}, "", []string{"a"}, "TERM"},
+		{[]string{"a", "KILL"}, "", []string{"a"}, "KILL"},
+		{[]string{"a", "9"}, "", []string{"a"}, "9"},
+		{[]string{"a", "b"}, "", []string{"a", "b"}, "TERM"},
+		{[]string{"a", "b", "HUP"}, "", []string{"a", "b"}, "HUP"},
+		{[]string{"a", "TERM"}, "", []string{"a", "TERM"}, "TERM"}, // a sandbox named TERM
+		{[]string{"a", "FOO"}, "", []string{"a"}, "FOO"},           // a bad signal, refused later
+		{[]string{"a", "KILL"}, "HUP", []string{"a", "KILL"}, "HUP"},
+		{[]string{"KILL"}, "", []string{"KILL"}, "TERM"},
+	} {
+		names, sig := killArgs(c.args, c.flag)
+		if !slices.Equal(names, c.names) || sig != c.sig {
+			t.Errorf("killArgs(%q, %q) = %q, %q; want %q, %q", c.args, c.flag, names, sig, c.names, c.sig)
+		}
 	}
 }

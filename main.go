@@ -39,8 +39,10 @@ type cli struct {
 	Ps      psCmd      `cmd:"" help:"List sandboxes."`
 	Stats   statsCmd   `cmd:"" help:"Print what running sandboxes use: memory, pids, CPU time, OOM kills."`
 	State   stateCmd   `cmd:"" help:"Print the state of a sandbox as JSON."`
-	Kill    killCmd    `cmd:"" help:"Send a signal to a sandbox (default TERM)."`
-	Rm      rmCmd      `cmd:"" help:"Remove an exited sandbox (-f: kill it first)."`
+	Kill    killCmd    `cmd:"" help:"Send a signal to sandboxes (default TERM)."`
+	Rm      rmCmd      `cmd:"" help:"Remove exited sandboxes (-f: kill running ones first; --all: every exited one)."`
+	Logs    logsCmd    `cmd:"" help:"Print the log of a detached sandbox (-f: follow it until the sandbox ends)."`
+	Wait    waitCmd    `cmd:"" help:"Wait for detached sandboxes to end and print their exit codes."`
 	Check   checkCmd   `cmd:"" help:"Check whether sbx can run here, and name the fix for what is missing."`
 	Version versionCmd `cmd:"" help:"Print the version of sbx, its commit, its Go version and the kernel facilities found."`
 
@@ -60,7 +62,8 @@ type runCmd struct {
 	ClearEnv bool     `name:"clearenv" help:"Start from an empty environment instead of the caller's."`
 	Workdir  string   `name:"workdir" short:"w" placeholder:"DIR" help:"Working directory inside (default: the current directory, or / with --rootfs)."`
 	Name     string   `name:"name" placeholder:"NAME" help:"Name of the sandbox, for sbx exec, ps, kill and rm (default: generated)."`
-	Detach   bool     `name:"detach" short:"d" help:"Start the sandbox, print its name and return; its output goes to a log in its state directory."`
+	Detach   bool     `name:"detach" short:"d" help:"Start the sandbox, print its name and return; its output goes to a log in its state directory (sbx logs)."`
+	Replace  bool     `name:"replace" help:"Remove the sandbox of the same --name first, if there is one (killing it if it runs)."`
 	TTY      bool     `name:"tty" short:"t" help:"Give the command a new terminal (raw mode, window size kept in sync, job control); stdin must be a terminal."`
 	LogMax   string   `name:"log-size-max" placeholder:"SIZE" help:"Cap of a detached sandbox's log (default 10m; k, m, g suffixes; -1: no cap); past it, the log starts again."`
 
@@ -180,6 +183,18 @@ func (r *runCmd) Run() error {
 		},
 	}
 	name := r.Name
+	if r.Replace {
+		if name == "" {
+			return errors.New("--replace needs --name: it replaces the sandbox of that name")
+		}
+		// Checked before anything is removed: a bad name is refused.
+		if err := state.CheckName(name); err != nil {
+			return err
+		}
+		if err := sandbox.Replace(name); err != nil {
+			return err
+		}
+	}
 	if name == "" {
 		name = sandbox.NewName()
 	}
@@ -282,7 +297,7 @@ func (p *psCmd) Run() error {
 		return err
 	}
 	// What sbx could not clean up when it was killed goes now.
-	sandbox.CleanStale(list)
+	list = sandbox.CleanStale(list)
 	usage := make([]*cgroupv2.Usage, len(list))
 	for i, s := range list {
 		if cg := sandbox.CgroupOf(s); cg != nil && s.Status == state.Running {
@@ -293,19 +308,20 @@ func (p *psCmd) Run() error {
 	}
 	if p.JSON {
 		type entry struct {
-			Name    string   `json:"name"`
-			Pid     int      `json:"pid"`
-			Status  string   `json:"status"`
-			Created string   `json:"created"`
-			Command []string `json:"command"`
-			Memory  *int64   `json:"memory_bytes,omitempty"`
-			Pids    *int64   `json:"pids,omitempty"`
-			Network string   `json:"network,omitempty"`
-			Ports   []string `json:"ports,omitempty"`
+			Name     string   `json:"name"`
+			Pid      int      `json:"pid"`
+			Status   string   `json:"status"`
+			ExitCode *int     `json:"exit_code,omitempty"`
+			Created  string   `json:"created"`
+			Command  []string `json:"command"`
+			Memory   *int64   `json:"memory_bytes,omitempty"`
+			Pids     *int64   `json:"pids,omitempty"`
+			Network  string   `json:"network,omitempty"`
+			Ports    []string `json:"ports,omitempty"`
 		}
 		out := []entry{}
 		for i, s := range list {
-			e := entry{Name: s.Name, Pid: s.Pid, Status: s.Status, Created: s.Created.Format(time.RFC3339), Command: s.Command()}
+			e := entry{Name: s.Name, Pid: s.Pid, Status: s.Status, ExitCode: s.ExitCode, Created: s.Created.Format(time.RFC3339), Command: s.Command()}
 			e.Network, e.Ports = netMode(s), netPorts(s)
 			if u := usage[i]; u != nil {
 				e.Memory, e.Pids = cgroupv2.Known(u.Memory), cgroupv2.Known(u.Pids)
@@ -330,7 +346,11 @@ func (p *psCmd) Run() error {
 		if ports == "" {
 			ports = "-"
 		}
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Pid, s.Status, s.Created.Local().Format(time.DateTime), mem, pids,
+		status := s.Status
+		if s.ExitCode != nil {
+			status = fmt.Sprintf("%s (%d)", status, *s.ExitCode)
+		}
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Pid, status, s.Created.Local().Format(time.DateTime), mem, pids,
 			netMode(s), ports, strings.Join(s.Command(), " "))
 	}
 	return w.Flush()
@@ -411,8 +431,7 @@ func (c *statsCmd) Run() error {
 		if err != nil {
 			return err
 		}
-		sandbox.CleanStale(all)
-		for _, s := range all {
+		for _, s := range sandbox.CleanStale(all) {
 			if s.Status == state.Running {
 				list = append(list, s)
 			}
@@ -473,7 +492,7 @@ type stateCmd struct {
 }
 
 func (c *stateCmd) Run() error {
-	s, err := state.Load(c.Name)
+	s, err := sandbox.Lookup(c.Name)
 	if err != nil {
 		return err
 	}
@@ -486,25 +505,95 @@ func (c *stateCmd) Run() error {
 }
 
 type killCmd struct {
-	Name   string `arg:"" name:"name" help:"The sandbox."`
-	Signal string `arg:"" optional:"" name:"signal" default:"TERM" help:"Signal name or number (default TERM)."`
+	Signal string   `name:"signal" short:"s" placeholder:"SIGNAL" help:"Signal name or number (default TERM)."`
+	Args   []string `arg:"" name:"name" help:"The sandboxes; without -s, a last argument that is a signal and no sandbox's name is the signal (sbx kill NAME KILL)."`
 }
 
 func (k *killCmd) Run() error {
-	sig, err := sandbox.ParseSignal(k.Signal)
+	names, sigArg := killArgs(k.Args, k.Signal)
+	sig, err := sandbox.ParseSignal(sigArg)
 	if err != nil {
 		return err
 	}
-	return sandbox.Kill(k.Name, sig)
+	return sandbox.Kill(names, sig)
+}
+
+// killArgs splits sbx kill's arguments into names and the signal: -s, or
+// else (the form of older sbx, NAME SIGNAL) a last argument of several
+// that names no sandbox, or else TERM.
+func killArgs(args []string, flag string) ([]string, string) {
+	if flag != "" {
+		return args, flag
+	}
+	if n := len(args); n >= 2 {
+		if _, err := state.Load(args[n-1]); err != nil {
+			return args[:n-1], args[n-1]
+		}
+	}
+	return args, "TERM"
 }
 
 type rmCmd struct {
-	Force bool   `name:"force" short:"f" help:"Kill a running sandbox first."`
-	Name  string `arg:"" name:"name" help:"The sandbox."`
+	Force bool     `name:"force" short:"f" help:"Kill running sandboxes first."`
+	All   bool     `name:"all" short:"a" help:"Remove every exited sandbox (with -f, every sandbox)."`
+	Names []string `arg:"" optional:"" name:"name" help:"The sandboxes."`
 }
 
 func (r *rmCmd) Run() error {
-	return sandbox.Remove(r.Name, r.Force)
+	switch {
+	case r.All && len(r.Names) > 0:
+		return fmt.Errorf("sbx rm --all takes no names (got %s): give names, or --all", r.Names[0])
+	case r.All:
+		_, err := sandbox.RemoveAll(r.Force)
+		return err
+	case len(r.Names) == 0:
+		return errors.New("sbx rm needs a sandbox's name, or --all for every exited one")
+	}
+	return sandbox.Remove(r.Names, r.Force)
+}
+
+type logsCmd struct {
+	Follow bool   `name:"follow" short:"f" help:"Go on printing what the sandbox writes until it ends."`
+	Name   string `arg:"" name:"name" help:"The sandbox (run with -d)."`
+}
+
+func (l *logsCmd) Run() error {
+	return sandbox.Logs(l.Name, l.Follow, os.Stdout)
+}
+
+type waitCmd struct {
+	Names []string `arg:"" name:"name" help:"The sandboxes (run with -d)."`
+}
+
+// Run prints one exit code per name, in order, as each sandbox ends, and
+// exits with the last one's, as the shell's wait does; 125 if one is not
+// known.
+func (c *waitCmd) Run() error {
+	list := make([]*state.State, len(c.Names))
+	for i, name := range c.Names {
+		st, err := sandbox.CheckWait(name)
+		if err != nil {
+			return err
+		}
+		list[i] = st
+	}
+	code := 0
+	var failed error
+	for _, st := range list {
+		ec, err := sandbox.Wait(st)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sbx: %v\n", err)
+			failed = err
+			continue
+		}
+		fmt.Println(ec)
+		code = ec
+	}
+	if failed != nil {
+		os.Exit(sandbox.ExitSbxFailed)
+	}
+	os.Exit(code)
+	return nil
 }
 
 type checkCmd struct {

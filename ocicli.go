@@ -93,7 +93,10 @@ func isOCICall(args []string) bool {
 		// A container of the OCI root, or a name that is no sandbox of
 		// sbx run either (the OCI error says so in the words podman
 		// looks for).
-		for _, a := range rest {
+		for i, a := range rest {
+			if i > 0 && cmd == "kill" && (rest[i-1] == "-s" || rest[i-1] == "--signal") {
+				continue // the value of sbx kill's -s
+			}
 			if !strings.HasPrefix(a, "-") {
 				_, err := os.Stat(filepath.Join(sandbox.DefaultOCIRoot(), a))
 				if err == nil {

@@ -51,6 +51,8 @@ func TestIsOCICall(t *testing.T) {
 		{[]string{"state", "neither"}, false, true},
 		{[]string{"kill", "box1", "KILL"}, false, false},
 		{[]string{"kill", "ctr1", "9"}, false, true},
+		{[]string{"kill", "-s", "KILL", "box1"}, false, false},
+		{[]string{"kill", "--signal", "9", "box1"}, false, false},
 		{[]string{"rm", "-f", "box1"}, false, false},
 		{[]string{"check"}, false, false},
 		{nil, false, false},

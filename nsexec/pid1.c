@@ -8,7 +8,8 @@
 // unwritable copy of the binary, it forks the Go init and stays behind as a
 // tiny C init: it holds no capability, reaps every orphan, forwards the
 // signals the sbx parent passes on, relays a detached sandbox's output to
-// its log, and exits like the command, which ends the PID namespace.
+// its log, and exits like the command, which ends the PID namespace (a
+// detached sandbox's pid 1 writes that exit code to its record first).
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -60,6 +62,40 @@ SBX_INTERNAL void signal_job(pid_t pid, int sig)
 {
 	if (kill(-pid, sig) < 0 && errno == ESRCH)
 		kill(pid, sig);
+}
+
+// exit_fd is the file of the record that pid 1 writes the command's exit
+// code to before it exits (a detached sandbox, whose pid 1 no sbx reaps),
+// or -1. sbx opened it empty; pid 1 holds it from its start, so writing
+// needs no capability and no path.
+static int exit_fd = -1;
+
+// record_exit writes code to exit_fd as one line ("137\n") in one write at
+// offset 0: a reader sees an empty file or the whole line (state.Load takes
+// only a line with its newline). A failure can only be told to the log.
+static void record_exit(int code)
+{
+	if (exit_fd < 0)
+		return;
+	char line[16];
+	int n = snprintf(line, sizeof(line), "%d\n", code);
+	ssize_t w;
+	do
+		w = pwrite(exit_fd, line, (size_t)n, 0);
+	while (w < 0 && errno == EINTR);
+	if (w != n)
+		dprintf(2, "sbx: could not record the exit code %d: %s\n", code,
+			w < 0 ? strerror(errno) : "short write");
+}
+
+// exit_with_command ends pid 1 like the command whose wait status is status
+// ended, recording its exit code first.
+__attribute__((noreturn))
+static void exit_with_command(int status)
+{
+	int code = exit_like(status);
+	record_exit(code);
+	_exit(code);
 }
 
 // next_signal waits for one of waitset; with a log relay, it moves the
@@ -118,7 +154,7 @@ static void run_init(pid_t command, const sigset_t *waitset, struct log_relay *r
 			if (pid == command) {
 				if (relay != NULL && relay->in >= 0)
 					log_relay_pump(relay, 1);
-				_exit(exit_like(status));
+				exit_with_command(status);
 			}
 		}
 	}
@@ -133,6 +169,17 @@ static void close_fds_from(int lowfd)
 	long max = sysconf(_SC_OPEN_MAX);
 	for (long fd = lowfd; fd < max; fd++)
 		close((int)fd);
+}
+
+// keep_exit_fd moves the exit code descriptor, if any, to 3, the one
+// descriptor past stdio that pid 1 keeps.
+static void keep_exit_fd(int fd)
+{
+	if (fd < 0)
+		return;
+	if (fd != 3 && dup2(fd, 3) < 0)
+		bail(errno, "keep the exit code descriptor");
+	exit_fd = 3;
 }
 
 // drop_all_caps leaves the sandbox's pid 1 with no capability in any set,
@@ -162,8 +209,9 @@ static void drop_all_caps(void)
 // init (pid 2), which returns from here to set up the sandbox and exec the
 // command, and stays behind as the tiny init of run_init. With log_max > 0
 // the command's stdout and stderr go through a pipe that pid 1 relays to
-// its own stdout, the log, under that cap.
-SBX_INTERNAL void pid1_start(unsigned long log_max)
+// its own stdout, the log, under that cap. With exit_code_fd >= 0, pid 1
+// writes the command's exit code to it when it ends (record_exit).
+SBX_INTERNAL void pid1_start(unsigned long log_max, int exit_code_fd)
 {
 	sigset_t waitset;
 	sigemptyset(&waitset);
@@ -193,6 +241,9 @@ SBX_INTERNAL void pid1_start(unsigned long log_max)
 			close(logpipe[0]);
 			close(logpipe[1]);
 		}
+		// The exit code is pid 1's to write, not the command's.
+		if (exit_code_fd >= 0 && close(exit_code_fd) < 0)
+			bail(errno, "close the exit code descriptor");
 		sbx_role = SBX_ROLE_INIT;
 		return;
 	}
@@ -210,7 +261,8 @@ SBX_INTERNAL void pid1_start(unsigned long log_max)
 					    .size = fstat(1, &st) == 0 ? (uint64_t)st.st_size : 0 };
 		rp = &relay;
 	}
-	close_fds_from(3); // the stamp descriptor too
+	keep_exit_fd(exit_code_fd);
+	close_fds_from(exit_fd >= 0 ? 4 : 3); // the stamp descriptor too
 	sbx_stamp_fd = -1;
 	run_init(command, &waitset, rp);
 }

@@ -21,7 +21,8 @@ SBX_INTERNAL int exit_like(int status);
 
 // pid1_start forks the Go init, which returns from it with sbx_role set
 // to SBX_ROLE_INIT; pid 1 itself stays in it for the sandbox's life and
-// never returns. It bails on failure.
-SBX_INTERNAL void pid1_start(unsigned long log_max);
+// never returns. With exit_code_fd >= 0 it writes the command's exit code
+// there before it exits. It bails on failure.
+SBX_INTERNAL void pid1_start(unsigned long log_max, int exit_code_fd);
 
 #endif

@@ -159,6 +159,23 @@ static void stage2_exec_resumed(void)
 	sbx_role = SBX_ROLE_EXEC;
 }
 
+// exit_fd_from_env takes back the descriptor pid 1 writes the exit code to
+// (reexec_from_clone passes it on), close-on-exec again; -1 for none.
+static int exit_fd_from_env(void)
+{
+	const char *v = getenv(SBX_ENV_EXITFD);
+	if (v == NULL)
+		return -1;
+	char *end;
+	errno = 0;
+	long fd = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || fd < 3 || fd > 1 << 20 || fd == init_fd)
+		bail(EINVAL, "bad %s=%s", SBX_ENV_EXITFD, v);
+	if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0)
+		bail(errno, "take back the exit code descriptor %ld", fd);
+	return (int)fd;
+}
+
 // stage2_resumed is the sandbox's pid 1 after its re-execution: it goes on
 // as pid1_start, which returns in the Go init only.
 static void stage2_resumed(void)
@@ -167,7 +184,7 @@ static void stage2_resumed(void)
 	sbx_stamp("stage2.resumed");
 	await_go_ahead();
 	const char *lm = getenv(SBX_ENV_LOGMAX);
-	pid1_start(lm ? strtoul(lm, NULL, 10) : 0);
+	pid1_start(lm ? strtoul(lm, NULL, 10) : 0, exit_fd_from_env());
 }
 
 // ---- stage 1 -------------------------------------------------------------
@@ -315,6 +332,19 @@ static void start_stamps(const struct bootstrap *b, const struct timespec *t0)
 		sbx_stamp_at("stage0.start", t0);
 }
 
+// guard_exit_fd keeps the descriptor pid 1 writes the exit code to (if the
+// bootstrap names one) from every exec until stage 2's own: no id map
+// helper, no network helper gets it.
+static void guard_exit_fd(const struct bootstrap *b)
+{
+	if (b->exit_fd <= 0)
+		return;
+	if (b->exit_fd < 3 || b->exit_fd == init_fd)
+		bail(EINVAL, "exit code descriptor %d is stdio or the init socket", b->exit_fd);
+	if (fcntl(b->exit_fd, F_SETFD, FD_CLOEXEC) < 0)
+		bail(errno, "mark the exit code descriptor %d close-on-exec", b->exit_fd);
+}
+
 // nsexec runs before the Go runtime in every invocation of sbx: as the
 // monitor, as a stage, or not at all when neither variable is set.
 __attribute__((constructor))
@@ -366,6 +396,7 @@ static void nsexec(void)
 	parse_bootstrap(data, len, &b);
 	free(data);
 	start_stamps(&b, have_t0 ? &t0 : NULL);
+	guard_exit_fd(&b);
 
 	stage0(&b);
 	// Only the Go init gets here.

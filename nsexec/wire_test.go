@@ -49,7 +49,7 @@ func TestWireNumbers(t *testing.T) {
 		{"AttrJoinPidfd", uint64(AttrJoinPidfd), 9}, {"AttrJoinFlags", uint64(AttrJoinFlags), 10},
 		{"AttrLogMax", uint64(AttrLogMax), 11}, {"AttrStampFD", uint64(AttrStampFD), 12},
 		{"AttrRecordPID", uint64(AttrRecordPID), 13}, {"AttrRecordStart", uint64(AttrRecordStart), 14},
-		{"AttrJoinNS", uint64(AttrJoinNS), 17},
+		{"AttrJoinNS", uint64(AttrJoinNS), 17}, {"AttrExitFD", uint64(AttrExitFD), 18},
 		{"AttrGoFirst", uint64(AttrGoFirst), 64},
 		{"ExitSbxFailed", ExitSbxFailed, 125}, {"ExitCannotExecute", ExitCannotExecute, 126},
 		{"ExitNotFound", ExitNotFound, 127},
@@ -61,7 +61,7 @@ func TestWireNumbers(t *testing.T) {
 }
 
 func TestWireInternalEnv(t *testing.T) {
-	want := []string{InitPipeEnv, MonitorEnv, ResumeEnv, ClonedEnv, PdeathsigEnv, LogMaxEnv, StampFDEnv, KeeperEnv}
+	want := []string{InitPipeEnv, MonitorEnv, ResumeEnv, ClonedEnv, PdeathsigEnv, LogMaxEnv, StampFDEnv, ExitFDEnv, KeeperEnv}
 	if !slices.Equal(InternalEnv, want) {
 		t.Errorf("InternalEnv = %q, want %q", InternalEnv, want)
 	}

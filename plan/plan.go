@@ -183,6 +183,10 @@ type Stages struct {
 	// StampFD, if not 0, is the descriptor number in stage 0 that time
 	// stamps of each step go to (package stamp; make bench).
 	StampFD uint32
+	// ExitFD, if not 0, is the descriptor number in stage 0 of a file of
+	// the record that pid 1 writes the command's exit code to when it
+	// ends (a detached sandbox: no sbx reaps it).
+	ExitFD uint32
 	// Join are namespaces stage 1 joins, in order (a user namespace
 	// first), instead of creating them: --net sandbox:NAME joins the
 	// other sandbox's user and network namespaces through a pidfd of its

@@ -37,6 +37,7 @@ const (
 	attrRecordStart   = nsexec.AttrRecordStart
 	attrRecordCgroup  = nsexec.AttrRecordCgroup
 	attrJoinNS        = nsexec.AttrJoinNS
+	attrExitFD        = nsexec.AttrExitFD
 )
 
 // Attribute types of the Go side, from nsexec.AttrGoFirst (64) on: the C

@@ -22,9 +22,11 @@ import (
 // of sbx's, "sbx-dev", "sbx-cover", ...). The spec is made here, for people
 // and tools that read OCI; sbx itself never reads it back.
 type Description struct {
-	Name       string            `json:"name"`
-	Pid        int               `json:"pid"`
-	Status     string            `json:"status"`
+	Name   string `json:"name"`
+	Pid    int    `json:"pid"`
+	Status string `json:"status"`
+	// ExitCode is an exited detached sandbox's, when known.
+	ExitCode   *int              `json:"exit_code,omitempty"`
 	Created    time.Time         `json:"created"`
 	Command    []string          `json:"command"`
 	Detached   bool              `json:"detached"`
@@ -94,7 +96,7 @@ type CgroupDescription struct {
 // Describe returns the description of a sandbox's record.
 func Describe(s *state.State) *Description {
 	d := &Description{
-		Name: s.Name, Pid: s.Pid, Status: s.Status, Created: s.Created.UTC(),
+		Name: s.Name, Pid: s.Pid, Status: s.Status, ExitCode: s.ExitCode, Created: s.Created.UTC(),
 		Command: s.Command(), Detached: s.Detached, StartTime: s.StartTime,
 		Namespaces: map[string]string{},
 	}

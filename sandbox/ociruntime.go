@@ -678,7 +678,10 @@ func (r *OCIRuntime) Kill(id string, sig unix.Signal) error {
 	if s := r.status(c); s != specs.StateCreated && s != specs.StateRunning {
 		return fmt.Errorf("container %s is not running", id)
 	}
-	return Kill(id, sig)
+	if c.st.Status != state.Running {
+		return fmt.Errorf("container %s is not running", id)
+	}
+	return signalSandbox(c.st, sig)
 }
 
 // Delete removes a container's record (and cgroup); force kills a running

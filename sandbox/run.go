@@ -150,7 +150,7 @@ func Run(c Config, o RunOptions) (int, error) {
 	holdSignals()
 
 	recorded := true
-	if err := state.Create(o.Name); err != nil {
+	if err := createRecord(o.Name); err != nil {
 		if !o.Unnamed || o.Detach || cgroups.Manager != cgroupv2.None || !errors.Is(err, state.ErrNoRoot) {
 			return ExitSbxFailed, err
 		}
@@ -190,6 +190,15 @@ func Run(c Config, o RunOptions) (int, error) {
 		for i, f := range files {
 			l.stdio[i] = f.Fd()
 		}
+		// No sbx reaps a detached sandbox's pid 1: it writes the
+		// command's exit code to the record itself.
+		exit, err := state.OpenExit(o.Name)
+		if err != nil {
+			return ExitSbxFailed, err
+		}
+		defer exit.Close()
+		p.Stages.ExitFD = extraFD(l.preserve, len(l.extra))
+		l.extra = append(l.extra, exit.Fd())
 	}
 
 	net, err := prepareNetwork(p, &l, c.AllowUserns)
@@ -269,6 +278,19 @@ func Run(c Config, o RunOptions) (int, error) {
 		}
 	}
 	return code, err
+}
+
+// createRecord reserves name for a new sandbox; a stale record that holds
+// the name (see stale) is removed first.
+func createRecord(name string) error {
+	err := state.Create(name)
+	if !errors.Is(err, state.ErrExists) {
+		return err
+	}
+	if _, lerr := Lookup(name); !errors.Is(lerr, state.ErrNotFound) {
+		return err
+	}
+	return state.Create(name)
 }
 
 // cgroupMount shows the sandbox its own cgroup at the usual place.

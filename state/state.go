@@ -2,7 +2,7 @@
 // sandbox under $XDG_RUNTIME_DIR/sbx (or a private directory of the user's
 // when that is unset), holding the file "plan": a plan.Record in the wire
 // format (the sandbox's pid 1 and the plan it was started with), written
-// atomically, and a detached sandbox's log.
+// atomically, and a detached sandbox's log and exit code.
 //
 // A record names the sandbox's pid 1 together with its start time, so that
 // a reused pid is never taken for the sandbox: a record whose process is
@@ -38,10 +38,15 @@ const (
 const creatingGrace = time.Minute
 
 // RecordFile is the name of the record in a sandbox's directory;
-// oldRecordFile that of a record of sbx before the plan (JSON).
+// oldRecordFile that of a record of sbx before the plan (JSON); ExitFile
+// that of a detached sandbox's exit code, KilledFile the mark of its kill
+// by sbx (see MarkKilled), and LogFile that of its output.
 const (
 	RecordFile    = "plan"
 	oldRecordFile = "state.json"
+	ExitFile      = "exit"
+	KilledFile    = "killed"
+	LogFile       = "log"
 )
 
 // State is a record of one sandbox as sbx reads it, with its status now.
@@ -62,6 +67,10 @@ type State struct {
 	// Cgroup is the directory of the sandbox's cgroup, "" for none, and
 	// CgroupUnit the systemd scope it is in, if any.
 	Cgroup, CgroupUnit string
+	// ExitCode is the exit code of an exited detached sandbox's command
+	// (128+N for signal N), nil while it runs and when it is not known:
+	// a sandbox run attached, or whose pid 1 was killed.
+	ExitCode *int
 	// Old marks a record written by an older sbx: it can be listed,
 	// signalled and removed, not joined.
 	Old        bool
@@ -193,8 +202,21 @@ func Root() (string, error) {
 	return dir, nil
 }
 
-// ErrNotFound is returned for a name without a record.
-var ErrNotFound = errors.New("no such sandbox")
+// ErrNotFound is returned for a name without a record, ErrExists by
+// Create for a name that has one.
+var (
+	ErrNotFound = errors.New("no such sandbox")
+	ErrExists   = errors.New("name taken")
+)
+
+// existsError is Create's error for a name that is taken.
+type existsError struct{ name string }
+
+func (e *existsError) Error() string {
+	return fmt.Sprintf("a sandbox named %q already exists: pick another name, or remove it with sbx rm %s (or run --replace)", e.name, e.name)
+}
+
+func (e *existsError) Is(target error) bool { return target == ErrExists }
 
 // Create reserves name: exactly one of several concurrent callers wins.
 func Create(name string) error {
@@ -208,7 +230,7 @@ func Create(name string) error {
 	dir := filepath.Join(root, name)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("a sandbox named %q already exists: pick another name, or remove it with sbx rm %s", name, name)
+			return &existsError{name}
 		}
 		if errors.Is(err, unix.EROFS) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
 			return noRoot("create state for %s: %w", name, err)
@@ -281,8 +303,67 @@ func Load(name string) (*State, error) {
 		Detached: r.Detached, Plan: &r.Plan, Status: Exited, Cgroup: r.Cgroup, CgroupUnit: r.CgroupUnit}
 	if s.Pid > 0 && Alive(s.Pid, s.StartTime) {
 		s.Status = Running
+	} else if s.Detached {
+		s.ExitCode = readExit(filepath.Join(root, name))
 	}
 	return s, nil
+}
+
+// readExit reads the exit code pid 1 wrote in the record's directory dir;
+// without one, 137 if sbx killed it (MarkKilled); else nil.
+func readExit(dir string) *int {
+	if code := readExitFile(dir); code != nil {
+		return code
+	}
+	if _, err := readPrivate(dir, KilledFile); err == nil {
+		code := 128 + int(unix.SIGKILL)
+		return &code
+	}
+	return nil
+}
+
+// readExitFile reads the exit code pid 1 wrote in the record's directory
+// dir, nil if none: not written (yet), or not one line of a number.
+func readExitFile(dir string) *int {
+	b, err := readPrivate(dir, ExitFile)
+	if err != nil || len(b) < 2 || len(b) > 4 || b[len(b)-1] != '\n' {
+		return nil
+	}
+	code, err := strconv.Atoi(string(b[:len(b)-1]))
+	if err != nil || code < 0 || code > 255 {
+		return nil
+	}
+	return &code
+}
+
+// OpenExit creates the empty file of a new record that its sandbox's pid 1
+// writes the exit code to (see nsexec/pid1.c): pid 1 gets the descriptor.
+func OpenExit(name string) (*os.File, error) {
+	return createInRecord(name, ExitFile, 0)
+}
+
+// MarkKilled notes in the record of name that sbx is about to kill its
+// pid 1 with SIGKILL, which leaves it no chance to write the exit code:
+// without one, the record then reads as killed by SIGKILL (137). It is a
+// no-op unless the record still names the process pid that started at
+// start.
+func MarkKilled(name string, pid int, start uint64) error {
+	dir, err := Dir(name)
+	if err != nil {
+		return err
+	}
+	b, err := readPrivate(dir, RecordFile)
+	if err != nil {
+		return nil // gone: nothing to note
+	}
+	if r, err := plan.DecodeRecord(b); err != nil || int(r.Pid) != pid || r.StartTime != start {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(dir, KilledFile), os.O_CREATE|os.O_WRONLY|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return fmt.Errorf("note the kill of %s: %w", name, err)
+	}
+	return f.Close()
 }
 
 // oldRecord is what sbx reads of a record an older sbx wrote (state.json):
@@ -398,7 +479,7 @@ func Remove(name string) error {
 	dir := filepath.Join(root, name)
 	// What sbx writes there, then the directory; anything else that a
 	// crash left takes the longer way.
-	for _, f := range []string{RecordFile, "log", oldRecordFile} {
+	for _, f := range []string{RecordFile, LogFile, ExitFile, KilledFile, oldRecordFile} {
 		unix.Unlink(filepath.Join(dir, f))
 	}
 	if err := unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
@@ -462,18 +543,59 @@ func Dir(name string) (string, error) {
 // OpenLog opens the log of a detached sandbox for appending: its stdout
 // and stderr.
 func OpenLog(name string) (*os.File, error) {
+	return createInRecord(name, LogFile, os.O_APPEND)
+}
+
+// createInRecord creates the file file, empty and private, in the record
+// of name that Create just made, for writing (with more flags, if any).
+func createInRecord(name, file string, flags int) (*os.File, error) {
 	dir, err := Dir(name)
 	if err != nil {
 		return nil, err
 	}
-	// The record's directory was just made by Create: the log is new, and
-	// nothing that already stands at its path (a link, say) is followed.
-	f, err := os.OpenFile(filepath.Join(dir, "log"), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND|unix.O_NOFOLLOW, 0o600)
+	// The record's directory was just made by Create: the file is new,
+	// and nothing that already stands at its path (a link, say) is
+	// followed.
+	f, err := os.OpenFile(filepath.Join(dir, file), os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW|flags, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open log of %s: %w", name, err)
+		return nil, fmt.Errorf("open %s of %s: %w", file, name, err)
 	}
 	return f, nil
 }
+
+// OpenLogReader opens the log of a sandbox for reading, checked to be
+// private as sbx makes it; ErrNoLog if it has none (it runs attached).
+func OpenLogReader(name string) (*os.File, error) {
+	dir, err := Dir(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPrivate(dir, unix.S_IFDIR); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, LogFile)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, ErrNoLog
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := privateStat(path, &st, unix.S_IFREG); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// ErrNoLog is returned for a sandbox without a log.
+var ErrNoLog = errors.New("no log")
 
 // RemoveIfOwned deletes the record of name only while it still names the
 // process pid that started at start: after `sbx rm -f` a new sandbox may

@@ -111,3 +111,104 @@ func TestPrivateFallback(t *testing.T) {
 		t.Fatal("a group/world-readable fallback directory was accepted")
 	}
 }
+
+func TestReadExit(t *testing.T) {
+	for _, c := range []struct {
+		exit   *string // the exit file's content, nil for none
+		killed bool
+		want   int // -1: none
+	}{
+		{ptr("3\n"), false, 3},
+		{ptr("0\n"), false, 0},
+		{ptr("255\n"), false, 255},
+		{ptr("137\n"), true, 137},
+		{ptr("0\n"), true, 0}, // pid 1 wrote it before the kill
+		{ptr(""), false, -1},  // not written yet
+		{ptr(""), true, 137},
+		{nil, true, 137},
+		{nil, false, -1},
+		{ptr("3"), false, -1}, // no newline: a partial write
+		{ptr("256\n"), false, -1},
+		{ptr("-1\n"), false, -1},
+		{ptr("x\n"), false, -1},
+		{ptr("0\n7\n"), false, -1},
+	} {
+		dir := t.TempDir()
+		// Records are private (readPrivate).
+		if err := os.Chmod(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if c.exit != nil {
+			if err := os.WriteFile(dir+"/"+ExitFile, []byte(*c.exit), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c.killed {
+			if err := os.WriteFile(dir+"/"+KilledFile, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := -1
+		if p := readExit(dir); p != nil {
+			got = *p
+		}
+		if got != c.want {
+			t.Errorf("exit %q, killed %v: got %d, want %d", deref(c.exit), c.killed, got, c.want)
+		}
+	}
+}
+
+func TestExitOfDetachedRecord(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	if err := Create("gone"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenExit("gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A pid above the default pid_max: no process has it.
+	r := &plan.Record{Name: "gone", Pid: 1 << 22, StartTime: 1, Created: time.Now().UnixNano(), Detached: true}
+	if err := Save(r); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Load("gone"); err != nil || s.Status != Exited || s.ExitCode != nil {
+		t.Fatalf("before the write: %+v, %v", s, err)
+	}
+	if _, err := f.WriteAt([]byte("7\n"), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if s, err := Load("gone"); err != nil || s.ExitCode == nil || *s.ExitCode != 7 {
+		t.Fatalf("after the write: %+v, %v", s, err)
+	}
+	// MarkKilled only for the process the record names.
+	if err := MarkKilled("gone", 5, 1); err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := Dir("gone")
+	if _, err := os.Stat(dir + "/" + KilledFile); !os.IsNotExist(err) {
+		t.Errorf("MarkKilled of another process marked the record: %v", err)
+	}
+	if err := MarkKilled("gone", 1<<22, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir + "/" + KilledFile); err != nil {
+		t.Errorf("MarkKilled: %v", err)
+	}
+	if err := Remove("gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("Remove left %s: %v", dir, err)
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+func deref(p *string) string {
+	if p == nil {
+		return "(none)"
+	}
+	return *p
+}

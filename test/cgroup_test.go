@@ -457,9 +457,10 @@ func TestLimitsCleanup(t *testing.T) {
 	p := startInvocation(t, h.inv("run", "--name", name, "--", "sh", "-c", "echo up; sleep 600"))
 	p.waitLine(t, "up")
 	dir, _ := h.sandboxCgroup(t, name)
+	st := h.state(t, name)
 	p.signal(t, syscall.SIGKILL)
 	p.wait(t)
-	h.waitStatus(t, name, "exited")
+	waitPidEnded(t, st.Pid)
 	if _, err := os.Stat(dir); err != nil {
 		t.Logf("the cgroup went with sbx already: %v", err)
 	}
@@ -467,7 +468,10 @@ func TestLimitsCleanup(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("after sbx ps, the cgroup %s of a sandbox whose sbx was killed is still there (%v)", dir, err)
 	}
-	h.sbx(t, "rm", name).ok(t)
+	// Its record went too (see TestCrashedRunCleaned).
+	if _, ok := h.ps(t)[name]; ok {
+		t.Errorf("after sbx ps, the record of %s, whose sbx was killed, is still listed", name)
+	}
 }
 
 // TestLimitsStats checks what sbx stats, ps and state say a sandbox uses.

@@ -718,40 +718,6 @@ func TestStateWithoutRuntimeDir(t *testing.T) {
 	}
 }
 
-// TestCrashedRun kills the attached sbx run with SIGKILL: the sandbox dies
-// with it, and its record shows as exited until sbx rm.
-func TestCrashedRun(t *testing.T) {
-	t.Parallel()
-	h := newStateHome(t)
-	name := sandboxName("crash")
-	tok := token()
-	h.cleanup(t, name)
-	p := h.start(t, "run", "--name", name, "--", "sh", "-c", `echo ready; exec sleep "$1"`, "sh", tok)
-	p.waitLine(t, "ready")
-	h.waitStatus(t, name, "running")
-	p.signal(t, syscall.SIGKILL)
-	if r := p.wait(t); r.code != exitSignaled {
-		t.Fatalf("sbx was not killed:\n%s", r)
-	}
-	if pids, ok := waitHostProcesses(t, func(n int) bool { return n == 0 }, "sleep", tok); !ok {
-		t.Errorf("the sandbox outlived its killed sbx run: `sleep %s` runs as pids %v", tok, pids)
-		killPids(pids)
-	}
-	// The record stays: it shows as exited, blocks the name, and sbx rm
-	// cleans it.
-	h.waitStatus(t, name, "exited")
-	if e, ok := h.ps(t)[name]; !ok || e.Status != "exited" {
-		t.Errorf("want %s listed as exited, got %+v (listed: %v)", name, e, ok)
-	}
-	expectBadInput(t, h.sbx(t, "exec", name, "--", "true"), name)
-	expectBadInput(t, h.sbx(t, "run", "--name", name, "--", "true"), name)
-	h.sbx(t, "rm", name).ok(t)
-	if list := h.ps(t); len(list) != 0 {
-		t.Errorf("want nothing listed after sbx rm, got %v", list)
-	}
-	h.sbx(t, "run", "--name", name, "--", "true").ok(t)
-}
-
 // TestSandboxProcessGone kills a detached sandbox's pid 1 from the host,
 // behind sbx's back: the sandbox shows as exited, and sbx rm cleans it.
 func TestSandboxProcessGone(t *testing.T) {

@@ -116,6 +116,7 @@ type sbxState struct {
 	Name       string            `json:"name"`
 	Pid        int               `json:"pid"`
 	Status     string            `json:"status"`
+	ExitCode   *int              `json:"exit_code"`
 	Created    string            `json:"created"`
 	Command    []string          `json:"command"`
 	Detached   bool              `json:"detached"`
@@ -169,11 +170,12 @@ func (h *stateHome) waitStatus(t *testing.T, name, want string) sbxState {
 
 // psEntry is one element of `sbx ps --json`.
 type psEntry struct {
-	Name    string   `json:"name"`
-	Pid     int      `json:"pid"`
-	Status  string   `json:"status"`
-	Created string   `json:"created"`
-	Command []string `json:"command"`
+	Name     string   `json:"name"`
+	Pid      int      `json:"pid"`
+	Status   string   `json:"status"`
+	ExitCode *int     `json:"exit_code"`
+	Created  string   `json:"created"`
+	Command  []string `json:"command"`
 	// Memory and Pids are what its cgroup uses, if it has one.
 	Memory *int64 `json:"memory_bytes"`
 	Pids   *int64 `json:"pids"`
