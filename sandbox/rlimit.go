@@ -80,7 +80,7 @@ func rlimitValue(v string, sized bool) (uint64, error) {
 	}
 	n, err := parseSize(v)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a size (a number of bytes with an optional k, m or g suffix) or \"unlimited\"", v)
+		return 0, fmt.Errorf("%q is not a number of bytes (with an optional k, m or g suffix) or \"unlimited\"", v)
 	}
 	return n, nil
 }

@@ -100,7 +100,15 @@ func escapeTIOCSTI(args []string) error {
 	if len(args) == 3 && args[2] == "take-ctty" {
 		// A session of its own, with stdin's terminal as its controlling
 		// terminal: what the kernel asks of TIOCSTI without CAP_SYS_ADMIN.
-		unix.Setsid()
+		// A process group leader (sbx makes the command one) cannot
+		// start a session: it moves to its parent's group first, as an
+		// attacker would (or it forks).
+		if _, err := unix.Setsid(); err == unix.EPERM {
+			if pg, err := unix.Getpgid(os.Getppid()); err == nil {
+				unix.Setpgid(0, pg)
+			}
+			unix.Setsid()
+		}
 		fmt.Printf("ctty %s\n", errnoName(unix.IoctlSetInt(0, unix.TIOCSCTTY, 0)))
 	} else if err := escapeArgs(args, 2, "tiocsti TEXT low|high [take-ctty]"); err != nil {
 		return err
