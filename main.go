@@ -77,6 +77,10 @@ type runCmd struct {
 	Symlink     []viewFlag `name:"symlink" group:"view" sep:"none" placeholder:"TARGET:DST" help:"Create symlink DST pointing to TARGET."`
 	Overlay     []viewFlag `name:"overlay" group:"view" sep:"none" placeholder:"LOWER[:LOWER...]:DST" help:"Overlay the LOWER directories (last on top) at DST; writes go to a throwaway layer."`
 	Hide        []viewFlag `name:"hide" group:"view" sep:"none" placeholder:"PATH" help:"Cover PATH with an empty, unreadable file or directory."`
+	BindTry     []viewFlag `name:"bind-try" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"--bind, or nothing where SRC does not exist."`
+	ROBindTry   []viewFlag `name:"ro-bind-try" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"--ro-bind, or nothing where SRC does not exist."`
+	DevBindTry  []viewFlag `name:"dev-bind-try" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"--dev-bind, or nothing where SRC does not exist."`
+	HideTry     []viewFlag `name:"hide-try" group:"view" sep:"none" placeholder:"PATH" help:"--hide, or nothing where PATH does not exist in the view."`
 	Share       []viewFlag `name:"share-socket" group:"view" sep:"none" placeholder:"PATH[:DST]" help:"Pass the host's unix socket PATH through at DST (default: the same path); the places where services listen are covered otherwise."`
 	NoCwd       bool       `name:"no-cwd" group:"view" help:"Do not bind the working directory."`
 	ROCwd       bool       `name:"ro-cwd" group:"view" help:"Bind the working directory read-only (also with --rootfs)."`

@@ -271,6 +271,9 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 	}
 	for _, op := range o.View {
 		m, err := viewMount(op, ids)
+		if errors.Is(err, errMissingTry) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -227,7 +227,7 @@ func holdsHome(dir string) bool {
 func bindsWritable(view []ViewOp, dir string) bool {
 	real := realPath(dir)
 	for _, op := range view {
-		if op.Kind != OpBind && op.Kind != OpDevBind {
+		if op.Kind != OpBind && op.Kind != OpDevBind && op.Kind != OpBindTry && op.Kind != OpDevBindTry {
 			continue
 		}
 		src, _ := splitSrcDst(op.Arg)

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,7 +26,23 @@ const (
 	// OpShareSocket passes one unix socket of the host through, read-only
 	// (connect(2) works on a read-only mount).
 	OpShareSocket = "share-socket"
+	// The -try forms (bwrap's names) do nothing where the source (the
+	// path, for hide-try) does not exist: for profiles that name
+	// optional paths.
+	OpBindTry    = "bind-try"
+	OpROBindTry  = "ro-bind-try"
+	OpDevBindTry = "dev-bind-try"
+	OpHideTry    = "hide-try"
 )
+
+// tryForms are the operations the -try forms stand for.
+var tryForms = map[string]string{
+	OpBindTry: OpBind, OpROBindTry: OpROBind, OpDevBindTry: OpDevBind, OpHideTry: OpHide,
+}
+
+// errMissingTry is what viewMount returns for a -try operation whose
+// source is missing: the operation is left out.
+var errMissingTry = errors.New("missing source of a -try operation")
 
 // ViewOp is one filesystem operation from the command line, with its
 // argument as the user typed it. Operations apply in command-line order.
@@ -60,6 +77,9 @@ var (
 // checking its argument on the host first so that bad input fails before
 // any process is started.
 func viewMount(op ViewOp, ids sourceIDs) (plan.Mount, error) {
+	if base, ok := tryForms[op.Kind]; ok {
+		return viewMountTry(op, base, ids)
+	}
 	flag := "--" + op.Kind
 	switch op.Kind {
 	case OpBind, OpROBind, OpDevBind, OpShareSocket:
@@ -137,6 +157,31 @@ func viewMount(op ViewOp, ids sourceIDs) (plan.Mount, error) {
 		return m, nil
 	}
 	return plan.Mount{}, fmt.Errorf("unknown view operation %q", op.Kind)
+}
+
+// viewMountTry is viewMount for a -try form of the operation base: a
+// missing source leaves a bind out (errMissingTry), a missing path makes a
+// hide nothing; anything else is as base, in the -try flag's words.
+func viewMountTry(op ViewOp, base string, ids sourceIDs) (plan.Mount, error) {
+	// A bind's source is the host's; a hide's path is the view's, which
+	// the view checks (Optional).
+	if base != OpHide {
+		src, _ := splitSrcDst(op.Arg)
+		if abs, err := filepath.Abs(src); err == nil {
+			if _, err := os.Lstat(abs); errors.Is(err, os.ErrNotExist) {
+				return plan.Mount{}, errMissingTry
+			}
+		}
+	}
+	m, err := viewMount(ViewOp{Kind: base, Arg: op.Arg}, ids)
+	if err != nil {
+		return plan.Mount{}, fmt.Errorf("%s", strings.Replace(err.Error(), "--"+base+" ", "--"+op.Kind+" ", 1))
+	}
+	if base == OpHide {
+		// Gone by the time the view is built: still nothing to hide.
+		m.Optional = true
+	}
+	return m, nil
 }
 
 // bindEnds reads SRC[:DST] of a bind: the source resolved (see sourceIDs)
