@@ -151,8 +151,12 @@ func Run(c Config, o RunOptions) (int, error) {
 
 	recorded := true
 	if err := createRecord(o.Name); err != nil {
-		if !o.Unnamed || o.Detach || cgroups.Manager != cgroupv2.None || !errors.Is(err, state.ErrNoRoot) {
+		if !o.Unnamed || o.Detach || !errors.Is(err, state.ErrNoRoot) {
 			return ExitSbxFailed, err
+		}
+		if cgroups.Manager != cgroupv2.None {
+			// Its cgroup must be known to whoever removes it.
+			return ExitSbxFailed, fmt.Errorf("%w (a sandbox with a cgroup needs a record; --cgroup-manager none runs it without)", err)
 		}
 		recorded = false
 	}

@@ -81,6 +81,9 @@ func buildView(p *plan.Plan) error {
 	if err := v.restrict(p.Masked, p.ReadOnly); err != nil {
 		return err
 	}
+	if err := v.seal(); err != nil {
+		return err
+	}
 	if p.Root.ReadOnly && p.Root.ReadOnlyLate {
 		// The root mount alone: the mounts on it keep their modes.
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}

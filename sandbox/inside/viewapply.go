@@ -25,6 +25,9 @@ type view struct {
 	// root filesystem cannot send them elsewhere (a /proc that links to
 	// a place a later mount covers would leave the masks on nothing).
 	strict bool
+	// mirrors are the directories replaced by a mirror (mirror.go), made
+	// read-only by seal once the view is built.
+	mirrors []int
 }
 
 func newView() (*view, error) {
@@ -96,13 +99,26 @@ func (v *view) create(dst string, dir bool) error {
 	}
 	defer unix.Close(parent)
 	name := filepath.Base(dst)
-	if dir {
-		err = unix.Mkdirat(parent, name, 0o755)
-	} else {
-		var fd int
-		fd, err = unix.Openat(parent, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	make := func(parent int) error {
+		if dir {
+			return unix.Mkdirat(parent, name, 0o755)
+		}
+		fd, err := unix.Openat(parent, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 		if err == nil {
 			unix.Close(fd)
+		}
+		return err
+	}
+	err = make(parent)
+	if mirrorable(err) {
+		// A read-only parent: mirrored, and the mount point made in
+		// the mirror.
+		if err = v.mirror(parentOf(dst)); err == nil {
+			var p int
+			if p, err = v.open(parentOf(dst), unix.O_PATH|unix.O_DIRECTORY); err == nil {
+				err = make(p)
+				unix.Close(p)
+			}
 		}
 	}
 	if err != nil && !errors.Is(err, unix.EEXIST) {
@@ -126,6 +142,14 @@ func (v *view) mkdirAll(dir string) (int, error) {
 	}
 	err = unix.Mkdirat(parent, filepath.Base(dir), 0o755)
 	unix.Close(parent)
+	if mirrorable(err) {
+		if err = v.mirror(parentOf(dir)); err == nil {
+			if parent, err = v.open(parentOf(dir), unix.O_PATH|unix.O_DIRECTORY); err == nil {
+				err = unix.Mkdirat(parent, filepath.Base(dir), 0o755)
+				unix.Close(parent)
+			}
+		}
+	}
 	if err != nil && !errors.Is(err, unix.EEXIST) {
 		return -1, createError(dir, err)
 	}
