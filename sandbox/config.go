@@ -8,8 +8,10 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -233,6 +235,9 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 	p.Masked, p.ReadOnly = maskedPaths, readonlyPaths
 	if !o.ClearEnv {
 		env = withPWD(env, o.Env, workdir)
+		if o.Rootfs != "" {
+			env = foreignTreeEnv(env, o.Env, root.Path, p.Process.UID)
+		}
 	}
 	p.Process.Terminal, p.Process.Args, p.Process.Env, p.Process.Cwd = o.TTY, o.Args, env, workdir
 	stateRoot := realPath(state.RootPath())
@@ -471,3 +476,74 @@ func checkHostname(h string) error {
 
 // hostNameMax is the kernel's limit for sethostname(2).
 const hostNameMax = 64
+
+// foreignPath is PATH in a --rootfs tree, as podman sets it.
+const foreignPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// foreignTreeEnv replaces the host's PATH, HOME, USER and LOGNAME in env
+// by the tree's: a standard PATH, and uid's home and name in the tree's
+// /etc/passwd (HOME=/ and no name where it has no entry), as podman does
+// for an image; an -e setting of one keeps it. The tree's passwd is read
+// without following links out of it (a link in a tree could name any
+// file of the host).
+func foreignTreeEnv(env, settings []string, root string, uid uint32) []string {
+	set := map[string]bool{}
+	for _, s := range settings {
+		k, _, _ := strings.Cut(s, "=")
+		set[k] = true
+	}
+	name, home := treeUser(root, uid)
+	want := map[string]string{"PATH": foreignPath, "HOME": home, "USER": name, "LOGNAME": name}
+	out := make([]string, 0, len(env)+4)
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := want[k]; ok && !set[k] {
+			continue
+		}
+		out = append(out, kv)
+	}
+	for _, k := range []string{"PATH", "HOME", "USER", "LOGNAME"} {
+		if v := want[k]; v != "" && !set[k] {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+// treeUser returns the name and home of uid in the /etc/passwd of the tree
+// at root, or "" and "/".
+func treeUser(root string, uid uint32) (string, string) {
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", "/"
+	}
+	defer unix.Close(dir)
+	fd, err := unix.Openat2(dir, "etc/passwd", &unix.OpenHow{
+		Flags: unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return "", "/"
+	}
+	f := os.NewFile(uintptr(fd), "passwd")
+	defer f.Close()
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return "", "/"
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 16<<20))
+	if err != nil {
+		return "", "/"
+	}
+	want := strconv.FormatUint(uint64(uid), 10)
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.Split(line, ":")
+		if len(fields) >= 6 && fields[2] == want && fields[0] != "" {
+			home := fields[5]
+			if home == "" {
+				home = "/"
+			}
+			return fields[0], home
+		}
+	}
+	return "", "/"
+}
