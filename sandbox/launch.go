@@ -43,6 +43,9 @@ var caught struct {
 	// once it holds the signals (held).
 	in, out chan os.Signal
 	held    atomic.Bool
+	// relayed is closed when the relay from in to out has ended (see
+	// stopCatching).
+	relayed chan struct{}
 }
 
 // CatchSignals starts catching the signals sbx forwards to a sandbox, in
@@ -55,7 +58,9 @@ func CatchSignals() {
 	caught.once.Do(func() {
 		caught.in = make(chan os.Signal, 16)
 		caught.out = make(chan os.Signal, 16)
+		caught.relayed = make(chan struct{})
 		go func() {
+			defer close(caught.relayed)
 			signal.Notify(caught.in, ForwardedSignals...)
 			for sig := range caught.in {
 				if !caught.held.Load() && sig != unix.SIGWINCH {
@@ -79,6 +84,18 @@ func holdSignals() chan os.Signal {
 	CatchSignals()
 	caught.held.Store(true)
 	return caught.out
+}
+
+// stopCatching ends the catching for good, and returns once every signal
+// Go caught has reached the launcher's channel: with the signals blocked
+// first (see handOver), one that came is either there or pending in the
+// kernel, never in between. signal.Stop returns once Go's delivery is
+// idle, and the relay then passes on what it holds and ends.
+func stopCatching() {
+	CatchSignals()
+	signal.Stop(caught.in)
+	close(caught.in)
+	<-caught.relayed
 }
 
 // launch is what start needs: the plan (for the C stages and the Go init

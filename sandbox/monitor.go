@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"syscall"
 	"time"
 	"unsafe"
@@ -82,11 +83,10 @@ func (p *process) handOver() error {
 	if err := mask(unix.SIG_BLOCK); err != nil {
 		return err
 	}
+	stopCatching()
 	for drained := false; !drained; {
 		select {
 		case s := <-p.sigs:
-			p.forward(s.(syscall.Signal))
-		case s := <-caught.in: // not passed on to p.sigs yet
 			p.forward(s.(syscall.Signal))
 		default:
 			drained = true
@@ -100,6 +100,10 @@ func (p *process) handOver() error {
 		}
 	}
 	err := unix.Exec("/proc/self/exe", []string{"sbx", "monitor"}, env)
+	// Caught again before they are unblocked: the caller forwards them.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, ForwardedSignals...)
+	p.sigs = sigs
 	mask(unix.SIG_UNBLOCK)
 	return fmt.Errorf("hand the sandbox over to the monitor: %w", err)
 }
