@@ -24,6 +24,10 @@ func newParser(c any, extra ...kong.Option) (*kong.Kong, error) {
 			Description: "These apply in command-line order, after the defaults (/, /proc, /dev, /tmp, the working directory), " +
 				"so a later one covers an earlier one: --tmpfs /home --bind ~/src:/home/me/src.",
 		}, {
+			Key:         "desktop",
+			Title:       "Desktop",
+			Description: "What a desktop program needs from your session, and nothing else of it: each share binds its socket or devices and sets the variables that name them.",
+		}, {
 			Key:   "security",
 			Title: "Security",
 			Description: "Always on: no_new_privs, a new session, only stdio passed on, the seccomp profile, no nested user namespaces. A non-root command has no capabilities; " +

@@ -23,6 +23,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/sbx-sandbox/sbx/cgroupv2"
+	"github.com/sbx-sandbox/sbx/desktop"
 	"github.com/sbx-sandbox/sbx/hostcheck"
 	"github.com/sbx-sandbox/sbx/network"
 	"github.com/sbx-sandbox/sbx/nsexec"
@@ -81,6 +82,7 @@ type runCmd struct {
 	ROBindTry   []viewFlag `name:"ro-bind-try" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"--ro-bind, or nothing where SRC does not exist."`
 	DevBindTry  []viewFlag `name:"dev-bind-try" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"--dev-bind, or nothing where SRC does not exist."`
 	HideTry     []viewFlag `name:"hide-try" group:"view" sep:"none" placeholder:"PATH" help:"--hide, or nothing where PATH does not exist in the view."`
+	Shares      []string   `name:"share" group:"desktop" sep:"none" placeholder:"NAME[=VALUE]" help:"Lend the sandbox a part of your desktop session: wayland (more to come). Repeatable."`
 	Share       []viewFlag `name:"share-socket" group:"view" sep:"none" placeholder:"PATH[:DST]" help:"Pass the host's unix socket PATH through at DST (default: the same path); the places where services listen are covered otherwise."`
 	NoCwd       bool       `name:"no-cwd" group:"view" help:"Do not bind the working directory."`
 	ROCwd       bool       `name:"ro-cwd" group:"view" help:"Bind the working directory read-only (also with --rootfs)."`
@@ -143,6 +145,14 @@ func (r *runCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	shares := make([]desktop.Share, 0, len(r.Shares))
+	for _, v := range r.Shares {
+		sh, err := desktop.Parse(v)
+		if err != nil {
+			return err
+		}
+		shares = append(shares, sh)
+	}
 	// --map not given is usermap.Default, which falls back silently.
 	mapMode := usermap.Default
 	if r.Map != nil {
@@ -175,6 +185,7 @@ func (r *runCmd) Run() error {
 		CgroupManager: manager,
 		Network:       netw,
 		Sysctls:       r.Sysctl,
+		Shares:        shares,
 		Hardening: sandbox.Hardening{
 			CapAdd:       r.CapAdd,
 			CapDrop:      r.CapDrop,

@@ -19,6 +19,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sbx-sandbox/sbx/capabilities"
 	"github.com/sbx-sandbox/sbx/cgroupv2"
+	"github.com/sbx-sandbox/sbx/desktop"
 	"github.com/sbx-sandbox/sbx/nsexec"
 	"github.com/sbx-sandbox/sbx/plan"
 	"github.com/sbx-sandbox/sbx/seccomp"
@@ -55,6 +56,9 @@ type Config struct {
 	Network plan.Network
 	// Sysctls are --sysctl KEY=VALUE settings of namespaced sysctls.
 	Sysctls []string
+	// Shares are --share values: what the caller's desktop session
+	// lends the sandbox (package desktop resolves them).
+	Shares []desktop.Share
 
 	Hardening
 }
@@ -185,7 +189,12 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 	if err := checkHostname(hostname); err != nil {
 		return nil, err
 	}
-	env, err := buildEnv(os.Environ(), o.Env, o.ClearEnv)
+	grant, err := desktop.Resolve(o.Shares, desktop.Session{Getenv: os.Getenv, UID: os.Getuid()})
+	if err != nil {
+		return nil, err
+	}
+	// What the shares set comes first: --env wins.
+	env, err := buildEnv(os.Environ(), append(grant.Env[:len(grant.Env):len(grant.Env)], o.Env...), o.ClearEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +283,15 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 			p.Mounts = append(p.Mounts, guards...)
 		}
 	}
-	for _, op := range o.View {
+	// The shares' operations go first: the view flags may cover them.
+	view := make([]ViewOp, 0, len(grant.Ops)+len(o.View))
+	for _, op := range grant.Ops {
+		view = append(view, ViewOp{Kind: op.Kind, Arg: op.Arg})
+	}
+	for _, f := range grant.Files {
+		p.Mounts = append(p.Mounts, plan.Mount{Kind: plan.File, Dst: f.Dst, Data: f.Data})
+	}
+	for _, op := range append(view, o.View...) {
 		m, err := viewMount(op, ids)
 		if errors.Is(err, errMissingTry) {
 			continue
