@@ -277,7 +277,8 @@ check_prerequisites() {
 
 # prepare_work WORK USER lays out the scratch directory of the integration
 # tests, owned by USER, around the binaries the caller put in it
-# (WORK/integration.test and WORK/bin/sbx, the sbx under test): the working
+# (WORK/integration.test and WORK/bin/sbx, the sbx under test, and
+# WORK/README.md, whose examples TestREADMEExamples runs): the working
 # directory of the tests and the base of their own directories (not under
 # /tmp, which sbx hides behind a fresh tmpfs).
 prepare_work() {
@@ -442,7 +443,7 @@ run_integration() {
 	(
 		cd "$work/cwd" &&
 			run_as_test_user "$user" \
-				SBX_BINARY="$work/bin/sbx" SBX_TEST_DIR="$work/tmp" \
+				SBX_BINARY="$work/bin/sbx" SBX_TEST_DIR="$work/tmp" SBX_README="$work/README.md" \
 				"$work/integration.test" -test.v -test.timeout="${SBX_TEST_TIMEOUT:-20m}" \
 				${SBX_TEST_RUN:+-test.run="$SBX_TEST_RUN"} -test.skip="$skip"
 	) </dev/null 2>&1 | tee "$work/integration.log"
