@@ -141,6 +141,14 @@ missing_packages() {
 	# The shells whose completion scripts sbx writes (TestCompletion).
 	have zsh || pkgs+=(zsh)
 	have fish || pkgs+=(fish)
+	# What the README's examples run (TestREADMEExamples): make, ps, bash,
+	# ip, curl and wget.
+	have make || pkgs+=(make)
+	have ps || pkgs+=(procps)
+	have bash || pkgs+=(bash)
+	have ip || pkgs+=(iproute2)
+	have curl || pkgs+=(curl)
+	have wget || pkgs+=(wget)
 	if [ -n "$oci" ]; then
 		have podman || pkgs+=(podman)
 		have conmon || pkgs+=(conmon)
