@@ -141,6 +141,14 @@ missing_packages() {
 	# The shells whose completion scripts sbx writes (TestCompletion).
 	have zsh || pkgs+=(zsh)
 	have fish || pkgs+=(fish)
+	# What the README's examples run (TestREADMEExamples): make, ps, bash,
+	# ip, curl and wget.
+	have make || pkgs+=(make)
+	have ps || pkgs+=(procps)
+	have bash || pkgs+=(bash)
+	have ip || pkgs+=(iproute2)
+	have curl || pkgs+=(curl)
+	have wget || pkgs+=(wget)
 	if [ -n "$oci" ]; then
 		have podman || pkgs+=(podman)
 		have conmon || pkgs+=(conmon)
@@ -277,7 +285,8 @@ check_prerequisites() {
 
 # prepare_work WORK USER lays out the scratch directory of the integration
 # tests, owned by USER, around the binaries the caller put in it
-# (WORK/integration.test and WORK/bin/sbx, the sbx under test): the working
+# (WORK/integration.test and WORK/bin/sbx, the sbx under test, and
+# WORK/README.md, whose examples TestREADMEExamples runs): the working
 # directory of the tests and the base of their own directories (not under
 # /tmp, which sbx hides behind a fresh tmpfs).
 prepare_work() {
@@ -442,7 +451,7 @@ run_integration() {
 	(
 		cd "$work/cwd" &&
 			run_as_test_user "$user" \
-				SBX_BINARY="$work/bin/sbx" SBX_TEST_DIR="$work/tmp" \
+				SBX_BINARY="$work/bin/sbx" SBX_TEST_DIR="$work/tmp" SBX_README="$work/README.md" \
 				"$work/integration.test" -test.v -test.timeout="${SBX_TEST_TIMEOUT:-20m}" \
 				${SBX_TEST_RUN:+-test.run="$SBX_TEST_RUN"} -test.skip="$skip"
 	) </dev/null 2>&1 | tee "$work/integration.log"

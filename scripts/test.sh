@@ -100,6 +100,7 @@ trap cleanup EXIT
 go test -c -o "$work/integration.test" ./test/
 mkdir -p "$work/bin"
 install -m 0755 bin/sbx "$work/bin/sbx"
+install -m 0644 README.md "$work/README.md"
 if [ "$(id -u)" -eq 0 ]; then
 	# Root's own directory, out of the test user's reach: root runs the
 	# stub from it, and the tests' /etc/resolv.conf is bound from it.

@@ -105,6 +105,7 @@ work=$(mktemp -d /var/tmp/sbx-test.XXXXXX)
 mkdir -p "$work/bin"
 install -m 0755 "$out/sbx" "$work/bin/sbx"
 install -m 0755 "$out/integration.test" "$work/integration.test"
+install -m 0644 "$out/README.md" "$work/README.md"
 prepare_work "$work" "$run_user"
 # Leaves out the tests of sbx as an OCI runtime (see default_tests_skipped
 # in lib.sh).

@@ -328,6 +328,7 @@ if [ -z "${SBX_VM_CMD:-}" ]; then
 	make --no-print-directory build
 	go test -c -o "$out/integration.test" ./test/
 	install -m 0755 bin/sbx "$out/sbx"
+	install -m 0644 README.md "$out/README.md"
 fi
 # The DNS stub of the network tests, which the guest starts as root (see
 # start_dns_stub in scripts/lib.sh).

@@ -103,11 +103,19 @@ func (h *stateHome) startOnPty(t *testing.T, p *ptyPair, args ...string) *ttyPro
 	t.Helper()
 	cmd := exec.Command(sbxBinary(t), args...)
 	cmd.Dir, cmd.Env = h.dir, h.env
+	return startCmdOnPty(t, p, cmd)
+}
+
+// startCmdOnPty starts cmd as a session leader with the pty's slave as its
+// controlling terminal, stdin, stdout and stderr; it is killed when the
+// test ends, if it still runs.
+func startCmdOnPty(t *testing.T, p *ptyPair, cmd *exec.Cmd) *ttyProcess {
+	t.Helper()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = p.slave, p.slave, p.slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	tp := &ttyProcess{pty: p, cmd: cmd, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start sbx: %v", err)
+		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
 	go func() {
 		tp.err = cmd.Wait()
