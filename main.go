@@ -69,6 +69,7 @@ type runCmd struct {
 
 	Rootfs      string     `name:"rootfs" group:"view" placeholder:"DIR" help:"Use DIR as / instead of the read-only host root."`
 	RootfsRW    bool       `name:"rootfs-rw" group:"view" help:"Make the --rootfs writable."`
+	OverlayRoot bool       `name:"overlay-root" group:"view" help:"Make the --rootfs writable through a throwaway overlay layer: the tree stays as it is."`
 	Bind        []viewFlag `name:"bind" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"Bind SRC read-write at DST (default: the same path)."`
 	ROBind      []viewFlag `name:"ro-bind" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"Bind SRC read-only, submounts included."`
 	DevBind     []viewFlag `name:"dev-bind" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"Bind SRC read-write with device nodes usable."`
@@ -167,6 +168,7 @@ func (r *runCmd) Run() error {
 		Workdir:       r.Workdir,
 		Rootfs:        r.Rootfs,
 		RootfsRW:      r.RootfsRW,
+		OverlayRoot:   r.OverlayRoot,
 		View:          recordedView,
 		Cwd:           cwdMode,
 		GitWritable:   r.GitWritable,
