@@ -54,8 +54,8 @@ type cli struct {
 }
 
 type runCmd struct {
-	UID      *uint32  `name:"uid" placeholder:"N" help:"Run as user id N inside; the caller's uid is mapped to it (default: the caller's own)."`
-	GID      *uint32  `name:"gid" placeholder:"N" help:"Run as group id N inside; the caller's gid is mapped to it (default: the caller's own)."`
+	UID      *uint32  `name:"uid" placeholder:"N" help:"Run as user id N inside; the caller's uid is mapped to it (default: the caller's own), but in a --rootfs tree of the caller's first subordinate id, where N is the tree's own."`
+	GID      *uint32  `name:"gid" placeholder:"N" help:"Run as group id N inside; the caller's gid is mapped to it (default: the caller's own), but in a --rootfs tree of the caller's first subordinate id, where N is the tree's own."`
 	Map      *string  `name:"map" placeholder:"auto|single" help:"Id maps: auto maps 0..65535 from /etc/subuid and /etc/subgid via newuidmap/newgidmap (an error without them); single maps only the caller's ids (setgroups denied). Default: auto where it can, else single."`
 	Hostname string   `name:"hostname" placeholder:"NAME" default:"sbx" help:"Hostname inside."`
 	Env      []string `name:"env" short:"e" sep:"none" placeholder:"KEY=VAL" help:"Set an environment variable (KEY alone copies the caller's value). Repeatable."`
