@@ -220,7 +220,8 @@ type Root struct {
 	ReadOnlyLate bool
 	// Overlay makes the root an overlay of Path (the lower layer) with a
 	// throwaway upper layer on a tmpfs, as an Overlay mount's: writable,
-	// and nothing written reaches Path (--overlay-root).
+	// and nothing written reaches Path (--overlay-root); nosuid and nodev
+	// whatever Suid and Dev say (sbx run sets neither).
 	Overlay bool
 }
 
