@@ -132,8 +132,8 @@ type Request struct {
 // was made in a user namespace whose root is that id, the way `mmdebstrap
 // --mode=unshare` (which maps 0..count-1 from the first range of
 // /etc/subuid) and `unshare --map-auto` lay a tree out: the tree's id N
-// is the subordinate id start+N. The
-// request then asks for that layout's map (ShiftUIDs, ShiftGIDs). A tree
+// is the subordinate id start+N. The request then asks for that layout's
+// map (ShiftUIDs, ShiftGIDs). A tree
 // the caller owns (unpacked by the caller, or made by root in `podman
 // unshare`, whose root is the caller) needs nothing: --uid 0 maps the
 // caller to 0 and 1.. from the subordinate ids, podman's own layout.
