@@ -55,8 +55,8 @@ type cli struct {
 }
 
 type runCmd struct {
-	UID      *uint32  `name:"uid" placeholder:"N" help:"Run as user id N inside; the caller's uid is mapped to it (default: the caller's own)."`
-	GID      *uint32  `name:"gid" placeholder:"N" help:"Run as group id N inside; the caller's gid is mapped to it (default: the caller's own)."`
+	UID      *uint32  `name:"uid" placeholder:"N" help:"Run as user id N inside; the caller's uid is mapped to it (default: the caller's own), but in a --rootfs tree of the caller's first subordinate id, where N is the tree's own."`
+	GID      *uint32  `name:"gid" placeholder:"N" help:"Run as group id N inside; the caller's gid is mapped to it (default: the caller's own), but in a --rootfs tree of the caller's first subordinate id, where N is the tree's own."`
 	Map      *string  `name:"map" placeholder:"auto|single" help:"Id maps: auto maps 0..65535 from /etc/subuid and /etc/subgid via newuidmap/newgidmap (an error without them); single maps only the caller's ids (setgroups denied). Default: auto where it can, else single."`
 	Hostname string   `name:"hostname" placeholder:"NAME" default:"sbx" help:"Hostname inside."`
 	Env      []string `name:"env" short:"e" sep:"none" placeholder:"KEY=VAL" help:"Set an environment variable (KEY alone copies the caller's value). Repeatable."`
@@ -70,6 +70,7 @@ type runCmd struct {
 
 	Rootfs      string     `name:"rootfs" group:"view" placeholder:"DIR" help:"Use DIR as / instead of the read-only host root."`
 	RootfsRW    bool       `name:"rootfs-rw" group:"view" help:"Make the --rootfs writable."`
+	OverlayRoot bool       `name:"overlay-root" group:"view" help:"Make the --rootfs writable through a throwaway overlay layer: the tree stays as it is."`
 	Bind        []viewFlag `name:"bind" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"Bind SRC read-write at DST (default: the same path)."`
 	ROBind      []viewFlag `name:"ro-bind" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"Bind SRC read-only, submounts included."`
 	DevBind     []viewFlag `name:"dev-bind" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"Bind SRC read-write with device nodes usable."`
@@ -177,6 +178,7 @@ func (r *runCmd) Run() error {
 		Workdir:       r.Workdir,
 		Rootfs:        r.Rootfs,
 		RootfsRW:      r.RootfsRW,
+		OverlayRoot:   r.OverlayRoot,
 		View:          recordedView,
 		Cwd:           cwdMode,
 		GitWritable:   r.GitWritable,

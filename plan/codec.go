@@ -60,6 +60,7 @@ func (p *Plan) encodeRest(e *Encoder) {
 			e.Flag(rootSuid, p.Root.Suid)
 			e.Flag(rootDev, p.Root.Dev)
 			e.Flag(rootROLate, p.Root.ReadOnlyLate)
+			e.Flag(rootOverlay, p.Root.Overlay)
 		})
 	}
 	for i := range p.Mounts {
@@ -264,6 +265,8 @@ func (p *Plan) decodeAttr(d *Decoder) {
 				p.Root.Dev = n.Bool()
 			case rootROLate:
 				p.Root.ReadOnlyLate = n.Bool()
+			case rootOverlay:
+				p.Root.Overlay = n.Bool()
 			default:
 				return false
 			}

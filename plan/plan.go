@@ -218,6 +218,11 @@ type Root struct {
 	// root's directory where they are missing, as runc does (an OCI
 	// config; sbx run never writes to a --rootfs it was not asked to).
 	ReadOnlyLate bool
+	// Overlay makes the root an overlay of Path (the lower layer) with a
+	// throwaway upper layer on a tmpfs, as an Overlay mount's: writable,
+	// and nothing written reaches Path (--overlay-root); nosuid and nodev
+	// whatever Suid and Dev say (sbx run sets neither).
+	Overlay bool
 }
 
 // Kind is the kind of a view operation.

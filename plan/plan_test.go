@@ -19,7 +19,7 @@ func fullPlan() *Plan {
 			SetgroupsDeny: true, Pdeathsig: 9, CloneMethod: 1, JoinPidfd: 5, JoinFlags: 0x10000000,
 			LogMax: 4096, StampFD: 7, ExitFD: 8, Join: []NamespaceJoin{{FD: 9, Flags: 0x50000000}, {FD: 10, Flags: 0x40000000}},
 		},
-		Root: Root{Path: "/", ReadOnly: true, Suid: true, Dev: true, ReadOnlyLate: true},
+		Root: Root{Path: "/", ReadOnly: true, Suid: true, Dev: true, ReadOnlyLate: true, Overlay: true},
 		Mounts: []Mount{
 			{Kind: Proc, Dst: "/proc"},
 			{Kind: Bind, Src: "/home/u/src", Dst: "/src", ReadOnly: true, Dev: true},

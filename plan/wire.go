@@ -97,6 +97,7 @@ const (
 	rootSuid     uint16 = 3
 	rootDev      uint16 = 4
 	rootROLate   uint16 = 5
+	rootOverlay  uint16 = 6
 
 	mountKind     uint16 = 1
 	mountSrc      uint16 = 2

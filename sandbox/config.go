@@ -39,12 +39,14 @@ type Config struct {
 	ClearEnv bool
 	Workdir  string
 	// Rootfs, if set, becomes / instead of the host's root, read-only
-	// unless RootfsRW.
-	Rootfs   string
-	RootfsRW bool
-	View     []ViewOp // applied in order, after the defaults
-	Cwd      CwdMode
-	TTY      bool
+	// unless RootfsRW; with OverlayRoot, an overlay of it with a
+	// throwaway upper layer, writable, the tree left as it is.
+	Rootfs      string
+	RootfsRW    bool
+	OverlayRoot bool
+	View        []ViewOp // applied in order, after the defaults
+	Cwd         CwdMode
+	TTY         bool
 	// GitWritable leaves the .git/config and .git/hooks of a writable
 	// bind (the working directory's among them) writable.
 	GitWritable bool
@@ -153,6 +155,15 @@ func planStages(o *Config) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Rootfs != "" {
+		// The tree's owner tells how it was made (usermap.MatchTree);
+		// a tree sbx cannot stat is refused with the planner's words
+		// later (rootfsPath).
+		var st unix.Stat_t
+		if err := unix.Stat(o.Rootfs, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			req.MatchTree(o.Rootfs, st.Uid, st.Gid)
+		}
+	}
 	maps, err := usermap.Build(req)
 	if err != nil {
 		return nil, err
@@ -206,13 +217,21 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 		return nil, fmt.Errorf("the current directory: %w", err)
 	}
 	root := plan.Root{Path: "/", ReadOnly: true}
+	if o.RootfsRW && o.OverlayRoot {
+		return nil, errors.New("--overlay-root and --rootfs-rw: pick one (--overlay-root writes to a throwaway layer, --rootfs-rw to the tree itself)")
+	}
 	if o.Rootfs != "" {
 		if root.Path, err = rootfsPath(o.Rootfs, ids); err != nil {
 			return nil, err
 		}
-		root.ReadOnly = !o.RootfsRW
+		// An overlay root is writable; its lower layer, the tree, is
+		// never written (the upper layer is a tmpfs of the sandbox).
+		root.ReadOnly = !o.RootfsRW && !o.OverlayRoot
+		root.Overlay = o.OverlayRoot
 	} else if o.RootfsRW {
 		return nil, errors.New("--rootfs-rw needs --rootfs DIR: the host's root is always read-only")
+	} else if o.OverlayRoot {
+		return nil, errors.New("--overlay-root needs --rootfs DIR (the tree to lay the throwaway layer over): the host's root is always read-only")
 	} else if _, _, err := ids.resolve("root", "/", "/"); err != nil {
 		return nil, err
 	}

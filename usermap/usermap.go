@@ -118,6 +118,30 @@ type Request struct {
 	SubUIDs, SubGIDs []Range
 	// NewUIDMap and NewGIDMap are the helpers' paths, empty if absent.
 	NewUIDMap, NewGIDMap string
+	// ShiftUIDs and ShiftGIDs ask for the map of a root filesystem made
+	// in a user namespace whose id 0 is the caller's first subordinate
+	// id, as `mmdebstrap --mode=unshare` makes one (see MatchTree): see
+	// fillShifted.
+	ShiftUIDs, ShiftGIDs bool
+	// Tree is the directory MatchTree matched, for messages.
+	Tree string
+}
+
+// MatchTree looks at the owner of a --rootfs tree's top directory, as the
+// host sees it: a tree owned by the caller's first subordinate uid (gid)
+// was made in a user namespace whose root is that id, the way `mmdebstrap
+// --mode=unshare` (which maps 0..count-1 from the first range of
+// /etc/subuid) and `unshare --map-auto` lay a tree out: the tree's id N
+// is the subordinate id start+N. The request then asks for that layout's
+// map (ShiftUIDs, ShiftGIDs). A tree
+// the caller owns (unpacked by the caller, or made by root in `podman
+// unshare`, whose root is the caller) needs nothing: --uid 0 maps the
+// caller to 0 and 1.. from the subordinate ids, podman's own layout.
+// Under Single, Detect reads no ranges, and nothing matches.
+func (req *Request) MatchTree(dir string, uid, gid uint32) {
+	req.ShiftUIDs = len(req.SubUIDs) > 0 && uid == req.SubUIDs[0].Start
+	req.ShiftGIDs = len(req.SubGIDs) > 0 && gid == req.SubGIDs[0].Start
+	req.Tree = dir
 }
 
 // Plan is the decision: the maps and how to write them.
@@ -153,20 +177,34 @@ func Build(req Request) (Plan, error) {
 	default:
 		return Plan{}, fmt.Errorf("--map %q: unknown id map mode, use auto or single", req.Mode)
 	}
+	shifted := req.ShiftUIDs || req.ShiftGIDs
 	if missing := req.missing(); missing != "" {
+		if shifted {
+			return Plan{}, fmt.Errorf("--rootfs %s: the tree belongs to your first subordinate id (as `mmdebstrap --mode=unshare` makes it), "+
+				"which only a map of your subordinate ids shows as root's, but %s: run `sudo apt-get install uidmap`, "+
+				"or use --map single (its files then read as nobody)", req.Tree, missing)
+		}
 		if req.Mode == Auto {
 			return Plan{}, fmt.Errorf("--map auto: %s: add ranges for your user to /etc/subuid and /etc/subgid and "+
 				"run `sudo apt-get install uidmap`, or use --map single", missing)
 		}
 		return single, nil
 	}
-	uids, err := fill(req.UID, req.HostUID, req.SubUIDs)
+	uids, err := pickFill(req.ShiftUIDs, req.UID, req.HostUID, req.SubUIDs)
 	if err != nil {
 		return Plan{}, fmt.Errorf("uid map: %w", err)
 	}
-	gids, err := fill(req.GID, req.HostGID, req.SubGIDs)
+	gids, err := pickFill(req.ShiftGIDs, req.GID, req.HostGID, req.SubGIDs)
 	if err != nil {
 		return Plan{}, fmt.Errorf("gid map: %w", err)
+	}
+	if req.ShiftUIDs && !mapped(uids, req.UID) {
+		return Plan{}, fmt.Errorf("--uid %d: the map of the --rootfs %s (its ids 0..%d from your subordinate ids, yours as %d) has no id %d: pick one of those",
+			req.UID, req.Tree, MappedIDs-1, req.HostUID, req.UID)
+	}
+	if req.ShiftGIDs && !mapped(gids, req.GID) {
+		return Plan{}, fmt.Errorf("--gid %d: the map of the --rootfs %s (its ids 0..%d from your subordinate ids, yours as %d) has no id %d: pick one of those",
+			req.GID, req.Tree, MappedIDs-1, req.HostGID, req.GID)
 	}
 	return Plan{
 		UIDMappings:  uids,
@@ -189,6 +227,64 @@ func (req Request) missing() string {
 		m = append(m, "newuidmap/newgidmap not installed setuid root (or with file capabilities)")
 	}
 	return strings.Join(m, ", ")
+}
+
+// pickFill makes one map: the tree's layout (fillShifted) or the usual
+// one (fill).
+func pickFill(shift bool, inside, host uint32, sub []Range) ([]plan.IDMap, error) {
+	if shift {
+		return fillShifted(host, sub)
+	}
+	return fill(inside, host, sub)
+}
+
+// mapped reports whether the map has the inside id.
+func mapped(m []plan.IDMap, id uint32) bool {
+	for _, e := range m {
+		if id >= e.Inside && uint64(id) < uint64(e.Inside)+uint64(e.Count) {
+			return true
+		}
+	}
+	return false
+}
+
+// fillShifted maps 0..MappedIDs-1 to the subordinate ids in order, id N
+// to the N-th (from 0, through the ranges as listed): the layout of a
+// tree made in a user namespace whose root was the first subordinate id
+// (MatchTree). The caller's own id keeps its number inside, so that sbx's
+// own setup, the caller's files in binds and a command run without --uid
+// stay the caller's; the tree's id of that number, and a subordinate id
+// that is the caller's own (a misconfigured range), are left unmapped
+// (they read as nobody) rather than moving the others.
+func fillShifted(host uint32, sub []Range) ([]plan.IDMap, error) {
+	m := []plan.IDMap{{Inside: host, Outside: host, Count: 1}}
+	next := uint32(0)
+	for _, r := range sub {
+		start, count := r.Start, r.Count
+		for count > 0 && next < MappedIDs {
+			n := min(count, MappedIDs-next)
+			if next <= host && uint64(host) < uint64(next)+uint64(n) {
+				n = host - next
+			}
+			if start <= host && uint64(host) < uint64(start)+uint64(n) {
+				n = host - start
+			}
+			if n == 0 {
+				// next or start is the caller's id: skip both.
+				n = 1
+			} else {
+				m = append(m, plan.IDMap{Inside: next, Outside: start, Count: n})
+			}
+			next += n
+			start += n
+			count -= n
+		}
+	}
+	if len(m) > maxExtents {
+		return nil, fmt.Errorf("%d map lines exceed the kernel's limit of %d: merge the ranges in /etc/subuid and /etc/subgid", len(m), maxExtents)
+	}
+	sort.Slice(m, func(i, j int) bool { return m[i].Inside < m[j].Inside })
+	return m, nil
 }
 
 // fill maps inside to host and the other ids 0..MappedIDs-1 from the

@@ -141,6 +141,30 @@ func TestBuild(t *testing.T) {
 			wantUID:   []plan.IDMap{m(0, 100000, 65536), m(70000, 1000, 1)},
 			wantMulti: true,
 		},
+		{
+			name: "a tree of the first subordinate id: 0 is its start, the caller keeps its id",
+			req: Request{Mode: Default, HostUID: 1000, HostGID: 1000, UID: 0, GID: 0,
+				SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}},
+				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap, ShiftUIDs: true, ShiftGIDs: true},
+			wantUID:   []plan.IDMap{m(0, 100000, 1000), m(1000, 1000, 1), m(1001, 101001, 64535)},
+			wantMulti: true,
+		},
+		{
+			name: "a shifted tree over several ranges keeps the offsets",
+			req: Request{Mode: Auto, HostUID: 7, HostGID: 1000, UID: 0, GID: 0,
+				SubUIDs: []Range{{100000, 5}, {200000, 65536}}, SubGIDs: []Range{{100000, 65536}},
+				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap, ShiftUIDs: true},
+			wantUID:   []plan.IDMap{m(0, 100000, 5), m(5, 200000, 2), m(7, 7, 1), m(8, 200003, 65528)},
+			wantMulti: true,
+		},
+		{
+			name: "a shifted tree, the caller's id in its range and above 65535",
+			req: Request{Mode: Auto, HostUID: 100002, HostGID: 1000, UID: 0, GID: 0,
+				SubUIDs: []Range{{100000, 70000}}, SubGIDs: []Range{{100000, 65536}},
+				NewUIDMap: helpers.NewUIDMap, NewGIDMap: helpers.NewGIDMap, ShiftUIDs: true},
+			wantUID:   []plan.IDMap{m(0, 100000, 2), m(3, 100003, 65533), m(100002, 100002, 1)},
+			wantMulti: true,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,6 +226,9 @@ func TestBuildRejects(t *testing.T) {
 		{"auto without helpers", Request{Mode: Auto, SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}}}},
 		{"auto without newgidmap", Request{Mode: Auto, NewUIDMap: "/x", SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}}}},
 		{"unmappable uid", Request{Mode: Single, UID: 1<<32 - 1}},
+		{"shifted tree without helpers", Request{Mode: Default, SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}}, ShiftUIDs: true}},
+		{"shifted tree, --uid unmapped", Request{Mode: Default, HostUID: 1000, UID: 70000, NewUIDMap: "/x", NewGIDMap: "/y",
+			SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}}, ShiftUIDs: true}},
 		{"too many extents", Request{Mode: Auto, UID: 0, GID: 0, NewUIDMap: "/x", NewGIDMap: "/y",
 			SubUIDs: manyRanges(400), SubGIDs: manyRanges(400)}},
 	}
@@ -243,6 +270,50 @@ func TestBuildAutoNamesFix(t *testing.T) {
 		t.Fatal("Build succeeded, want an error")
 	}
 	for _, want := range []string{"--map auto", "/etc/subuid", "apt-get install uidmap", "--map single"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error %q is more than one line", err)
+	}
+}
+
+// MatchTree asks for the shifted map only for a tree owned by the first
+// subordinate id, uids and gids each on their own.
+func TestMatchTree(t *testing.T) {
+	req := Request{SubUIDs: []Range{{100000, 10}, {300000, 65536}}, SubGIDs: []Range{{200000, 65536}}}
+	for _, tt := range []struct {
+		uid, gid     uint32
+		wantU, wantG bool
+	}{
+		{100000, 200000, true, true},
+		{1000, 1000, false, false},
+		{300000, 200000, false, true},
+		{100000, 100000, true, false},
+		{0, 0, false, false},
+	} {
+		r := req
+		r.MatchTree("t", tt.uid, tt.gid)
+		if r.ShiftUIDs != tt.wantU || r.ShiftGIDs != tt.wantG {
+			t.Errorf("owner %d:%d: shift %v %v, want %v %v", tt.uid, tt.gid, r.ShiftUIDs, r.ShiftGIDs, tt.wantU, tt.wantG)
+		}
+	}
+	var none Request
+	none.MatchTree("t", 0, 0)
+	if none.ShiftUIDs || none.ShiftGIDs {
+		t.Error("no ranges: a tree owned by 0 matched")
+	}
+}
+
+// A shifted tree that cannot be mapped says why and the fix, in one line.
+func TestBuildShiftedNamesFix(t *testing.T) {
+	_, err := Build(Request{HostUID: 1000, HostGID: 1000, SubUIDs: []Range{{100000, 65536}}, SubGIDs: []Range{{100000, 65536}},
+		ShiftUIDs: true, ShiftGIDs: true, Tree: "/srv/tree"})
+	if err == nil {
+		t.Fatal("Build succeeded, want an error")
+	}
+	for _, want := range []string{"--rootfs /srv/tree", "mmdebstrap", "newuidmap", "apt-get install uidmap", "--map single"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}

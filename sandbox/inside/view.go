@@ -99,6 +99,16 @@ func openRoot(r plan.Root, ids sourceIDs) (int, error) {
 	if r.Path == "" {
 		return -1, errors.New("configuration has no root")
 	}
+	if r.Overlay {
+		// --overlay-root: the tree as the lower layer, writes to a
+		// throwaway tmpfs. The overlay has the tree's own files, not
+		// the mounts below it (there are none in a tree for --rootfs).
+		fd, err := openOverlay(plan.Mount{Lowers: []string{r.Path}}, ids)
+		if err != nil {
+			return -1, fmt.Errorf("root %s: overlay: %w", r.Path, err)
+		}
+		return fd, nil
+	}
 	fd, err := cloneTree(r.Path, ids, true)
 	if err != nil {
 		return -1, fmt.Errorf("root %s: %w", r.Path, err)
@@ -252,6 +262,22 @@ func mountAttrs(m plan.Mount) uint64 {
 // throwaway upper layer on a private tmpfs. The lower paths are resolved
 // now, on the host.
 func openOverlay(m plan.Mount, ids sourceIDs) (int, error) {
+	// Each layer is opened as checked and named to overlayfs by its
+	// descriptor.
+	var lowers []string
+	top := -1
+	for _, l := range m.Lowers {
+		fd, err := openSourcePath(l, ids)
+		if err != nil {
+			return -1, err
+		}
+		defer unix.Close(fd)
+		lowers = append(lowers, fmt.Sprintf("/proc/self/fd/%d", fd))
+		top = fd
+	}
+	if top < 0 {
+		return -1, errors.New("no lower layer")
+	}
 	scratch, err := newFS("tmpfs", []string{"mode=0755"}, 0)
 	if err != nil {
 		return -1, fmt.Errorf("upper layer: %w", err)
@@ -262,16 +288,8 @@ func openOverlay(m plan.Mount, ids sourceIDs) (int, error) {
 			return -1, fmt.Errorf("upper layer: mkdir %s: %w", d, err)
 		}
 	}
-	// Each layer is opened as checked and named to overlayfs by its
-	// descriptor.
-	var lowers []string
-	for _, l := range m.Lowers {
-		fd, err := openSourcePath(l, ids)
-		if err != nil {
-			return -1, err
-		}
-		defer unix.Close(fd)
-		lowers = append(lowers, fmt.Sprintf("/proc/self/fd/%d", fd))
+	if err := likeTop(scratch, "upper", top); err != nil {
+		return -1, fmt.Errorf("upper layer: %w", err)
 	}
 	self := fmt.Sprintf("/proc/self/fd/%d/", scratch)
 	opts := []string{
@@ -307,6 +325,29 @@ func openOverlay(m plan.Mount, ids sourceIDs) (int, error) {
 		return -1, err
 	}
 	return fd, nil
+}
+
+// likeTop gives the upper layer's top directory (dir in the scratch
+// tmpfs) the mode and owner of the top lower layer's: overlayfs shows the
+// upper's as the overlay's own (the sandbox's / with --overlay-root). An
+// owner the sandbox does not map (it reads as the overflow id, and chown
+// refuses it with EINVAL) stays the sandbox setup's: no file can be given
+// to an unmapped id.
+func likeTop(scratch int, dir string, lower int) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(lower, &st); err != nil {
+		return fmt.Errorf("stat the top lower layer: %w", err)
+	}
+	for _, o := range [][2]int{{int(st.Uid), -1}, {-1, int(st.Gid)}} {
+		err := unix.Fchownat(scratch, dir, o[0], o[1], unix.AT_SYMLINK_NOFOLLOW)
+		if err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("chown %s to %d:%d: %w", dir, o[0], o[1], err)
+		}
+	}
+	if err := unix.Fchmodat(scratch, dir, st.Mode&0o7777, 0); err != nil {
+		return fmt.Errorf("chmod %s %o: %w", dir, st.Mode&0o7777, err)
+	}
+	return nil
 }
 
 func reversed(s []string) []string {
