@@ -86,14 +86,10 @@ func Exec(o ExecOptions) (int, error) {
 		tty:      o.TTY,
 		join:     o.Name,
 	}
-	// The joining process starts in the sandbox's cgroup, under its
-	// limits, and cgroup.kill reaches it.
-	if cg := CgroupOf(st); cg != nil {
-		fd, err := cg.OpenLeaf()
-		if err != nil {
-			return ExitSbxFailed, fmt.Errorf("join sandbox %s: %w", o.Name, err)
-		}
-		l.cgroup = &placement{fd: fd, place: func(pid int) error { return cgroupv2.Join(cg, pid) }}
+	if l.cgroup, err = joinPlacement(st); err != nil {
+		return ExitSbxFailed, fmt.Errorf("join sandbox %s: %w", o.Name, err)
+	}
+	if l.cgroup != nil {
 		defer l.cgroup.close()
 	}
 	proc, err := start(&l)
@@ -104,6 +100,21 @@ func Exec(o ExecOptions) (int, error) {
 		return ExitSbxFailed, err
 	}
 	return proc.wait()
+}
+
+// joinPlacement is where a process that joins the sandbox of record st
+// (sbx exec, OCI exec) starts: in the sandbox's cgroup, under its limits
+// and in reach of cgroup.kill; nil when the sandbox has none.
+func joinPlacement(st *state.State) (*placement, error) {
+	cg := CgroupOf(st)
+	if cg == nil {
+		return nil, nil
+	}
+	fd, err := cg.OpenLeaf()
+	if err != nil {
+		return nil, err
+	}
+	return &placement{fd: fd, place: func(pid int) error { return cgroupv2.Join(cg, pid) }}, nil
 }
 
 // openSandboxPid returns a pidfd of the sandbox's pid 1, checked to be the

@@ -899,12 +899,10 @@ func (r *OCIRuntime) Exec(o OCIExecOptions) (int, error) {
 	relay := sp.Terminal && o.ConsoleSocket == "" && !o.Detach
 	l := launch{plan: p, stdio: [3]uintptr{0, 1, 2}, preserve: o.PreserveFDs, extra: []uintptr{uintptr(pidfd)},
 		tty: sp.Terminal, join: o.ID}
-	if cg := CgroupOf(c.st); cg != nil {
-		fd, err := cg.OpenLeaf()
-		if err != nil {
-			return ExitSbxFailed, fmt.Errorf("exec in container %s: %w", o.ID, err)
-		}
-		l.cgroup = &placement{fd: fd, place: func(pid int) error { return cgroupv2.Join(cg, pid) }}
+	if l.cgroup, err = joinPlacement(c.st); err != nil {
+		return ExitSbxFailed, fmt.Errorf("exec in container %s: %w", o.ID, err)
+	}
+	if l.cgroup != nil {
 		defer l.cgroup.close()
 	}
 	proc, err := start(&l)
