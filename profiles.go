@@ -148,7 +148,7 @@ func profileArgs(args []string) (names, rest []string, err error) {
 		case a == "--profile" || strings.HasPrefix(a, "--profile="):
 			name, hasValue := strings.CutPrefix(a, "--profile=")
 			if !hasValue {
-				if i+1 >= len(args) {
+				if i+1 >= len(args) || args[i+1] == "--" {
 					return nil, nil, fmt.Errorf("--profile needs a profile's name (sbx profile list)")
 				}
 				i++
