@@ -3,6 +3,7 @@ package test
 import (
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -253,5 +254,26 @@ func TestProfileShipped(t *testing.T) {
 				os.Remove(path)
 			}
 		})
+	}
+}
+
+// bash completes --profile with the names sbx profile list shows, and sbx
+// profile with its commands.
+func TestProfileCompletion(t *testing.T) {
+	t.Parallel()
+	h := newProfileHome(t)
+	h.profile(t, "mine", "--no-cwd\n")
+	script := h.sbx(t, "", nil, "completion", "bash").ok(t)
+	file := filepath.Join(testDir(t), "complete.bash")
+	writeTree(t, file, script)
+	probe := `. "$1"; for line in "sbx run --profile " "sbx run -d --profile b" "sbx prof" "sbx profile "; do
+		read -ra COMP_WORDS <<<"$line"; [[ $line == *" " ]] && COMP_WORDS+=("")
+		COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _sbx; echo "${COMPREPLY[*]}"; done`
+	cmd := exec.Command("bash", "-c", probe, "bash", file)
+	// sbx on PATH, as the completion calls it.
+	cmd.Env = append(append([]string(nil), h.env...), "PATH="+filepath.Dir(sbxBinary(t))+":"+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	if want := "browser document-viewer mine untrusted-cli\nbrowser\nprofile\nshow list\n"; err != nil || string(out) != want {
+		t.Errorf("bash offers %q (%v), want %q", out, err, want)
 	}
 }
