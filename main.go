@@ -59,7 +59,7 @@ type runCmd struct {
 	UID      *uint32  `name:"uid" placeholder:"N" help:"Run as user id N inside; the caller's uid is mapped to it (default: the caller's own)."`
 	GID      *uint32  `name:"gid" placeholder:"N" help:"Run as group id N inside; the caller's gid is mapped to it (default: the caller's own)."`
 	Map      *string  `name:"map" placeholder:"auto|single" help:"Id maps: auto maps 0..65535 from /etc/subuid and /etc/subgid via newuidmap/newgidmap (an error without them); single maps only the caller's ids (setgroups denied). Default: auto where it can, else single."`
-	Profiles []string `name:"profile" sep:"none" placeholder:"NAME" help:"Start from the flags of profile NAME (a file under ~/.config/sbx/profiles or /etc/sbx/profiles, or shipped: sbx profile list; a path with a /); the flags given here come after them and win. Repeatable."`
+	Profiles []string `name:"profile" sep:"none" placeholder:"NAME" help:"Start from the flags of profile NAME (see sbx profile list; a path with a /): those given here come after them and win. Repeatable."`
 	Hostname string   `name:"hostname" placeholder:"NAME" default:"sbx" help:"Hostname inside."`
 	Env      []string `name:"env" short:"e" sep:"none" placeholder:"KEY=VAL" help:"Set an environment variable (KEY alone copies the caller's value). Repeatable."`
 	ClearEnv bool     `name:"clearenv" help:"Start from an empty environment instead of the caller's."`
