@@ -88,6 +88,9 @@ func TestParseOneAsFull(t *testing.T) {
 		{"help", "run"},
 		{"completion", "bash"},
 		{"__man"},
+		{"profile", "list"},
+		{"profile", "show", "browser"},
+		{"run", "--profile", "p", "--", "true"}, // not expanded here: refused by Run
 	} {
 		recordedView = nil
 		one, ok := parseOne(args)
@@ -139,6 +142,8 @@ func TestParseOneDeclines(t *testing.T) {
 		{"completion"},
 		{"completion", "tcsh"},
 		{"version", "-V"},
+		{"profile"},
+		{"profile", "show"},
 	} {
 		recordedView = nil
 		if _, ok := parseOne(args); ok {

@@ -53,6 +53,8 @@ type flagSpec struct {
 	Value       bool // takes a value
 	Placeholder string
 	Enum        []string
+	// Listed is a shell command that prints its values, one per line.
+	Listed string
 }
 
 // describe walks kong's model: sbx's own flags first (Name ""), then each
@@ -83,6 +85,13 @@ func describe(app *kong.Application) []cmdSpec {
 				c.Enum = p.EnumSlice()
 			}
 		}
+		// A command of commands (sbx profile): its first argument is one
+		// of them.
+		for _, sub := range n.Children {
+			if sub.Type == kong.CommandNode && !sub.Hidden {
+				c.Enum = append(c.Enum, sub.Name)
+			}
+		}
 		out = append(out, c)
 	}
 	return out
@@ -100,9 +109,12 @@ func flagsOf(n *kong.Node) []flagSpec {
 
 func flagOf(f *kong.Flag) flagSpec {
 	s := flagSpec{Long: f.Name, Short: f.Short, Help: f.Help, Value: !f.IsBool() && !f.IsCounter(), Placeholder: f.FormatPlaceHolder()}
-	if f.Enum != "" {
+	switch {
+	case f.Name == "profile":
+		s.Listed = profileNames
+	case f.Enum != "":
 		s.Enum = f.EnumSlice()
-	} else if s.Value {
+	case s.Value:
 		s.Enum = placeholderValues(f.PlaceHolder)
 	}
 	return s
@@ -171,6 +183,10 @@ func cmdNames(cmds []cmdSpec) []string {
 // first column of sbx ps, past its header.
 const sandboxNames = `sbx ps 2>/dev/null | awk 'NR > 1 { print $1 }'`
 
+// profileNames is the shell command that lists the profiles' names, for
+// sbx run --profile.
+const profileNames = `sbx profile list 2>/dev/null | awk 'NR > 1 { print $1 }'`
+
 func writeBash(w io.Writer, cmds []cmdSpec) {
 	fmt.Fprintf(w, `# bash completion for sbx: source it, or save it as
 # /usr/share/bash-completion/completions/sbx (made by sbx completion bash).
@@ -207,7 +223,10 @@ _sbx() {
 		if vf := c.valueFlags(); len(vf) > 0 {
 			fmt.Fprintf(w, "\t\tcase $prev in\n")
 			for _, f := range c.Flags {
-				if f.Value && len(f.Enum) > 0 {
+				switch {
+				case f.Value && f.Listed != "":
+					fmt.Fprintf(w, "\t\t%s) COMPREPLY=($(compgen -W \"$(%s)\" -- \"$cur\")); return ;;\n", flagAlts(f), f.Listed)
+				case f.Value && len(f.Enum) > 0:
 					fmt.Fprintf(w, "\t\t%s) COMPREPLY=($(compgen -W %s -- \"$cur\")); return ;;\n", flagAlts(f), shellQuote(strings.Join(f.Enum, " ")))
 				}
 			}
@@ -248,10 +267,16 @@ _sbx_names() {
 	_describe -t sandboxes sandbox names
 }
 
+_sbx_profiles() {
+	local -a names
+	names=(${(f)"$(%s)"})
+	_describe -t profiles profile names
+}
+
 _sbx() {
 	local -a commands
 	commands=(
-`, sandboxNames)
+`, sandboxNames, profileNames)
 	for _, c := range cmds[1:] {
 		fmt.Fprintf(w, "\t\t%s\n", shellQuote(zshDescribe(c.Name)+":"+zshDescribe(c.Help)))
 	}
@@ -284,7 +309,10 @@ func zshSpecs(flags []flagSpec) string {
 		value := ""
 		if f.Value {
 			action := "_files"
-			if len(f.Enum) > 0 {
+			switch {
+			case f.Listed == profileNames:
+				action = "_sbx_profiles"
+			case len(f.Enum) > 0:
 				action = "(" + strings.Join(f.Enum, " ") + ")"
 			}
 			value = ":" + zshDescribe(strings.Trim(f.Placeholder, "<>")) + ":" + action
@@ -351,7 +379,9 @@ func fishFlag(f flagSpec) string {
 	}
 	if f.Value {
 		s += " -r"
-		if len(f.Enum) > 0 {
+		if f.Listed != "" {
+			s += " -x -a " + shellQuote("("+f.Listed+")")
+		} else if len(f.Enum) > 0 {
 			s += " -x -a " + shellQuote(strings.Join(f.Enum, " "))
 		} else {
 			s += " -F"

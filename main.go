@@ -45,6 +45,7 @@ type cli struct {
 	Logs    logsCmd    `cmd:"" help:"Print the log of a detached sandbox (-f: follow it until the sandbox ends)."`
 	Wait    waitCmd    `cmd:"" help:"Wait for detached sandboxes to end and print their exit codes."`
 	Check   checkCmd   `cmd:"" help:"Check whether sbx can run here, and name the fix for what is missing."`
+	Profile profileCmd `cmd:"" help:"Show the profiles of sbx run --profile: sbx profile list, sbx profile show NAME."`
 	Version versionCmd `cmd:"" help:"Print the version of sbx, its commit, its Go version and the kernel facilities found."`
 
 	Help       helpCmd       `cmd:"" help:"Print the help of sbx, or of a command (sbx help run)."`
@@ -58,6 +59,7 @@ type runCmd struct {
 	UID      *uint32  `name:"uid" placeholder:"N" help:"Run as user id N inside; the caller's uid is mapped to it (default: the caller's own), but in a --rootfs tree of the caller's first subordinate id, where N is the tree's own."`
 	GID      *uint32  `name:"gid" placeholder:"N" help:"Run as group id N inside; the caller's gid is mapped to it (default: the caller's own), but in a --rootfs tree of the caller's first subordinate id, where N is the tree's own."`
 	Map      *string  `name:"map" placeholder:"auto|single" help:"Id maps: auto maps 0..65535 from /etc/subuid and /etc/subgid via newuidmap/newgidmap (an error without them); single maps only the caller's ids (setgroups denied). Default: auto where it can, else single."`
+	Profiles []string `name:"profile" sep:"none" placeholder:"NAME" help:"Start from the flags of profile NAME (see sbx profile list; a path with a /): those given here come after them and win. Repeatable."`
 	Hostname string   `name:"hostname" placeholder:"NAME" default:"sbx" help:"Hostname inside."`
 	Env      []string `name:"env" short:"e" sep:"none" placeholder:"KEY=VAL" help:"Set an environment variable (KEY alone copies the caller's value). Repeatable."`
 	ClearEnv bool     `name:"clearenv" help:"Start from an empty environment instead of the caller's."`
@@ -119,6 +121,11 @@ type runCmd struct {
 
 func (r *runCmd) Run() error {
 	sandbox.CatchSignals()
+	if len(r.Profiles) > 0 {
+		// expandProfiles takes them out of a command line that starts
+		// with run: this one did not.
+		return fmt.Errorf("--profile %s: put --profile right after sbx run", r.Profiles[0])
+	}
 	args, err := commandArgs(r.Command)
 	if err != nil {
 		return err
@@ -662,7 +669,11 @@ func main() {
 	if isOCICall(os.Args[1:]) {
 		runOCI(os.Args[1:])
 	}
-	kctx, err := parse(os.Args[1:])
+	args, err := expandProfiles(os.Args[1:])
+	if err != nil {
+		fail(sandbox.ExitSbxFailed, err)
+	}
+	kctx, err := parse(args)
 	if err != nil {
 		fail(sandbox.ExitSbxFailed, fmt.Errorf("%v (see sbx --help)", err))
 	}
