@@ -60,8 +60,9 @@ type Grant struct {
 
 // Service is a program that serves the sandbox from the host on a unix
 // socket of its own (the session bus's filtering proxy). sbx run makes a
-// private directory for the socket and runs Path with Args(socket, fd) in
-// a session of its own, stdin and stdout on /dev/null, where fd is the
+// private directory for the socket and runs Path there with Args(socket,
+// fd), socket a path relative to that directory, in a session of its own,
+// stdin and stdout on /dev/null, where fd is the
 // write end of a pipe whose read end only the sandbox's pid 1 holds: the
 // program writes one byte to it once it listens, and exits when it sees
 // the pipe's other end close, which happens when pid 1 exits, however the

@@ -106,16 +106,20 @@ func startServices(defs []desktop.Service, l *launch) (s *services, err error) {
 	}
 	defer null.Close()
 	for i, def := range defs {
-		sv := &service{Service: def, socket: filepath.Join(s.dir, fmt.Sprintf("%d.sock", i))}
+		name := fmt.Sprintf("%d.sock", i)
+		sv := &service{Service: def, socket: filepath.Join(s.dir, name)}
 		errFD, err := unix.MemfdCreate("sbx-service-stderr", unix.MFD_CLOEXEC)
 		if err != nil {
 			return s, fmt.Errorf("--share %s: create the error file of %s: %w", def.Name, filepath.Base(def.Path), err)
 		}
 		sv.stderr = os.NewFile(uintptr(errFD), "sbx-service-stderr")
 		s.list = append(s.list, sv)
-		// The write end is the program's descriptor 3.
-		argv := append([]string{def.Path}, def.Args(sv.socket, 3)...)
+		// The write end is the program's descriptor 3; the socket's
+		// path is relative to its working directory, the private one (a
+		// unix socket's path has 107 bytes at most).
+		argv := append([]string{def.Path}, def.Args(name, 3)...)
 		pid, err := syscall.ForkExec(def.Path, argv, &syscall.ProcAttr{
+			Dir:   s.dir,
 			Env:   os.Environ(),
 			Files: []uintptr{null.Fd(), null.Fd(), sv.stderr.Fd(), uintptr(p[1])},
 			Sys:   &syscall.SysProcAttr{Setsid: true},
@@ -142,11 +146,6 @@ func privateServiceDir() (string, error) {
 	dir, err := os.MkdirTemp(base, ".sbx-services-")
 	if err != nil {
 		return "", fmt.Errorf("create a private directory for the sandbox's services: %w", err)
-	}
-	// A socket's path must fit in 108 bytes.
-	if len(dir)+len("/00.sock") >= len(unix.RawSockaddrUnix{}.Path) {
-		os.Remove(dir)
-		return "", fmt.Errorf("the sandbox's services need a unix socket in %s, whose path is too long for one: set XDG_RUNTIME_DIR to a shorter path", dir)
 	}
 	return dir, nil
 }
