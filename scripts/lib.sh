@@ -141,6 +141,10 @@ missing_packages() {
 	# The shells whose completion scripts sbx writes (TestCompletion).
 	have zsh || pkgs+=(zsh)
 	have fish || pkgs+=(fish)
+	# --share session-bus: the proxy, and a private session bus with
+	# dbus-send inside (TestSessionBus*).
+	have xdg-dbus-proxy || pkgs+=(xdg-dbus-proxy)
+	{ have dbus-daemon && have dbus-send; } || pkgs+=(dbus)
 	if [ -n "$oci" ]; then
 		have podman || pkgs+=(podman)
 		have conmon || pkgs+=(conmon)
