@@ -143,11 +143,35 @@ func privateServiceDir() (string, error) {
 	if !filepath.IsAbs(base) {
 		base = ""
 	}
+	removeStaleServiceDirs(base)
 	dir, err := os.MkdirTemp(base, ".sbx-services-")
 	if err != nil {
 		return "", fmt.Errorf("create a private directory for the sandbox's services: %w", err)
 	}
 	return dir, nil
+}
+
+// staleServiceDir is the age past which a services' directory is a
+// leftover: it lives while its sandbox starts (an sbx killed then leaves
+// it behind), which takes milliseconds, and serviceReadyTimeout at most.
+const staleServiceDir = time.Minute
+
+// removeStaleServiceDirs removes the services' directories of sbx's that
+// were killed while their sandbox started.
+func removeStaleServiceDirs(base string) {
+	if base == "" {
+		base = os.TempDir()
+	}
+	dirs, _ := filepath.Glob(filepath.Join(base, ".sbx-services-*"))
+	for _, dir := range dirs {
+		var st unix.Stat_t
+		if unix.Lstat(dir, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Getuid() {
+			continue
+		}
+		if time.Since(time.Unix(st.Mtim.Unix())) > staleServiceDir {
+			os.RemoveAll(dir)
+		}
+	}
 }
 
 // handed closes sbx's copy of the descriptor stage 0 has now.
