@@ -107,7 +107,8 @@ func newBusHome(t *testing.T) *busHome {
 // busProbe is what the sandbox runs: a call of Ping on each name of its
 // arguments after the first ("call NAME: pong from NAME" or "call NAME:
 // error"), the names the bus lists ("names: ..."), whether the host's bus
-// (the first argument) is there, and what $XDG_RUNTIME_DIR holds.
+// (the first argument) is there, what $XDG_RUNTIME_DIR holds, and the
+// descriptors of a process in the sandbox (ls's own directory at 3).
 const busProbe = `bus=$1; shift
 for n in "$@"; do
 	if out=$(dbus-send --session --print-reply=literal --dest="$n" /org/sbxtest org.sbxtest.Echo.Ping 2>/dev/null); then
@@ -119,6 +120,7 @@ done
 echo names: $(dbus-send --session --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.ListNames)
 if [ -e "$bus" ]; then echo "host bus: visible"; else echo "host bus: hidden"; fi
 echo runtime: $(ls -A "$XDG_RUNTIME_DIR")
+echo fds: $(ls /proc/self/fd)
 `
 
 // listedNames are the well-known names of a "names: array [ ... ]" line.
@@ -185,7 +187,8 @@ func TestSessionBusPolicy(t *testing.T) {
 			if got := listedNames(out); !slices.Equal(got, want) {
 				t.Errorf("the bus lists %q inside, want %q:\n%s", got, want, indent(out))
 			}
-			for _, w := range []string{"host bus: hidden", "runtime: bus"} {
+			// Not the proxy's pipe, which only pid 1 holds.
+			for _, w := range []string{"host bus: hidden", "runtime: bus", "fds: 0 1 2 3"} {
 				if !slices.Contains(lines(out), w) {
 					t.Errorf("want %q:\n%s", w, indent(out))
 				}
