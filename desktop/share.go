@@ -52,6 +52,32 @@ type Grant struct {
 	Files []File
 	// Env are KEY=VALUE settings of the command's environment.
 	Env []string
+	// Services are programs that serve the sandbox from the host for its
+	// whole life: sbx run starts them before the sandbox's command and
+	// binds their sockets in (see Service).
+	Services []Service
+}
+
+// Service is a program that serves the sandbox from the host on a unix
+// socket of its own (the session bus's filtering proxy). sbx run makes a
+// private directory for the socket and runs Path there with Args(socket,
+// fd), socket a path relative to that directory, in a session of its own,
+// stdin and stdout on /dev/null, where fd is the
+// write end of a pipe whose read end only the sandbox's pid 1 holds: the
+// program writes one byte to it once it listens, and exits when it sees
+// the pipe's other end close, which happens when pid 1 exits, however the
+// sandbox ends (xdg-dbus-proxy's --fd). The socket is bound read-only at
+// Dst inside, as --share-socket binds one.
+type Service struct {
+	// Name is the share's, for messages.
+	Name string
+	// Path is the program's absolute path.
+	Path string
+	// Args are the program's arguments (without its name) for a socket
+	// at socket and the readiness pipe at descriptor fd.
+	Args func(socket string, fd int) []string
+	// Dst is where the socket is inside.
+	Dst string
 }
 
 // Session is what the shares are resolved from: the caller's environment
@@ -74,7 +100,8 @@ var shares = map[string]struct {
 	resolve resolver
 	help    string
 }{
-	"wayland": {resolveWayland, "the Wayland display of $WAYLAND_DISPLAY"},
+	"wayland":     {resolveWayland, "the Wayland display of $WAYLAND_DISPLAY"},
+	"session-bus": {resolveSessionBus, "a filtering proxy of the session bus; =POLICY: talk:NAME,own:NAME,see:NAME (default talk:org.freedesktop.portal.*)"},
 }
 
 // Names lists the names --share takes, sorted.

@@ -228,6 +228,9 @@ static void parse_attr(const struct sbx_attr *a, struct bootstrap *b)
 	case SBX_ATTR_EXIT_FD:
 		b->exit_fd = (int)attr_u32(a, "exit code descriptor");
 		break;
+	case SBX_ATTR_HOLD_FD:
+		b->hold_fd = (int)attr_u32(a, "held descriptor");
+		break;
 	case SBX_ATTR_JOIN_NS: {
 		if (b->n_join_ns == SBX_MAX_JOIN_NS)
 			bail(E2BIG, "more than %d namespaces to join", SBX_MAX_JOIN_NS);

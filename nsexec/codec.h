@@ -31,6 +31,7 @@ struct bootstrap {
 	uint32_t log_max; // > 0: relay stdout and stderr to the log, capped
 	int stamp_fd;     // > 0: the descriptor time stamps go to
 	int exit_fd;      // > 0: pid 1 writes the command's exit code to it
+	int hold_fd;      // > 0: pid 1 holds it until it exits (nothing reads or writes it)
 	// join_ns are namespaces stage 1 joins, in order, instead of making
 	// them: a descriptor (a pidfd, or an nsfs file) and its CLONE_NEW*.
 	struct { int fd; uint32_t flags; } join_ns[SBX_MAX_JOIN_NS];

@@ -171,15 +171,28 @@ static void close_fds_from(int lowfd)
 		close((int)fd);
 }
 
-// keep_exit_fd moves the exit code descriptor, if any, to 3, the one
-// descriptor past stdio that pid 1 keeps.
-static void keep_exit_fd(int fd)
+// keep_fds moves the exit code descriptor, if any, to 3 and the held one,
+// if any, right after it: the only descriptors past stdio that pid 1 keeps.
+// It returns the first descriptor past them.
+static int keep_fds(int exit_code_fd, int hold_fd)
 {
-	if (fd < 0)
-		return;
-	if (fd != 3 && dup2(fd, 3) < 0)
+	// Both out of the way first: neither may land on the other.
+	if (exit_code_fd >= 0 && (exit_code_fd = fcntl(exit_code_fd, F_DUPFD_CLOEXEC, 10)) < 0)
 		bail(errno, "keep the exit code descriptor");
-	exit_fd = 3;
+	if (hold_fd >= 0 && (hold_fd = fcntl(hold_fd, F_DUPFD_CLOEXEC, 10)) < 0)
+		bail(errno, "keep the held descriptor");
+	int next = 3;
+	if (exit_code_fd >= 0) {
+		if (dup2(exit_code_fd, next) < 0)
+			bail(errno, "keep the exit code descriptor");
+		exit_fd = next++;
+	}
+	if (hold_fd >= 0) {
+		if (dup2(hold_fd, next) < 0)
+			bail(errno, "keep the held descriptor");
+		next++;
+	}
+	return next;
 }
 
 // drop_all_caps leaves the sandbox's pid 1 with no capability in any set,
@@ -210,8 +223,11 @@ static void drop_all_caps(void)
 // command, and stays behind as the tiny init of run_init. With log_max > 0
 // the command's stdout and stderr go through a pipe that pid 1 relays to
 // its own stdout, the log, under that cap. With exit_code_fd >= 0, pid 1
-// writes the command's exit code to it when it ends (record_exit).
-SBX_INTERNAL void pid1_start(unsigned long log_max, int exit_code_fd)
+// writes the command's exit code to it when it ends (record_exit). With
+// hold_fd >= 0, pid 1 holds it and nothing else does: it closes when pid 1
+// exits, whatever ends the sandbox (the sandbox's host services watch its
+// other end). The Go init, and so the command, gets neither.
+SBX_INTERNAL void pid1_start(unsigned long log_max, int exit_code_fd, int hold_fd)
 {
 	sigset_t waitset;
 	sigemptyset(&waitset);
@@ -244,6 +260,8 @@ SBX_INTERNAL void pid1_start(unsigned long log_max, int exit_code_fd)
 		// The exit code is pid 1's to write, not the command's.
 		if (exit_code_fd >= 0 && close(exit_code_fd) < 0)
 			bail(errno, "close the exit code descriptor");
+		if (hold_fd >= 0 && close(hold_fd) < 0)
+			bail(errno, "close the held descriptor");
 		sbx_role = SBX_ROLE_INIT;
 		return;
 	}
@@ -261,8 +279,7 @@ SBX_INTERNAL void pid1_start(unsigned long log_max, int exit_code_fd)
 					    .size = fstat(1, &st) == 0 ? (uint64_t)st.st_size : 0 };
 		rp = &relay;
 	}
-	keep_exit_fd(exit_code_fd);
-	close_fds_from(exit_fd >= 0 ? 4 : 3); // the stamp descriptor too
+	close_fds_from(keep_fds(exit_code_fd, hold_fd)); // the stamp descriptor too
 	sbx_stamp_fd = -1;
 	run_init(command, &waitset, rp);
 }

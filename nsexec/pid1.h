@@ -23,6 +23,6 @@ SBX_INTERNAL int exit_like(int status);
 // to SBX_ROLE_INIT; pid 1 itself stays in it for the sandbox's life and
 // never returns. With exit_code_fd >= 0 it writes the command's exit code
 // there before it exits. It bails on failure.
-SBX_INTERNAL void pid1_start(unsigned long log_max, int exit_code_fd);
+SBX_INTERNAL void pid1_start(unsigned long log_max, int exit_code_fd, int hold_fd);
 
 #endif

@@ -76,8 +76,10 @@ SBX_INTERNAL void reexec_from_clone(const struct bootstrap *b, const char *resum
 		bail(errno, "keep the stamp descriptor across exec");
 	if (b->exit_fd > 0 && fcntl(b->exit_fd, F_SETFD, 0) < 0)
 		bail(errno, "keep the exit code descriptor across exec");
+	if (b->hold_fd > 0 && fcntl(b->hold_fd, F_SETFD, 0) < 0)
+		bail(errno, "keep the held descriptor across exec");
 
-	char pipe_env[32], cloned_env[32], pdeath_env[32], resume_env[32], logmax_env[40], stamp_env[32], exit_env[32];
+	char pipe_env[32], cloned_env[32], pdeath_env[32], resume_env[32], logmax_env[40], stamp_env[32], exit_env[32], hold_env[32];
 	snprintf(pipe_env, sizeof(pipe_env), SBX_ENV_INITPIPE "=%d", init_fd);
 	snprintf(cloned_env, sizeof(cloned_env), SBX_ENV_CLONED "=%s", used == SBX_CLONE_BIND ? "bind" : "memfd");
 	snprintf(pdeath_env, sizeof(pdeath_env), SBX_ENV_PDEATHSIG "=%d", b->pdeathsig);
@@ -85,10 +87,11 @@ SBX_INTERNAL void reexec_from_clone(const struct bootstrap *b, const char *resum
 	snprintf(logmax_env, sizeof(logmax_env), SBX_ENV_LOGMAX "=%u", b->log_max);
 	snprintf(stamp_env, sizeof(stamp_env), SBX_ENV_STAMPFD "=%d", sbx_stamp_fd);
 	snprintf(exit_env, sizeof(exit_env), SBX_ENV_EXITFD "=%d", b->exit_fd);
+	snprintf(hold_env, sizeof(hold_env), SBX_ENV_HOLDFD "=%d", b->hold_fd);
 	// The Go init lives for a few milliseconds: one P and no garbage
 	// collection spare it threads and work (the command gets its own
 	// environment, not this one).
-	char *envp[10] = { pipe_env, resume_env, cloned_env, pdeath_env, "GOGC=off", "GOMAXPROCS=1" };
+	char *envp[11] = { pipe_env, resume_env, cloned_env, pdeath_env, "GOGC=off", "GOMAXPROCS=1" };
 	size_t n = 6;
 	if (b->log_max > 0)
 		envp[n++] = logmax_env;
@@ -96,6 +99,8 @@ SBX_INTERNAL void reexec_from_clone(const struct bootstrap *b, const char *resum
 		envp[n++] = stamp_env;
 	if (b->exit_fd > 0)
 		envp[n++] = exit_env;
+	if (b->hold_fd > 0)
+		envp[n++] = hold_env;
 	envp[n] = NULL;
 	char *argv[] = { "sbx", "init", NULL };
 	syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);

@@ -51,6 +51,7 @@
 #define SBX_ATTR_RECORD_CGROUP 15  // string: the sandbox's cgroup directory (in a record)
 #define SBX_ATTR_JOIN_NS 17        // u64, repeated: (descriptor << 32) | CLONE_NEW* stage 1 joins, in order
 #define SBX_ATTR_EXIT_FD 18        // u32: descriptor of the file pid 1 writes the exit code to (detached)
+#define SBX_ATTR_HOLD_FD 19        // u32: descriptor pid 1 holds, unused, until it exits (the end of the host services' pipe)
 #define SBX_MAX_JOIN_NS 8          // at most this many
 
 // SBX_CGROUP_MOUNT is where the cgroup v2 hierarchy is (cgroupv2.Mount).
@@ -111,6 +112,7 @@ static const struct sbx_namespace sbx_namespaces[] = {
 #define SBX_ENV_LOGMAX "_SBX_LOGMAX"       // the log's cap, if pid 1 relays it
 #define SBX_ENV_STAMPFD "_SBX_STAMPFD"     // the descriptor time stamps go to
 #define SBX_ENV_EXITFD "_SBX_EXITFD"       // the descriptor pid 1 writes the exit code to
+#define SBX_ENV_HOLDFD "_SBX_HOLDFD"       // the descriptor pid 1 holds for its life
 // "1" makes the process the keeper of a sandbox's network helper
 // (keeper.c).
 #define SBX_ENV_KEEPER "_SBX_KEEPER"
@@ -118,7 +120,8 @@ static const struct sbx_namespace sbx_namespaces[] = {
 // sbx_internal_env lists them all: none may reach a sandbox's command.
 static const char *const sbx_internal_env[] = {
 	SBX_ENV_INITPIPE, SBX_ENV_MONITOR, SBX_ENV_RESUME, SBX_ENV_CLONED,
-	SBX_ENV_PDEATHSIG, SBX_ENV_LOGMAX, SBX_ENV_STAMPFD, SBX_ENV_EXITFD, SBX_ENV_KEEPER,
+	SBX_ENV_PDEATHSIG, SBX_ENV_LOGMAX, SBX_ENV_STAMPFD, SBX_ENV_EXITFD, SBX_ENV_HOLDFD,
+	SBX_ENV_KEEPER,
 };
 #define SBX_N_INTERNAL_ENV (sizeof(sbx_internal_env) / sizeof(sbx_internal_env[0]))
 

@@ -159,20 +159,21 @@ static void stage2_exec_resumed(void)
 	sbx_role = SBX_ROLE_EXEC;
 }
 
-// exit_fd_from_env takes back the descriptor pid 1 writes the exit code to
-// (reexec_from_clone passes it on), close-on-exec again; -1 for none.
-static int exit_fd_from_env(void)
+// fd_from_env takes back a descriptor of pid 1's that reexec_from_clone
+// passed on in the variable name (the exit code's file, the held one),
+// close-on-exec again; -1 for none. what names it in errors.
+static int fd_from_env(const char *name, const char *what)
 {
-	const char *v = getenv(SBX_ENV_EXITFD);
+	const char *v = getenv(name);
 	if (v == NULL)
 		return -1;
 	char *end;
 	errno = 0;
 	long fd = strtol(v, &end, 10);
 	if (errno != 0 || *end != '\0' || fd < 3 || fd > 1 << 20 || fd == init_fd)
-		bail(EINVAL, "bad %s=%s", SBX_ENV_EXITFD, v);
+		bail(EINVAL, "bad %s=%s", name, v);
 	if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0)
-		bail(errno, "take back the exit code descriptor %ld", fd);
+		bail(errno, "take back the %s %ld", what, fd);
 	return (int)fd;
 }
 
@@ -184,7 +185,11 @@ static void stage2_resumed(void)
 	sbx_stamp("stage2.resumed");
 	await_go_ahead();
 	const char *lm = getenv(SBX_ENV_LOGMAX);
-	pid1_start(lm ? strtoul(lm, NULL, 10) : 0, exit_fd_from_env());
+	int exit_fd = fd_from_env(SBX_ENV_EXITFD, "exit code descriptor");
+	int hold_fd = fd_from_env(SBX_ENV_HOLDFD, "held descriptor");
+	if (exit_fd >= 0 && exit_fd == hold_fd)
+		bail(EINVAL, "the exit code descriptor and the held one are both %d", exit_fd);
+	pid1_start(lm ? strtoul(lm, NULL, 10) : 0, exit_fd, hold_fd);
 }
 
 // ---- stage 1 -------------------------------------------------------------
@@ -332,17 +337,18 @@ static void start_stamps(const struct bootstrap *b, const struct timespec *t0)
 		sbx_stamp_at("stage0.start", t0);
 }
 
-// guard_exit_fd keeps the descriptor pid 1 writes the exit code to (if the
-// bootstrap names one) from every exec until stage 2's own: no id map
-// helper, no network helper gets it.
-static void guard_exit_fd(const struct bootstrap *b)
+// guard_fd keeps a descriptor of pid 1's that the bootstrap names (fd > 0:
+// the file pid 1 writes the exit code to, the one it holds) from every exec
+// until stage 2's own: no id map helper, no network helper gets it. what
+// names it in errors.
+static void guard_fd(int fd, const char *what)
 {
-	if (b->exit_fd <= 0)
+	if (fd <= 0)
 		return;
-	if (b->exit_fd < 3 || b->exit_fd == init_fd)
-		bail(EINVAL, "exit code descriptor %d is stdio or the init socket", b->exit_fd);
-	if (fcntl(b->exit_fd, F_SETFD, FD_CLOEXEC) < 0)
-		bail(errno, "mark the exit code descriptor %d close-on-exec", b->exit_fd);
+	if (fd < 3 || fd == init_fd)
+		bail(EINVAL, "%s %d is stdio or the init socket", what, fd);
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		bail(errno, "mark the %s %d close-on-exec", what, fd);
 }
 
 // nsexec runs before the Go runtime in every invocation of sbx: as the
@@ -396,7 +402,10 @@ static void nsexec(void)
 	parse_bootstrap(data, len, &b);
 	free(data);
 	start_stamps(&b, have_t0 ? &t0 : NULL);
-	guard_exit_fd(&b);
+	guard_fd(b.exit_fd, "exit code descriptor");
+	guard_fd(b.hold_fd, "held descriptor");
+	if (b.exit_fd > 0 && b.exit_fd == b.hold_fd)
+		bail(EINVAL, "the exit code descriptor and the held one are both %d", b.exit_fd);
 
 	stage0(&b);
 	// Only the Go init gets here.

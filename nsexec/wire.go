@@ -57,6 +57,7 @@ const (
 	AttrRecordCgroup  uint16 = C.SBX_ATTR_RECORD_CGROUP  // string: the sandbox's cgroup directory
 	AttrJoinNS        uint16 = C.SBX_ATTR_JOIN_NS        // uint64, repeated: descriptor<<32 | CLONE_NEW* stage 1 joins
 	AttrExitFD        uint16 = C.SBX_ATTR_EXIT_FD        // uint32: descriptor pid 1 writes the exit code to
+	AttrHoldFD        uint16 = C.SBX_ATTR_HOLD_FD        // uint32: descriptor pid 1 holds until it exits
 
 	// AttrGoFirst is the first attribute type of the Go side: the C side
 	// skips every attribute from it on.
@@ -80,7 +81,7 @@ const (
 	// MonitorEnv holds "PID1 STARTTIME DIR" for the monitor: DIR is the
 	// absolute path of the sandbox's record, or "-" for none.
 	MonitorEnv = C.SBX_ENV_MONITOR
-	// ResumeEnv, ClonedEnv, PdeathsigEnv, LogMaxEnv, StampFDEnv and ExitFDEnv pass
+	// ResumeEnv, ClonedEnv, PdeathsigEnv, LogMaxEnv, StampFDEnv, ExitFDEnv and HoldFDEnv pass
 	// stage 2's state across its re-execution from the unwritable copy of
 	// the binary.
 	ResumeEnv    = C.SBX_ENV_RESUME
@@ -89,6 +90,7 @@ const (
 	LogMaxEnv    = C.SBX_ENV_LOGMAX
 	StampFDEnv   = C.SBX_ENV_STAMPFD
 	ExitFDEnv    = C.SBX_ENV_EXITFD
+	HoldFDEnv    = C.SBX_ENV_HOLDFD
 	// KeeperEnv, "1", makes the process the keeper of a network helper
 	// (keeper.c), which runs the helper of its command line.
 	KeeperEnv = C.SBX_ENV_KEEPER

@@ -50,6 +50,7 @@ func TestWireNumbers(t *testing.T) {
 		{"AttrLogMax", uint64(AttrLogMax), 11}, {"AttrStampFD", uint64(AttrStampFD), 12},
 		{"AttrRecordPID", uint64(AttrRecordPID), 13}, {"AttrRecordStart", uint64(AttrRecordStart), 14},
 		{"AttrJoinNS", uint64(AttrJoinNS), 17}, {"AttrExitFD", uint64(AttrExitFD), 18},
+		{"AttrHoldFD", uint64(AttrHoldFD), 19},
 		{"AttrGoFirst", uint64(AttrGoFirst), 64},
 		{"ExitSbxFailed", ExitSbxFailed, 125}, {"ExitCannotExecute", ExitCannotExecute, 126},
 		{"ExitNotFound", ExitNotFound, 127},
@@ -61,7 +62,7 @@ func TestWireNumbers(t *testing.T) {
 }
 
 func TestWireInternalEnv(t *testing.T) {
-	want := []string{InitPipeEnv, MonitorEnv, ResumeEnv, ClonedEnv, PdeathsigEnv, LogMaxEnv, StampFDEnv, ExitFDEnv, KeeperEnv}
+	want := []string{InitPipeEnv, MonitorEnv, ResumeEnv, ClonedEnv, PdeathsigEnv, LogMaxEnv, StampFDEnv, ExitFDEnv, HoldFDEnv, KeeperEnv}
 	if !slices.Equal(InternalEnv, want) {
 		t.Errorf("InternalEnv = %q, want %q", InternalEnv, want)
 	}

@@ -47,6 +47,7 @@ func (p *Plan) encodeStages(e *Encoder) {
 	e.U32If(attrLogMax, s.LogMax)
 	e.U32If(attrStampFD, s.StampFD)
 	e.U32If(attrExitFD, s.ExitFD)
+	e.U32If(attrHoldFD, s.HoldFD)
 	for _, j := range s.Join {
 		e.U64(attrJoinNS, uint64(j.FD)<<32|uint64(j.Flags))
 	}
@@ -249,6 +250,8 @@ func (p *Plan) decodeAttr(d *Decoder) {
 		s.StampFD = d.U32()
 	case attrExitFD:
 		s.ExitFD = d.U32()
+	case attrHoldFD:
+		s.HoldFD = d.U32()
 	case attrJoinNS:
 		v := d.U64()
 		s.Join = append(s.Join, NamespaceJoin{FD: uint32(v >> 32), Flags: uint32(v)})

@@ -187,6 +187,12 @@ type Stages struct {
 	// the record that pid 1 writes the command's exit code to when it
 	// ends (a detached sandbox: no sbx reaps it).
 	ExitFD uint32
+	// HoldFD, if not 0, is the descriptor number in stage 0 of one that
+	// the sandbox's pid 1 holds, unused, until it exits, out of reach of
+	// the command: the read end of the pipe whose write end the
+	// sandbox's host services (package desktop: the session bus proxy)
+	// watch, each ending when it closes, however the sandbox ends.
+	HoldFD uint32
 	// Join are namespaces stage 1 joins, in order (a user namespace
 	// first), instead of creating them: --net sandbox:NAME joins the
 	// other sandbox's user and network namespaces through a pidfd of its

@@ -17,7 +17,7 @@ func fullPlan() *Plan {
 			GIDMap:       []IDMap{{1000, 1000, 1}},
 			UIDMapHelper: "/usr/bin/newuidmap", GIDMapHelper: "/usr/bin/newgidmap",
 			SetgroupsDeny: true, Pdeathsig: 9, CloneMethod: 1, JoinPidfd: 5, JoinFlags: 0x10000000,
-			LogMax: 4096, StampFD: 7, ExitFD: 8, Join: []NamespaceJoin{{FD: 9, Flags: 0x50000000}, {FD: 10, Flags: 0x40000000}},
+			LogMax: 4096, StampFD: 7, ExitFD: 8, HoldFD: 11, Join: []NamespaceJoin{{FD: 9, Flags: 0x50000000}, {FD: 10, Flags: 0x40000000}},
 		},
 		Root: Root{Path: "/", ReadOnly: true, Suid: true, Dev: true, ReadOnlyLate: true, Overlay: true},
 		Mounts: []Mount{
@@ -188,13 +188,13 @@ func TestStagesReadTheirPart(t *testing.T) {
 	for _, a := range []uint16{nsexec.AttrCloneFlags, nsexec.AttrUIDMap, nsexec.AttrGIDMap, nsexec.AttrUIDMapHelper,
 		nsexec.AttrGIDMapHelper, nsexec.AttrSetgroupsDeny, nsexec.AttrPdeathsig, nsexec.AttrCloneMethod,
 		nsexec.AttrJoinPidfd, nsexec.AttrJoinFlags, nsexec.AttrLogMax, nsexec.AttrStampFD,
-		nsexec.AttrJoinNS, nsexec.AttrExitFD} {
+		nsexec.AttrJoinNS, nsexec.AttrExitFD, nsexec.AttrHoldFD} {
 		if !stage[a] {
 			t.Errorf("stage attribute %d missing from the encoded plan", a)
 		}
 	}
-	if len(stage) != 14 {
-		t.Errorf("%d stage attributes, want 14: %v", len(stage), stage)
+	if len(stage) != 15 {
+		t.Errorf("%d stage attributes, want 15: %v", len(stage), stage)
 	}
 }
 

@@ -38,6 +38,7 @@ const (
 	attrRecordCgroup  = nsexec.AttrRecordCgroup
 	attrJoinNS        = nsexec.AttrJoinNS
 	attrExitFD        = nsexec.AttrExitFD
+	attrHoldFD        = nsexec.AttrHoldFD
 )
 
 // Attribute types of the Go side, from nsexec.AttrGoFirst (64) on: the C

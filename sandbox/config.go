@@ -61,8 +61,18 @@ type Config struct {
 	// Shares are --share values: what the caller's desktop session
 	// lends the sandbox (package desktop resolves them).
 	Shares []desktop.Share
+	// grant is what the shares give, once sbx run has resolved them and
+	// started their services (their sockets are among its Ops then);
+	// nil: planRest resolves them itself.
+	grant *desktop.Grant
 
 	Hardening
+}
+
+// resolveShares resolves the shares of a sandbox from the caller's
+// session.
+func resolveShares(shares []desktop.Share) (*desktop.Grant, error) {
+	return desktop.Resolve(shares, desktop.Session{Getenv: os.Getenv, UID: os.Getuid()})
 }
 
 // Hardening are the security choices of a sandbox; the zero value is the
@@ -200,9 +210,15 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 	if err := checkHostname(hostname); err != nil {
 		return nil, err
 	}
-	grant, err := desktop.Resolve(o.Shares, desktop.Session{Getenv: os.Getenv, UID: os.Getuid()})
-	if err != nil {
-		return nil, err
+	grant := o.grant
+	if grant == nil {
+		var err error
+		if grant, err = resolveShares(o.Shares); err != nil {
+			return nil, err
+		}
+		if len(grant.Services) > 0 {
+			return nil, fmt.Errorf("--share %s: %w", grant.Services[0].Name, errNoServices)
+		}
 	}
 	// What the shares set comes first: --env wins.
 	env, err := buildEnv(os.Environ(), append(grant.Env[:len(grant.Env):len(grant.Env)], o.Env...), o.ClearEnv)

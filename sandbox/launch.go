@@ -159,6 +159,10 @@ type process struct {
 	beforeGo func(pid1 int) error
 	// term relays the terminal of an OCI container run attached.
 	term *terminal
+	// onExec, if set, runs once the Go init has exec'd the command (or
+	// is gone): the view is made, nothing of the host is opened by path
+	// for it any more.
+	onExec func()
 }
 
 // JoinBound is how long the joining process of sbx exec may take from its
@@ -590,6 +594,9 @@ func (p *process) wait() (int, error) {
 	}
 
 	initErr := p.readInitReports()
+	if p.onExec != nil {
+		p.onExec()
+	}
 	code, joinErr := p.joined()
 	if joinErr != nil || code != 0 {
 		reap(p.init)
@@ -633,7 +640,11 @@ func (p *process) forward(sig syscall.Signal) {
 // of the socket closes) or the init reports why it could not.
 func (p *process) started() (int, error) {
 	defer p.sock.Close()
-	if ie := p.readInitReports(); ie != nil {
+	ie := p.readInitReports()
+	if p.onExec != nil {
+		p.onExec()
+	}
+	if ie != nil {
 		reap(p.init)
 		return ie.Code, &ExitError{Code: ie.Code, Err: ie}
 	}

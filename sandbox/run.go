@@ -127,6 +127,12 @@ func Run(c Config, o RunOptions) (int, error) {
 	if err != nil {
 		return ExitSbxFailed, err
 	}
+	// The shares first: a missing piece stops sbx before it starts
+	// anything.
+	grant, err := resolveShares(c.Shares)
+	if err != nil {
+		return ExitSbxFailed, err
+	}
 	cgroups, err := cgroupv2.Select(c.CgroupManager, c.Resources)
 	if err != nil {
 		return ExitSbxFailed, err
@@ -205,6 +211,21 @@ func Run(c Config, o RunOptions) (int, error) {
 		l.extra = append(l.extra, exit.Fd())
 	}
 
+	// The shares' host services (see services.go) start now, while the
+	// stages run, and end with the sandbox's pid 1; a failed start ends
+	// them at once. Their sockets go once the command runs.
+	svc, err := startServices(grant.Services, &l)
+	if err != nil {
+		return ExitSbxFailed, err
+	}
+	servicesOn := false
+	defer func() {
+		if !servicesOn {
+			svc.abort()
+		}
+		svc.removeSockets()
+	}()
+
 	net, err := prepareNetwork(p, &l, c.AllowUserns)
 	if err != nil {
 		return ExitSbxFailed, err
@@ -216,11 +237,24 @@ func Run(c Config, o RunOptions) (int, error) {
 
 	proc, err := start(&l)
 	net.started()
+	svc.handed()
 	if err != nil {
 		return ExitSbxFailed, err
 	}
 	if p.Network.UserMode() {
 		proc.beforeGo = net.startHelper
+	}
+	proc.onExec = svc.removeSockets
+	if err := svc.ready(); err != nil {
+		proc.abort()
+		return ExitSbxFailed, err
+	}
+	c.grant = grant
+	if svc != nil {
+		served := *grant
+		served.Ops = append(svc.ops(), grant.Ops...)
+		served.Services = nil
+		c.grant = &served
 	}
 	notes, err := planRest(c, p)
 	if err != nil {
@@ -270,9 +304,13 @@ func Run(c Config, o RunOptions) (int, error) {
 		}
 		keepCgroup = true
 		ended = false
+		servicesOn = true
 		return 0, nil
 	}
 	code, err := proc.wait()
+	// pid 1 is gone: so are its services, or nearly.
+	servicesOn = true
+	svc.wait()
 	if cg != nil {
 		reportOOM(cg)
 		keepCgroup = true

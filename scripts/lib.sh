@@ -149,6 +149,10 @@ missing_packages() {
 	have ip || pkgs+=(iproute2)
 	have curl || pkgs+=(curl)
 	have wget || pkgs+=(wget)
+	# --share session-bus: the proxy, and a private session bus with
+	# dbus-send inside (TestSessionBus*).
+	have xdg-dbus-proxy || pkgs+=(xdg-dbus-proxy)
+	{ have dbus-daemon && have dbus-send; } || pkgs+=(dbus)
 	if [ -n "$oci" ]; then
 		have podman || pkgs+=(podman)
 		have conmon || pkgs+=(conmon)
