@@ -141,6 +141,14 @@ missing_packages() {
 	# The shells whose completion scripts sbx writes (TestCompletion).
 	have zsh || pkgs+=(zsh)
 	have fish || pkgs+=(fish)
+	# The desktop servers and clients of the --share tests
+	# (test/desktop_test.go), run everywhere the tests run.
+	have Xvfb || pkgs+=(xvfb)
+	have xdpyinfo || pkgs+=(x11-utils)
+	have weston || pkgs+=(weston)
+	have wayland-info || pkgs+=(wayland-utils)
+	have pulseaudio || pkgs+=(pulseaudio)
+	have pactl || pkgs+=(pulseaudio-utils)
 	if [ -n "$oci" ]; then
 		have podman || pkgs+=(podman)
 		have conmon || pkgs+=(conmon)
