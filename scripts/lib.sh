@@ -149,6 +149,7 @@ missing_packages() {
 	have wayland-info || pkgs+=(wayland-utils)
 	have pulseaudio || pkgs+=(pulseaudio)
 	have pactl || pkgs+=(pulseaudio-utils)
+	{ have pipewire && have pw-cli; } || pkgs+=(pipewire-bin)
 	if [ -n "$oci" ]; then
 		have podman || pkgs+=(podman)
 		have conmon || pkgs+=(conmon)

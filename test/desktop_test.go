@@ -365,46 +365,60 @@ func TestSharePulseAudio(t *testing.T) {
 	}
 }
 
-// TestSharePipeWire: --share pipewire passes the socket of
-// $PIPEWIRE_REMOTE (default pipewire-0 in $XDG_RUNTIME_DIR) and nothing
-// else of that directory (not the session manager's pipewire-0-manager),
-// with PIPEWIRE_REMOTE set to it. The server is a listening socket of the
-// test's: the connection it accepts is the sandbox's.
+// TestSharePipeWire: --share pipewire reaches a PipeWire server of the
+// test user's through the socket $PIPEWIRE_REMOTE names (default
+// pipewire-0 in $XDG_RUNTIME_DIR), set inside to its path, and nothing
+// else of that directory; without the share, nothing reaches it.
 func TestSharePipeWire(t *testing.T) {
 	t.Parallel()
+	requireTool(t, "pw-cli", "install the Debian package pipewire-bin (`sudo apt-get install pipewire-bin`)")
 	dir := testDir(t)
 	rt := filepath.Join(dir, "rt")
 	if err := os.Mkdir(rt, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	decoys(t, rt)
-	for _, name := range []string{"pipewire-0", "pipewire-0-manager", "pw-other"} {
-		l, err := net.Listen("unix", filepath.Join(rt, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { l.Close() })
-	}
-	script := `echo "$PIPEWIRE_REMOTE" $(ls -A "$XDG_RUNTIME_DIR"); [ -S "$PIPEWIRE_REMOTE" ] && echo socket`
+	s := startServer(t, "pipewire-bin", desktopEnv("XDG_RUNTIME_DIR="+rt, "HOME="+rt), nil, "pipewire")
+	socket := filepath.Join(rt, "pipewire-0")
+	s.waitSocket(t, socket)
+	script := `echo "$PIPEWIRE_REMOTE" $(ls -A "$XDG_RUNTIME_DIR")
+		if timeout 10 pw-cli info 0 2>/tmp/err | grep -q 'type: PipeWire:Interface:Core'; then echo reached; else echo unreached; cat /tmp/err >&2; fi`
 	tests := []struct {
-		name string
-		env  []string
-		want string
+		name  string
+		env   []string
+		flags []string
+		want  string
 	}{
-		{"default", []string{"XDG_RUNTIME_DIR=" + rt}, filepath.Join(rt, "pipewire-0") + " pipewire-0\nsocket\n"},
-		{"a name", []string{"XDG_RUNTIME_DIR=" + rt, "PIPEWIRE_REMOTE=pw-other"}, filepath.Join(rt, "pw-other") + " pw-other\nsocket\n"},
-		{"a path", []string{"XDG_RUNTIME_DIR=" + rt, "PIPEWIRE_REMOTE=" + filepath.Join(rt, "pw-other")}, filepath.Join(rt, "pw-other") + " pw-other\nsocket\n"},
+		{"default", []string{"XDG_RUNTIME_DIR=" + rt}, []string{"--share", "pipewire"}, socket + " pipewire-0\nreached\n"},
+		{"a name", []string{"XDG_RUNTIME_DIR=" + rt, "PIPEWIRE_REMOTE=pipewire-0"}, []string{"--share", "pipewire"}, socket + " pipewire-0\nreached\n"},
+		{"a path", []string{"XDG_RUNTIME_DIR=" + rt, "PIPEWIRE_REMOTE=" + socket}, []string{"--share", "pipewire"}, socket + " pipewire-0\nreached\n"},
+		{"not shared", []string{"XDG_RUNTIME_DIR=" + rt}, nil, "\nunreached\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := invocation{args: []string{"run", "--share", "pipewire", "--", "sh", "-c", script}, env: desktopEnv(tt.env...)}.run(t)
+			args := append(append([]string{"run"}, tt.flags...), "--", "sh", "-c", script)
+			r := invocation{args: args, env: desktopEnv(tt.env...)}.run(t)
 			if got := r.ok(t); got != tt.want {
-				t.Errorf("want %q, got %q:\n%s", tt.want, got, r)
+				t.Errorf("want %q, got %q:\n%s\nthe server's output:\n%s", tt.want, got, r, indent(s.out.String()))
 			}
 		})
 	}
-	r := invocation{args: []string{"run", "--share", "pipewire", "--", "true"}, env: desktopEnv("XDG_RUNTIME_DIR=" + dir)}.run(t)
-	expectBadInput(t, r, filepath.Join(dir, "pipewire-0"))
+	bad := []struct {
+		name    string
+		env     []string
+		mention []string
+	}{
+		{"no server", []string{"XDG_RUNTIME_DIR=" + dir}, []string{filepath.Join(dir, "pipewire-0")}},
+		{"not a socket", []string{"XDG_RUNTIME_DIR=" + rt, "PIPEWIRE_REMOTE=secret"}, []string{"not a unix socket"}},
+		{"a relative path", []string{"XDG_RUNTIME_DIR=" + rt, "PIPEWIRE_REMOTE=a/b"}, []string{"PIPEWIRE_REMOTE=a/b"}},
+		{"no XDG_RUNTIME_DIR", nil, []string{"XDG_RUNTIME_DIR is not set"}},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			r := invocation{args: []string{"run", "--share", "pipewire", "--", "true"}, env: desktopEnv(tt.env...)}.run(t)
+			expectBadInput(t, r, tt.mention...)
+		})
+	}
 }
 
 // TestShareGPU: --share gpu gives the sandbox the host's /dev/dri (and
