@@ -85,7 +85,7 @@ type runCmd struct {
 	ROBindTry   []viewFlag `name:"ro-bind-try" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"--ro-bind, or nothing where SRC does not exist."`
 	DevBindTry  []viewFlag `name:"dev-bind-try" group:"view" sep:"none" placeholder:"SRC[:DST]" help:"--dev-bind, or nothing where SRC does not exist."`
 	HideTry     []viewFlag `name:"hide-try" group:"view" sep:"none" placeholder:"PATH" help:"--hide, or nothing where PATH does not exist in the view."`
-	Shares      []string   `name:"share" group:"desktop" sep:"none" placeholder:"NAME[=VALUE]" help:"Lend the sandbox a part of your desktop session: wayland, session-bus[=POLICY] (a filtering proxy; POLICY: talk:NAME,own:NAME,see:NAME, default talk:org.freedesktop.portal.*) (more to come). Repeatable."`
+	Shares      []string   `name:"share" group:"desktop" sep:"none" placeholder:"NAME[=VALUE]" help:"Lend the sandbox a part of your desktop session: wayland, x11, pulseaudio, pipewire, gpu, home[=DIR], session-bus[=POLICY] (a filtering proxy; POLICY: talk:NAME,own:NAME,see:NAME, default talk:org.freedesktop.portal.*); see README, Desktop programs. Repeatable."`
 	Share       []viewFlag `name:"share-socket" group:"view" sep:"none" placeholder:"PATH[:DST]" help:"Pass the host's unix socket PATH through at DST (default: the same path); the places where services listen are covered otherwise."`
 	NoCwd       bool       `name:"no-cwd" group:"view" help:"Do not bind the working directory."`
 	ROCwd       bool       `name:"ro-cwd" group:"view" help:"Bind the working directory read-only (also with --rootfs)."`
@@ -195,6 +195,7 @@ func (r *runCmd) Run() error {
 		Network:       netw,
 		Sysctls:       r.Sysctl,
 		Shares:        shares,
+		Name:          r.Name,
 		Hardening: sandbox.Hardening{
 			CapAdd:       r.CapAdd,
 			CapDrop:      r.CapDrop,

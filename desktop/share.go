@@ -89,6 +89,12 @@ type Session struct {
 	UID int
 	// Sandbox is the sandbox's name ("" for an unnamed one).
 	Sandbox string
+	// Command is the command the sandbox runs (its first word).
+	Command string
+	// Probe asks what the shares would give without changing anything
+	// or starting anything (sbx check): a resolver that would create a
+	// directory or start a helper only checks that it could.
+	Probe bool
 }
 
 // resolver adds what one share gives to g.
@@ -101,6 +107,11 @@ var shares = map[string]struct {
 	help    string
 }{
 	"wayland":     {resolveWayland, "the Wayland display of $WAYLAND_DISPLAY"},
+	"x11":         {resolveX11, "the X display of $DISPLAY, with its cookie only"},
+	"pulseaudio":  {resolvePulseAudio, "the PulseAudio server's socket"},
+	"pipewire":    {resolvePipeWire, "the PipeWire server's socket"},
+	"gpu":         {resolveGPU, "/dev/dri and the NVIDIA devices"},
+	"home":        {resolveHome, "a persistent private home (home=DIR)"},
 	"session-bus": {resolveSessionBus, "a filtering proxy of the session bus; =POLICY: talk:NAME,own:NAME,see:NAME (default talk:org.freedesktop.portal.*)"},
 }
 

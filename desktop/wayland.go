@@ -1,7 +1,7 @@
 package desktop
 
 import (
-	"errors"
+	"fmt"
 	"path/filepath"
 )
 
@@ -16,16 +16,20 @@ func resolveWayland(sh Share, s Session, g *Grant) error {
 	}
 	display := s.Getenv("WAYLAND_DISPLAY")
 	if display == "" {
-		return errors.New("WAYLAND_DISPLAY is not set: run sbx from your Wayland session (or set WAYLAND_DISPLAY)")
+		return &Missing{"WAYLAND_DISPLAY is not set", "run sbx from your Wayland session (or set WAYLAND_DISPLAY)"}
 	}
 	socket := display
 	if !filepath.IsAbs(display) {
 		dir := s.Getenv("XDG_RUNTIME_DIR")
 		if !filepath.IsAbs(dir) {
-			return errors.New("XDG_RUNTIME_DIR is not set, and WAYLAND_DISPLAY=" + display + " is relative to it: set it (or give WAYLAND_DISPLAY as an absolute path)")
+			return &Missing{"XDG_RUNTIME_DIR is not set, and WAYLAND_DISPLAY=" + display + " is relative to it", "set it (or give WAYLAND_DISPLAY as an absolute path)"}
 		}
 		socket = filepath.Join(dir, display)
 		g.Env = append(g.Env, "XDG_RUNTIME_DIR="+dir)
+	}
+	if err := checkSocket(socket); err != nil {
+		return &Missing{fmt.Sprintf("no Wayland socket for WAYLAND_DISPLAY=%s: %v", display, err),
+			"start the compositor, or set WAYLAND_DISPLAY to the socket it listens on"}
 	}
 	g.Ops = append(g.Ops, Op{Kind: "share-socket", Arg: socket})
 	g.Env = append(g.Env, "WAYLAND_DISPLAY="+display)

@@ -73,7 +73,7 @@ func (h Host) Run() []Fact {
 	if userns.Status == OK {
 		overlay = h.overlay()
 	}
-	return []Fact{
+	return append([]Fact{
 		h.kernel(),
 		kernelFacilities(),
 		userns,
@@ -86,7 +86,7 @@ func (h Host) Run() []Fact {
 		h.cgroup(),
 		network(),
 		runtimeDir(uid),
-	}
+	}, shares()...)
 }
 
 // Usable reports whether sbx run can work: no fact failed.

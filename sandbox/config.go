@@ -30,7 +30,9 @@ import (
 // Config is the user's choices for a new sandbox, as the CLI collects
 // them; NewPlan turns it into a plan.
 type Config struct {
-	Args     []string
+	Args []string
+	// Name is the sandbox's --name, "" for an unnamed one.
+	Name     string
 	UID, GID *uint32
 	// MapMode is --map: usermap.Default ("") when not given.
 	MapMode  usermap.Mode
@@ -71,8 +73,12 @@ type Config struct {
 
 // resolveShares resolves the shares of a sandbox from the caller's
 // session.
-func resolveShares(shares []desktop.Share) (*desktop.Grant, error) {
-	return desktop.Resolve(shares, desktop.Session{Getenv: os.Getenv, UID: os.Getuid()})
+func resolveShares(o Config) (*desktop.Grant, error) {
+	var command string
+	if len(o.Args) > 0 {
+		command = o.Args[0]
+	}
+	return desktop.Resolve(o.Shares, desktop.Session{Getenv: os.Getenv, UID: os.Getuid(), Sandbox: o.Name, Command: command})
 }
 
 // Hardening are the security choices of a sandbox; the zero value is the
@@ -213,7 +219,7 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 	grant := o.grant
 	if grant == nil {
 		var err error
-		if grant, err = resolveShares(o.Shares); err != nil {
+		if grant, err = resolveShares(o); err != nil {
 			return nil, err
 		}
 		if len(grant.Services) > 0 {
@@ -280,7 +286,9 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 	if !o.ClearEnv {
 		env = withPWD(env, o.Env, workdir)
 		if o.Rootfs != "" {
-			env = foreignTreeEnv(env, o.Env, root.Path, p.Process.UID)
+			// What the shares set (HOME for --share home) stays, as
+			// what --env sets does.
+			env = foreignTreeEnv(env, append(grant.Env[:len(grant.Env):len(grant.Env)], o.Env...), root.Path, p.Process.UID)
 		}
 	}
 	p.Process.Terminal, p.Process.Args, p.Process.Env, p.Process.Cwd = o.TTY, o.Args, env, workdir
@@ -294,17 +302,18 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 		return nil, fmt.Errorf("the working directory %s is among sbx's records (%s), which a sandbox could then read or change: "+
 			"run sbx from another directory, or use --no-cwd", cwd, stateRoot)
 	}
+	var cwdMounts []plan.Mount
 	if bindCwd {
 		if cwdMode != CwdReadOnly && within(stateRoot, cwd) && !coveredRightBelow(covers, stateRoot, cwd) {
 			return nil, fmt.Errorf("the working directory %s holds sbx's records (%s), which a sandbox could then change: "+
 				"run sbx from another directory, use --ro-cwd or --no-cwd, or set XDG_RUNTIME_DIR", cwd, stateRoot)
 		}
 		cwdBind := plan.Mount{Kind: plan.Bind, Src: cwd, Dst: cwd, ReadOnly: cwdMode == CwdReadOnly}
-		p.Mounts = append(p.Mounts, cwdBind)
+		cwdMounts = append(cwdMounts, cwdBind)
 		// What the covers hid, the working directory must not show again.
 		for _, c := range covers {
 			if within(realPath(c.Dst), cwd) {
-				p.Mounts = append(p.Mounts, c)
+				cwdMounts = append(cwdMounts, c)
 				if c.Dst == cwd && c.Kind != plan.Hide {
 					notes = append(notes, fmt.Sprintf("the working directory %s is covered by a fresh, empty one, as always (--bind %s shares it)", cwd, cwd))
 				}
@@ -315,35 +324,54 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 			if err != nil {
 				return nil, fmt.Errorf("the working directory: %w", err)
 			}
+			cwdMounts = append(cwdMounts, guards...)
+		}
+		p.Mounts = append(p.Mounts, cwdMounts...)
+	}
+	// addView adds the mounts of one view operation.
+	addView := func(op ViewOp) (plan.Mount, error) {
+		m, err := viewMount(op, ids)
+		if err != nil {
+			return m, err
+		}
+		if err := checkHidesRecords(op, m, stateRoot); err != nil {
+			return m, err
+		}
+		p.Mounts = append(p.Mounts, m)
+		if !o.GitWritable {
+			guards, err := gitGuards(m, ids)
+			if err != nil {
+				return m, fmt.Errorf("--%s %q: %w", op.Kind, op.Arg, err)
+			}
 			p.Mounts = append(p.Mounts, guards...)
 		}
+		return m, nil
 	}
 	// The shares' operations go first: the view flags may cover them.
-	view := make([]ViewOp, 0, len(grant.Ops)+len(o.View))
-	for _, op := range grant.Ops {
-		view = append(view, ViewOp{Kind: op.Kind, Arg: op.Arg})
-	}
 	for _, f := range grant.Files {
 		p.Mounts = append(p.Mounts, plan.Mount{Kind: plan.File, Dst: f.Dst, Data: f.Data})
 	}
-	for _, op := range append(view, o.View...) {
-		m, err := viewMount(op, ids)
+	coversCwd := false
+	for _, op := range grant.Ops {
+		m, err := addView(ViewOp{Kind: op.Kind, Arg: op.Arg})
 		if errors.Is(err, errMissingTry) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		if err := checkHidesRecords(op, m, stateRoot); err != nil {
+		dst := realPath(m.Dst)
+		coversCwd = coversCwd || (dst != cwd && within(cwd, dst))
+	}
+	if coversCwd && len(cwdMounts) > 0 {
+		// A share that covers the working directory (--share home, with
+		// the directory below $HOME) does not take it away: it is
+		// shared as always, bound again over the share.
+		p.Mounts = append(p.Mounts, cwdMounts...)
+	}
+	for _, op := range o.View {
+		if _, err := addView(op); err != nil && !errors.Is(err, errMissingTry) {
 			return nil, err
-		}
-		p.Mounts = append(p.Mounts, m)
-		if !o.GitWritable {
-			guards, err := gitGuards(m, ids)
-			if err != nil {
-				return nil, fmt.Errorf("--%s %q: %w", op.Kind, op.Arg, err)
-			}
-			p.Mounts = append(p.Mounts, guards...)
 		}
 	}
 	if rootPath := realPath(root.Path); o.Rootfs != "" && (within(stateRoot, rootPath) || within(rootPath, stateRoot)) {

@@ -129,7 +129,7 @@ func Run(c Config, o RunOptions) (int, error) {
 	}
 	// The shares first: a missing piece stops sbx before it starts
 	// anything.
-	grant, err := resolveShares(c.Shares)
+	grant, err := resolveShares(c)
 	if err != nil {
 		return ExitSbxFailed, err
 	}

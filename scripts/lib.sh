@@ -153,6 +153,15 @@ missing_packages() {
 	# dbus-send inside (TestSessionBus*).
 	have xdg-dbus-proxy || pkgs+=(xdg-dbus-proxy)
 	{ have dbus-daemon && have dbus-send; } || pkgs+=(dbus)
+	# The desktop servers and clients of the --share tests
+	# (test/desktop_test.go), run everywhere the tests run.
+	have Xvfb || pkgs+=(xvfb)
+	have xdpyinfo || pkgs+=(x11-utils)
+	have weston || pkgs+=(weston)
+	have wayland-info || pkgs+=(wayland-utils)
+	have pulseaudio || pkgs+=(pulseaudio)
+	have pactl || pkgs+=(pulseaudio-utils)
+	{ have pipewire && have pw-cli; } || pkgs+=(pipewire-bin)
 	if [ -n "$oci" ]; then
 		have podman || pkgs+=(podman)
 		have conmon || pkgs+=(conmon)

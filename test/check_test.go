@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/sbx-sandbox/sbx/desktop"
 )
 
 // Tests of `sbx check`, the host doctor: its report on this host, read in
@@ -38,7 +40,7 @@ func (f checkFact) String() string {
 }
 
 // checkNames are the facts of `sbx check`, in the order it prints them.
-var checkNames = []string{
+var checkNames = append([]string{
 	"kernel",
 	"kernel facilities",
 	"user namespaces",
@@ -51,6 +53,16 @@ var checkNames = []string{
 	"cgroup",
 	"user-mode networking",
 	"XDG_RUNTIME_DIR",
+}, shareFacts()...)
+
+// shareFacts are the facts of sbx check on the shares, one per --share
+// name.
+func shareFacts() []string {
+	var names []string
+	for _, n := range desktop.Names() {
+		names = append(names, "share "+n)
+	}
+	return names
 }
 
 // checkHostOK are the facts that are ok on any host the integration tests

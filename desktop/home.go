@@ -1,0 +1,93 @@
+package desktop
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// homesDir is where the default private homes are, under the caller's
+// home: ~/.local/share/sbx/homes/NAME.
+const homesDir = ".local/share/sbx/homes"
+
+// resolveHome gives the sandbox a persistent home of its own instead of
+// the caller's: DIR (home=DIR), by default ~/.local/share/sbx/homes/NAME
+// where NAME is the sandbox's --name or else the command's base name,
+// bound read-write at the caller's $HOME, with HOME set to it. DIR is made
+// (mode 0700) if missing, and must be a directory of the caller's. The
+// working directory, where it lies below $HOME, is bound again over it
+// (see sandbox.planRest): it stays shared as always.
+func resolveHome(sh Share, s Session, g *Grant) error {
+	home := s.Getenv("HOME")
+	if !filepath.IsAbs(home) {
+		return &Missing{"HOME is not set", "set HOME to your home directory: the private home goes there"}
+	}
+	home = filepath.Clean(home)
+	if strings.Contains(home, ":") {
+		return fmt.Errorf("HOME=%s has a colon, which a bind cannot take", home)
+	}
+	var dir string
+	switch {
+	case sh.HasValue && sh.Value == "":
+		return errors.New("the directory is empty: write --share home=DIR, or --share home for " + filepath.Join("~", homesDir, "NAME"))
+	case sh.HasValue:
+		abs, err := filepath.Abs(sh.Value)
+		if err != nil {
+			return err
+		}
+		dir = abs
+	default:
+		name := s.Sandbox
+		if name == "" && s.Command != "" {
+			name = filepath.Base(s.Command)
+		}
+		if name == "" && s.Probe {
+			name = "NAME"
+		}
+		if name == "" || name == "." || name == ".." || name == "/" || strings.ContainsAny(name, "/:") {
+			return fmt.Errorf("no name for the private home (the command is %q): give the sandbox a --name, or write --share home=DIR", s.Command)
+		}
+		dir = filepath.Join(home, homesDir, name)
+	}
+	if dir == home || strings.HasPrefix(home+"/", dir+"/") {
+		return fmt.Errorf("%s is your home or holds it, not a private home: use --bind to share it", dir)
+	}
+	if err := ownDir(dir, s); err != nil {
+		return err
+	}
+	g.Ops = append(g.Ops, Op{Kind: "bind", Arg: dir + ":" + home})
+	g.Env = append(g.Env, "HOME="+home)
+	return nil
+}
+
+// ownDir makes dir (mode 0700, with its missing parents) unless it exists,
+// and checks that it is a directory of the caller's. When probing, it
+// makes nothing.
+func ownDir(dir string, s Session) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if s.Probe {
+			return nil
+		}
+		if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+			return fmt.Errorf("make the private home: %w", err)
+		}
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("make the private home: %w", err)
+		}
+		st, err = os.Stat(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("the private home: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("the private home %s is not a directory", dir)
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != s.UID {
+		return fmt.Errorf("the private home %s is not yours (owner %d): pick a directory of your own", dir, sys.Uid)
+	}
+	return nil
+}
