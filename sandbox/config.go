@@ -352,6 +352,11 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 		p.Mounts = append(p.Mounts, plan.Mount{Kind: plan.File, Dst: f.Dst, Data: f.Data})
 	}
 	coversCwd := false
+	// homeCover names the operation that covered the caller's home
+	// directory itself, if one did (--tmpfs ~, --share home): a later
+	// bind that shows all of it again (a profile's --ro-bind . run from
+	// the home) undoes it, surely by mistake, and is refused.
+	var homeCover string
 	for _, op := range grant.Ops {
 		m, err := addView(ViewOp{Kind: op.Kind, Arg: op.Arg})
 		if errors.Is(err, errMissingTry) {
@@ -359,6 +364,9 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if m.Kind == plan.Bind && isHome(m.Dst) {
+			homeCover = "--share home"
 		}
 		dst := realPath(m.Dst)
 		coversCwd = coversCwd || (dst != cwd && within(cwd, dst))
@@ -370,8 +378,19 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 		p.Mounts = append(p.Mounts, cwdMounts...)
 	}
 	for _, op := range o.View {
-		if _, err := addView(op); err != nil && !errors.Is(err, errMissingTry) {
+		m, err := addView(op)
+		if errors.Is(err, errMissingTry) {
+			continue
+		}
+		if err != nil {
 			return nil, err
+		}
+		switch {
+		case m.Kind == plan.Bind && homeCover != "" && holdsHome(m.Src):
+			return nil, fmt.Errorf("--%s %s: %s is or holds your home directory, which %s before it hides: "+
+				"run from the directory of your files, or bind less", op.Kind, op.Arg, m.Src, homeCover)
+		case (m.Kind == plan.Tmpfs || m.Kind == plan.Hide) && isHome(m.Dst):
+			homeCover = fmt.Sprintf("--%s %s", op.Kind, op.Arg)
 		}
 	}
 	if rootPath := realPath(root.Path); o.Rootfs != "" && (within(stateRoot, rootPath) || within(rootPath, stateRoot)) {

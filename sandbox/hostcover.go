@@ -209,6 +209,19 @@ func checkHidesRecords(op ViewOp, m plan.Mount, stateRoot string) error {
 // holdsHome reports whether dir is the caller's home directory or one of
 // its ancestors.
 func holdsHome(dir string) bool {
+	home := callerHome()
+	return home != "" && within(home, realPath(dir))
+}
+
+// isHome reports whether dir is the caller's home directory.
+func isHome(dir string) bool {
+	home := callerHome()
+	return home != "" && home == realPath(dir)
+}
+
+// callerHome is the caller's home directory, without links: $HOME, or
+// the account's from the password database; "" for none, or for /.
+func callerHome() string {
 	home := os.Getenv("HOME")
 	if !filepath.IsAbs(home) {
 		// Unset: the account's own, from the password database.
@@ -217,9 +230,9 @@ func holdsHome(dir string) bool {
 		}
 	}
 	if !filepath.IsAbs(home) || home == "/" {
-		return false
+		return ""
 	}
-	return within(realPath(home), realPath(dir))
+	return realPath(home)
 }
 
 // bindsWritable reports whether a --bind or --dev-bind of the view has dir

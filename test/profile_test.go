@@ -190,6 +190,15 @@ func TestProfileShipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	// And for the sound server (the browser's).
+	if err := os.MkdirAll(filepath.Join(h.runtime, "pulse"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	pulse, err := net.Listen("unix", filepath.Join(h.runtime, "pulse", "native"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pulse.Close() })
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +222,7 @@ func TestProfileShipped(t *testing.T) {
 	}{
 		{"browser", nil, "connect ok\nnet lo NONLO\nsecret absent\nDocuments/doc absent\nDownloads/dl dl\n" +
 			"home writable\nDocuments not-writable\nDownloads writable\ncwd not-writable\nno-cwd\ntoken t0ken path set\nuserns\n",
-			[]string{"Downloads/new"}},
+			[]string{"Downloads/new", ".local/share/sbx/homes/sh/new"}},
 		{"document-viewer", nil, "connect ok\nnet lo \nsecret absent\nDocuments/doc doc\nDownloads/dl dl\n" +
 			"home writable\nDocuments not-writable\nDownloads not-writable\ncwd not-writable\nhere\ntoken t0ken path set\nno-userns\n",
 			nil},
@@ -242,7 +251,7 @@ func TestProfileShipped(t *testing.T) {
 			if got != c.want {
 				t.Errorf("want:\n%s\n%s", indent(c.want), r)
 			}
-			for _, f := range []string{"new", "Documents/new", "Downloads/new", "cwd/new"} {
+			for _, f := range []string{"new", "Documents/new", "Downloads/new", "cwd/new", ".local/share/sbx/homes/sh/new"} {
 				path := filepath.Join(h.home, f)
 				if rest, ok := strings.CutPrefix(f, "cwd/"); ok {
 					path = filepath.Join(dir, rest)
@@ -275,5 +284,56 @@ func TestProfileCompletion(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if want := "browser document-viewer mine untrusted-cli\nbrowser\nprofile\nshow list\n"; err != nil || string(out) != want {
 		t.Errorf("bash offers %q (%v), want %q", out, err, want)
+	}
+}
+
+// A bind that shows the whole home again after an operation that hid the
+// home directory itself (a profile's --tmpfs ~ and --ro-bind ., run from
+// the home) is refused: one line, 125, nothing run. Hiding what holds the
+// home (--tmpfs /home) and binding the home is what it says, and runs.
+func TestHomeCoverUndone(t *testing.T) {
+	t.Parallel()
+	h := newProfileHome(t)
+	writeTree(t, filepath.Join(h.home, ".ssh", "id_ed25519"), "key\n")
+	l, err := net.Listen("unix", filepath.Join(h.runtime, "wayland-home"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	marker := filepath.Join(testDir(t), "ran")
+	for _, c := range []struct {
+		name string
+		dir  string
+		args []string
+		bad  []string // what the error line names; nil: it runs
+	}{
+		{"untrusted-cli from the home", h.home, []string{"--profile", "untrusted-cli"}, []string{"--ro-bind .", h.home, "--tmpfs " + h.home}},
+		{"document-viewer from the home", h.home, []string{"--profile", "document-viewer"}, []string{"--ro-bind .", "--tmpfs " + h.home}},
+		{"tmpfs then bind of the home", "", []string{"--tmpfs", h.home, "--ro-bind", h.home}, []string{"--ro-bind " + h.home, "--tmpfs " + h.home}},
+		{"private home then bind of the home", "", []string{"--share", "home=" + testDir(t), "--bind", h.home}, []string{"--bind " + h.home, "--share home"}},
+		{"untrusted-cli from below the home", filepath.Join(h.home, ".ssh"), []string{"--profile", "untrusted-cli"}, nil},
+		{"tmpfs of what holds the home", "", []string{"--tmpfs", filepath.Dir(h.home), "--ro-bind", h.home}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append(append([]string{"run"}, c.args...), "--", "touch", marker)
+			env := []string{"WAYLAND_DISPLAY=" + filepath.Join(h.runtime, "wayland-home")}
+			if c.bad == nil {
+				// The marker's directory bound last, over any cover.
+				args = append(append(append([]string{"run", "-w", "/"}, c.args...), "--bind", filepath.Dir(marker)), "--", "touch", marker)
+				r := h.sbx(t, c.dir, env, args...)
+				r.ok(t)
+				if _, err := os.Stat(marker); err != nil {
+					t.Errorf("the command did not run:\n%s", r)
+				}
+				os.Remove(marker)
+				return
+			}
+			r := h.sbx(t, c.dir, env, args...)
+			expectBadInput(t, r, c.bad...)
+			if _, err := os.Stat(marker); err == nil {
+				t.Errorf("the command ran:\n%s", r)
+				os.Remove(marker)
+			}
+		})
 	}
 }
