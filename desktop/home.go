@@ -52,15 +52,43 @@ func resolveHome(sh Share, s Session, g *Grant) error {
 		}
 		dir = filepath.Join(home, homesDir, name)
 	}
-	if dir == home || strings.HasPrefix(home+"/", dir+"/") {
+	if holds(dir, home) {
 		return fmt.Errorf("%s is your home or holds it, not a private home: use --bind to share it", dir)
 	}
 	if err := ownDir(dir, s); err != nil {
 		return err
 	}
+	// What is bound is the directory checked, by its path without links:
+	// a link at homes/NAME (planted by a sandbox that could write there)
+	// must not lead the next run to another directory, the caller's home
+	// least of all.
+	if st, err := os.Lstat(dir); err == nil && st.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("the private home %s is a symbolic link: name the directory it leads to, if that is what you want", dir)
+	}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		realHome, err := filepath.EvalSymlinks(home)
+		if err != nil {
+			realHome = home
+		}
+		if holds(real, realHome) {
+			return fmt.Errorf("%s (%s) is your home or holds it, not a private home: use --bind to share it", dir, real)
+		}
+		if strings.Contains(real, ":") {
+			return fmt.Errorf("the private home %s has a colon in its path (%s), which a bind cannot take", dir, real)
+		}
+		dir = real
+	} else if !s.Probe {
+		return fmt.Errorf("the private home: %w", err)
+	}
 	g.Ops = append(g.Ops, Op{Kind: "bind", Arg: dir + ":" + home})
 	g.Env = append(g.Env, "HOME="+home)
 	return nil
+}
+
+// holds reports whether dir is path or one of its ancestors (both clean
+// and absolute).
+func holds(dir, path string) bool {
+	return dir == path || dir == "/" || strings.HasPrefix(path+"/", dir+"/")
 }
 
 // ownDir makes dir (mode 0700, with its missing parents) unless it exists,
@@ -68,7 +96,7 @@ func resolveHome(sh Share, s Session, g *Grant) error {
 // makes nothing.
 func ownDir(dir string, s Session) error {
 	st, err := os.Stat(dir)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, lerr := os.Lstat(dir); errors.Is(err, os.ErrNotExist) && errors.Is(lerr, os.ErrNotExist) {
 		if s.Probe {
 			return nil
 		}

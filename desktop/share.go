@@ -134,16 +134,20 @@ func Parse(value string) (Share, error) {
 	return Share{Name: name, Value: v, HasValue: hasValue}, nil
 }
 
-// Resolve resolves the shares in order; a share given twice is resolved
-// once.
+// Resolve resolves the shares in order.
 func Resolve(list []Share, s Session) (*Grant, error) {
 	g := &Grant{}
-	seen := map[string]bool{}
-	for _, sh := range list {
-		if seen[sh.String()] {
+	// A share named twice (by a profile, then by the command line) is
+	// resolved once, as the last names it: the command line wins, and
+	// no second proxy or home is made for nothing.
+	last := map[string]int{}
+	for i, sh := range list {
+		last[sh.Name] = i
+	}
+	for i, sh := range list {
+		if last[sh.Name] != i {
 			continue
 		}
-		seen[sh.String()] = true
 		def, ok := shares[sh.Name]
 		if !ok {
 			return nil, fmt.Errorf("--share %q: unknown; want one of %s", sh, strings.Join(Names(), ", "))

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -389,6 +390,9 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 		case m.Kind == plan.Bind && homeCover != "" && holdsHome(m.Src):
 			return nil, fmt.Errorf("--%s %s: %s is or holds your home directory, which %s before it hides: "+
 				"run from the directory of your files, or bind less", op.Kind, op.Arg, m.Src, homeCover)
+		case m.Kind == plan.Overlay && homeCover != "" && slices.ContainsFunc(m.Lowers, holdsHome):
+			return nil, fmt.Errorf("--%s %s: a layer is or holds your home directory, which %s before it hides: "+
+				"overlay less", op.Kind, op.Arg, homeCover)
 		case (m.Kind == plan.Tmpfs || m.Kind == plan.Hide) && isHome(m.Dst):
 			homeCover = fmt.Sprintf("--%s %s", op.Kind, op.Arg)
 		}

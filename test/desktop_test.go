@@ -492,6 +492,13 @@ func TestShareHome(t *testing.T) {
 	}
 	file := filepath.Join(dir, "file")
 	writeTree(t, file, "")
+	homeLink, dirLink := filepath.Join(dir, "homelink"), filepath.Join(dir, "dirlink")
+	if err := os.Symlink(home, homeLink); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Dir(home), dirLink); err != nil {
+		t.Fatal(err)
+	}
 	bad := []struct {
 		name, value string
 		env         []string
@@ -502,6 +509,8 @@ func TestShareHome(t *testing.T) {
 		{"a file", "home=" + file, env, []string{file, "not a directory"}},
 		{"someone else's", "home=/etc", env, []string{"/etc", "not yours"}},
 		{"the home itself", "home=" + home, env, []string{home, "your home"}},
+		{"a link to the home", "home=" + homeLink, env, []string{homeLink, "symbolic link"}},
+		{"the home through a linked parent", "home=" + filepath.Join(dirLink, filepath.Base(home)), env, []string{"your home"}},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -509,6 +518,31 @@ func TestShareHome(t *testing.T) {
 			expectBadInput(t, r, tt.mention...)
 		})
 	}
+	// Named twice (a profile's, then the command line's), the last wins
+	// and the first is not made.
+	t.Run("the last wins", func(t *testing.T) {
+		first, second := filepath.Join(dir, "first"), filepath.Join(dir, "second")
+		invocation{args: []string{"run", "--share", "home=" + first, "--share", "home=" + second, "--", "touch", filepath.Join(home, "x")}, env: env}.run(t).ok(t)
+		if _, err := os.Stat(filepath.Join(second, "x")); err != nil {
+			t.Errorf("the last home did not get the file: %v", err)
+		}
+		if _, err := os.Lstat(first); err == nil {
+			t.Errorf("the first home was made")
+		}
+	})
+	// A link planted at the default place (by a sandbox that could write
+	// there) leads the next run nowhere: refused, the home untouched.
+	t.Run("a planted default", func(t *testing.T) {
+		planted := filepath.Join(homes, "planted")
+		if err := os.Symlink(home, planted); err != nil {
+			t.Fatal(err)
+		}
+		r := invocation{args: []string{"run", "--name", "planted", "--share", "home", "--", "touch", filepath.Join(home, "pwned")}, env: env}.run(t)
+		expectBadInput(t, r, planted, "symbolic link")
+		if _, err := os.Stat(filepath.Join(home, "pwned")); err == nil {
+			t.Errorf("the run wrote to the caller's home through the planted link")
+		}
+	})
 }
 
 // TestCheckShares: sbx check has a line per share saying whether the
