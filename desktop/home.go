@@ -55,8 +55,16 @@ func resolveHome(sh Share, s Session, g *Grant) error {
 	if holds(dir, home) {
 		return fmt.Errorf("%s is your home or holds it, not a private home: use --bind to share it", dir)
 	}
-	if err := ownDir(dir, s); err != nil {
+	made, err := ownDir(dir, s)
+	if err != nil {
 		return err
+	}
+	if made && !sh.HasValue {
+		by := "the sandbox's --name"
+		if s.Sandbox == "" {
+			by = "the command: --name NAME or --share home=DIR picks another"
+		}
+		g.Notes = append(g.Notes, fmt.Sprintf("--share home: made the private home %s (named after %s)", dir, by))
 	}
 	// What is bound is the directory checked, by its path without links:
 	// a link at homes/NAME (planted by a sandbox that could write there)
@@ -92,30 +100,31 @@ func holds(dir, path string) bool {
 }
 
 // ownDir makes dir (mode 0700, with its missing parents) unless it exists,
-// and checks that it is a directory of the caller's. When probing, it
-// makes nothing.
-func ownDir(dir string, s Session) error {
+// and checks that it is a directory of the caller's; made says it made it.
+// When probing, it makes nothing.
+func ownDir(dir string, s Session) (made bool, err error) {
 	st, err := os.Stat(dir)
 	if _, lerr := os.Lstat(dir); errors.Is(err, os.ErrNotExist) && errors.Is(lerr, os.ErrNotExist) {
 		if s.Probe {
-			return nil
+			return false, nil
 		}
 		if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
-			return fmt.Errorf("make the private home: %w", err)
+			return false, fmt.Errorf("make the private home: %w", err)
 		}
 		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("make the private home: %w", err)
+			return false, fmt.Errorf("make the private home: %w", err)
 		}
+		made = true
 		st, err = os.Stat(dir)
 	}
 	if err != nil {
-		return fmt.Errorf("the private home: %w", err)
+		return made, fmt.Errorf("the private home: %w", err)
 	}
 	if !st.IsDir() {
-		return fmt.Errorf("the private home %s is not a directory", dir)
+		return made, fmt.Errorf("the private home %s is not a directory", dir)
 	}
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != s.UID {
-		return fmt.Errorf("the private home %s is not yours (owner %d): pick a directory of your own", dir, sys.Uid)
+		return made, fmt.Errorf("the private home %s is not yours (owner %d): pick a directory of your own", dir, sys.Uid)
 	}
-	return nil
+	return made, nil
 }

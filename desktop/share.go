@@ -52,6 +52,8 @@ type Grant struct {
 	Files []File
 	// Env are KEY=VALUE settings of the command's environment.
 	Env []string
+	// Notes are what the user should read (one line each, for stderr).
+	Notes []string
 	// Services are programs that serve the sandbox from the host for its
 	// whole life: sbx run starts them before the sandbox's command and
 	// binds their sockets in (see Service).

@@ -72,6 +72,13 @@ type Config struct {
 	Hardening
 }
 
+// bindsOverHome reports whether a share's operation binds a directory at
+// the caller's home (--share home).
+func bindsOverHome(op desktop.Op) bool {
+	_, dst := splitSrcDst(op.Arg)
+	return op.Kind == OpBind && isHome(dst)
+}
+
 // resolveShares resolves the shares of a sandbox from the caller's
 // session.
 func resolveShares(o Config) (*desktop.Grant, error) {
@@ -260,12 +267,15 @@ func planRest(o Config, p *plan.Plan) ([]string, error) {
 	}
 	bindCwd := cwd != "/" && o.Cwd != CwdNone && (o.Rootfs == "" || o.Cwd == CwdReadOnly)
 	cwdMode := o.Cwd
-	var notes []string
+	notes := append([]string(nil), grant.Notes...)
 	if bindCwd && cwdMode == CwdDefault && holdsHome(cwd) && !bindsWritable(o.View, cwd) {
 		// A read-write home lets a sandbox append to ~/.bashrc and the
 		// like, which the user's next shell runs outside it.
 		cwdMode = CwdReadOnly
-		notes = append(notes, fmt.Sprintf("the working directory %s is your home directory or holds it: bound read-only (--bind . makes it writable)", cwd))
+		// Unless a private home (--share home) takes its place.
+		if !isHome(cwd) || !slices.ContainsFunc(grant.Ops, bindsOverHome) {
+			notes = append(notes, fmt.Sprintf("the working directory %s is your home directory or holds it: bound read-only (--bind . makes it writable)", cwd))
+		}
 	}
 	workdir := "/"
 	if bindCwd {

@@ -482,6 +482,16 @@ func TestShareHome(t *testing.T) {
 			if err != nil || st.Mode().Perm() != 0o700 {
 				t.Errorf("want the home %s, mode 0700: %v %v", tt.at, st.Mode(), err)
 			}
+			// The run that makes a default home says which, once; no
+			// run says the working directory is bound read-only when
+			// the private home takes its place.
+			made := strings.Contains(r.stderr, "made the private home "+tt.at)
+			if wantMade := tt.name == "default" || tt.name == "named"; made != wantMade {
+				t.Errorf("a note that the private home %s was made: %v, want %v:\n%s", tt.at, made, wantMade, r)
+			}
+			if tt.cwd == home && strings.Contains(r.stderr, "bound read-only") {
+				t.Errorf("a note that the home is bound read-only, which the private home replaces:\n%s", r)
+			}
 		})
 	}
 	if b, err := os.ReadFile(filepath.Join(homes, "sh", "runs")); err != nil || string(b) != "run\nrun\nrun\nrun\n" {
