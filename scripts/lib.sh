@@ -223,6 +223,26 @@ ensure_tun() {
 	fi
 }
 
+# ensure_x11_dir (as root) makes /tmp/.X11-unix, where X servers put
+# their sockets, as systemd-tmpfiles does on a desktop (x11.conf: mode
+# 1777, root's): Xvfb, which the --share x11 tests run as the test user,
+# will not make it ("euid != 0").
+ensure_x11_dir() {
+	if [ ! -d /tmp/.X11-unix ]; then
+		log "making /tmp/.X11-unix (mode 1777, as systemd-tmpfiles does)"
+		install -d -m 1777 -o root -g root /tmp/.X11-unix || die "cannot make /tmp/.X11-unix"
+	fi
+}
+
+# check_x11_dir USER fails, naming the fix, unless USER's X servers can put
+# their sockets in /tmp/.X11-unix (see ensure_x11_dir).
+check_x11_dir() {
+	local user=$1
+	if ! as_user "$user" test -d /tmp/.X11-unix -a -w /tmp/.X11-unix </dev/null; then
+		die "the --share x11 tests run Xvfb as $user, which needs /tmp/.X11-unix writable: run \`sudo install -d -m 1777 /tmp/.X11-unix\`, or \`sudo make test\`, which makes it"
+	fi
+}
+
 # check_tun USER fails, naming the fix, unless USER may open /dev/net/tun
 # (see ensure_tun). The VMs of scripts/vm-test.sh see their own.
 check_tun() {

@@ -65,12 +65,14 @@ if [ "$(id -u)" -eq 0 ]; then
 	ensure_user
 	ensure_negative_group
 	ensure_tun
+	ensure_x11_dir
 	run_user=$test_user
 else
 	run_user=$(id -un)
 fi
 check_prerequisites "$run_user" oci
 check_tun "$run_user"
+check_x11_dir "$run_user"
 if ! as_user "$run_user" unshare --user true </dev/null; then
 	die "user $run_user cannot create a user namespace: enable unprivileged user namespaces (\`sudo sysctl -w kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000\`)"
 fi

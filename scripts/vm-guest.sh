@@ -92,6 +92,7 @@ else
 	log "/sys/fs/cgroup/sbx-test delegated to $run_user at $(cut -d' ' -f1 /proc/uptime) s"
 fi
 setup_network
+ensure_x11_dir
 log "network: $($ip_cmd -o -4 addr show | awk '{ printf "%s %s, ", $2, $4 }')$($ip_cmd route show default)"
 
 if [ -n "${cmd:-}" ]; then
