@@ -280,6 +280,12 @@ func fillShifted(host uint32, sub []Range) ([]plan.IDMap, error) {
 			count -= n
 		}
 	}
+	return sorted(m)
+}
+
+// sorted checks that the kernel takes map m (at most maxExtents lines) and
+// sorts it by inside id.
+func sorted(m []plan.IDMap) ([]plan.IDMap, error) {
 	if len(m) > maxExtents {
 		return nil, fmt.Errorf("%d map lines exceed the kernel's limit of %d: merge the ranges in /etc/subuid and /etc/subgid", len(m), maxExtents)
 	}
@@ -310,11 +316,7 @@ func fill(inside, host uint32, sub []Range) ([]plan.IDMap, error) {
 			count -= n
 		}
 	}
-	if len(m) > maxExtents {
-		return nil, fmt.Errorf("%d map lines exceed the kernel's limit of %d: merge the ranges in /etc/subuid and /etc/subgid", len(m), maxExtents)
-	}
-	sort.Slice(m, func(i, j int) bool { return m[i].Inside < m[j].Inside })
-	return m, nil
+	return sorted(m)
 }
 
 // withoutID cuts id out of the ranges, so that a misconfigured range that
