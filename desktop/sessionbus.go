@@ -143,21 +143,21 @@ func resolveSessionBus(sh Share, s Session, g *Grant) error {
 	}
 	address := s.Getenv("DBUS_SESSION_BUS_ADDRESS")
 	if address == "" {
-		return errors.New("DBUS_SESSION_BUS_ADDRESS is not set: run sbx from your desktop session (or set it to your session bus's address, e.g. unix:path=$XDG_RUNTIME_DIR/bus)")
+		return &Missing{"DBUS_SESSION_BUS_ADDRESS is not set", "run sbx from your desktop session (or set it to your session bus's address, e.g. unix:path=$XDG_RUNTIME_DIR/bus)"}
 	}
 	if err := checkBusAddress(address); err != nil {
 		return err
 	}
 	dir := s.Getenv("XDG_RUNTIME_DIR")
 	if !filepath.IsAbs(dir) {
-		return errors.New("XDG_RUNTIME_DIR is not set: the proxy's socket is $XDG_RUNTIME_DIR/bus inside; set it (your desktop session does)")
+		return &Missing{"XDG_RUNTIME_DIR is not set", "the proxy's socket is $XDG_RUNTIME_DIR/bus inside; set it (your desktop session does)"}
 	}
 	bin, err := exec.LookPath(busProxy)
 	if err == nil && !filepath.IsAbs(bin) {
 		bin, err = filepath.Abs(bin)
 	}
 	if err != nil {
-		return fmt.Errorf("%s is not installed: run `sudo apt-get install %s`", busProxy, busProxy)
+		return &Missing{busProxy + " is not installed", "run `sudo apt-get install " + busProxy + "`"}
 	}
 	inside := filepath.Join(dir, "bus")
 	g.Services = append(g.Services, Service{
