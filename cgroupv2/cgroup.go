@@ -359,6 +359,11 @@ func (c *Cgroup) waitEmpty(d time.Duration) error {
 	buf := make([]byte, 256)
 	for {
 		n, err := unix.Pread(fd, buf, 0)
+		if err == unix.ENODEV {
+			// Removed meanwhile (systemd removes an emptied scope):
+			// nothing is left in it.
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("read %s/cgroup.events: %w", c.Dir, err)
 		}
