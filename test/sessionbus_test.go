@@ -223,11 +223,16 @@ func (h *busHome) busProxies(t *testing.T) []int {
 	return pids
 }
 
-// waitProxies waits up to two seconds for the number of h's proxies to
+// proxyBound bounds how long a proxy takes to start or end, and its
+// socket directory to go: a bound, not a measure (they take milliseconds;
+// a VM under TCG with the other tests beside it is slower).
+const proxyBound = 10 * time.Second
+
+// waitProxies waits up to proxyBound for the number of h's proxies to
 // satisfy cond, and returns their pids.
 func (h *busHome) waitProxies(t *testing.T, cond func(int) bool) ([]int, bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(proxyBound)
 	for {
 		pids := h.busProxies(t)
 		if cond(len(pids)) {
@@ -277,7 +282,7 @@ func (h *busHome) checkProxy(t *testing.T) {
 	}
 	// It goes once sbx has seen the command start, which the command
 	// may see first.
-	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(proxyBound); ; time.Sleep(20 * time.Millisecond) {
 		left, _ := filepath.Glob(filepath.Join(h.runtime, ".sbx-services-*"))
 		if len(left) == 0 {
 			break
