@@ -86,16 +86,21 @@ func holdSignals() chan os.Signal {
 	return caught.out
 }
 
-// stopCatching ends the catching for good, and returns once every signal
-// Go caught has reached the launcher's channel: with the signals blocked
-// first (see handOver), one that came is either there or pending in the
-// kernel, never in between. signal.Stop returns once Go's delivery is
-// idle, and the relay then passes on what it holds and ends.
-func stopCatching() {
+// stopCatching ends the relay for good, and returns once every signal Go
+// caught before it has reached the launcher's channel, and the channel
+// that catches them from now on. The signals stay caught: a thread Go
+// starts after handOver blocked them runs with them unblocked (Go unblocks
+// SIGINT and SIGTERM in each new thread), and a signal Go caught for no
+// one would end sbx. signal.Stop returns once Go's delivery to the relay's
+// channel is idle; the relay then passes on what it holds and ends.
+func stopCatching() chan os.Signal {
 	CatchSignals()
+	late := make(chan os.Signal, 16)
+	signal.Notify(late, ForwardedSignals...)
 	signal.Stop(caught.in)
 	close(caught.in)
 	<-caught.relayed
+	return late
 }
 
 // launch is what start needs: the plan (for the C stages and the Go init

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"fmt"
 	"os"
-	"os/signal"
 	"syscall"
 	"time"
 	"unsafe"
@@ -73,7 +72,10 @@ func (p *process) handOver() error {
 	}
 	// Blocked in every thread (psx runs the call on all of them), a signal
 	// that comes now stays pending, and the exec keeps it pending for the
-	// monitor; the ones Go has caught already are passed on here.
+	// monitor; the ones Go has caught already are passed on here. A thread
+	// Go starts from now on has SIGINT and SIGTERM unblocked again: what
+	// lands there goes to late (see stopCatching), drained here too, but
+	// for the moment between the drain and the exec.
 	mask := func(how int) error {
 		if _, _, e := psx.Syscall6(unix.SYS_RT_SIGPROCMASK, uintptr(how), uintptr(unsafe.Pointer(&set)), 0, unsafe.Sizeof(set.Val[0]), 0, 0); e != 0 {
 			return fmt.Errorf("block signals for the hand-over: %w", e)
@@ -83,10 +85,12 @@ func (p *process) handOver() error {
 	if err := mask(unix.SIG_BLOCK); err != nil {
 		return err
 	}
-	stopCatching()
+	late := stopCatching()
 	for drained := false; !drained; {
 		select {
 		case s := <-p.sigs:
+			p.forward(s.(syscall.Signal))
+		case s := <-late:
 			p.forward(s.(syscall.Signal))
 		default:
 			drained = true
@@ -100,10 +104,8 @@ func (p *process) handOver() error {
 		}
 	}
 	err := unix.Exec("/proc/self/exe", []string{"sbx", "monitor"}, env)
-	// Caught again before they are unblocked: the caller forwards them.
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, ForwardedSignals...)
-	p.sigs = sigs
+	// Still caught, on late: the caller forwards them from there.
+	p.sigs = late
 	mask(unix.SIG_UNBLOCK)
 	return fmt.Errorf("hand the sandbox over to the monitor: %w", err)
 }
